@@ -1,0 +1,21 @@
+"""Shared CLI plumbing: load the server from --config, print JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from atlas_ha.faults import Faults
+from atlas_ha.settings import load, locate
+from atlas_ha.sync.context import Server
+
+
+def server_from(args: argparse.Namespace) -> Server:
+    return Server(load(locate(args.config)), faults=Faults.from_environ())
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,46 @@
+"""`atlas-ha`: parse, call the library, render. Every AtlasError maps to its exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from atlas_ha import __version__
+from atlas_ha.cli import history_cmds, server_cmds, sync_cmds
+from atlas_ha.errors import AtlasError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atlas-ha", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"atlas-ha {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="settings file (default: $ATLAS_HA_CONFIG or /etc/atlas-ha/atlas-ha.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    server_cmds.register(sub)
+    sync_cmds.register(sub)
+    history_cmds.register(sub)
+    from atlas_ha.cli import demo_cmd
+
+    demo_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except AtlasError as exc:
+        print(f"atlas-ha: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

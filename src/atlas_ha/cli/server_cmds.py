@@ -1,0 +1,133 @@
+"""init, boot, shutdown, status, serve."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from atlas_ha.cli.common import print_json, server_from
+from atlas_ha.errors import SettingsError
+from atlas_ha.model import MasterConfig
+from atlas_ha.settings import locate
+from atlas_ha.sync.address import own_address
+from atlas_ha.sync.cycle import last_cycle
+from atlas_ha.sync.identity import current_role, identity_install
+from atlas_ha.sync.init import InitRequest, init, settings_for
+from atlas_ha.system import Runner
+from atlas_ha.transport import registry_of
+from atlas_ha.transport.serve import serve
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("init", help="set up this server (EnvID, envs.toml, MasterConfig, area)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--env", type=int, required=True, help="this server's EnvVersion")
+    p.add_argument("--system-root", type=Path, default=Path("/"))
+    p.add_argument("--esd-data", type=Path, required=True)
+    p.add_argument("--sid-data", type=Path, required=True)
+    p.add_argument("--registry", type=Path, help="local transport: address registry directory")
+    p.add_argument("--address", help="this server's address (default: from its identity)")
+    p.add_argument("--group", help="new Unbound Data: the group name")
+    p.add_argument("--role", help="new Unbound Data: PRI or SEC<n>")
+    p.add_argument("--partner", action="append", default=[], metavar="ROLE=ADDRESS")
+    p.set_defaults(handler=cmd_init)
+    p = sub.add_parser("boot", help="Role/Identity Install, then answer on the role's address")
+    p.set_defaults(handler=cmd_boot)
+    p = sub.add_parser("shutdown", help="stop answering on this server's addresses (local)")
+    p.set_defaults(handler=cmd_shutdown)
+    p = sub.add_parser("status", help="role, EnvVersion, SnapshotEnvVersions, validity")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_status)
+    p = sub.add_parser("serve", help="receiving end of a partner connection (forced command)")
+    p.add_argument("--peer-address", required=True)
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    config = locate(args.config)
+    settings = settings_for(
+        config,
+        args.name,
+        args.system_root.resolve(),
+        args.esd_data.resolve(),
+        args.sid_data.resolve(),
+        args.registry.resolve() if args.registry else None,
+        args.address,
+    )
+    master = None
+    if args.role or args.group:
+        if not (args.role and args.group):
+            raise SettingsError("--group and --role go together")
+        partners = {}
+        for item in args.partner:
+            role, _, address = item.partition("=")
+            partners[role] = {"address": address}
+        master = MasterConfig.from_dict(
+            {"group": args.group, "role": args.role, "partners": partners}, "--partner"
+        )
+    for line in init(InitRequest(settings, args.env, master), Runner()):
+        print(f"init: {line}")
+    return 0
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    result = identity_install(server)
+    print(f"boot {server.name}: EnvID {result.env}, role {result.role}: {result.note}")
+    for path in result.installed:
+        print(f"  installed {path}")
+    if server.settings.transport == "local":
+        address = own_address(server)
+        registry_of(server.settings).register(address, server.settings.config_file)
+        print(f"  answering on {address}")
+    return 0
+
+
+def cmd_shutdown(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    gone = registry_of(server.settings).unregister(server.settings.config_file)
+    print(f"shutdown {server.name}: no longer answering on {', '.join(gone) or 'nothing'}")
+    return 0
+
+
+def status_data(args: argparse.Namespace) -> dict[str, Any]:
+    server = server_from(args)
+    sid = server.sid
+    master = sid.master_config()
+    roles = {}
+    for role in sid.roles():
+        roles[role] = {
+            "sev": sid.sev(role),
+            "areas": {f"Env{v}": sid.validity(role, v) or "valid" for v in sid.envs(role)},
+        }
+    return {
+        "server": server.name,
+        "env_id": server.env_id,
+        "role": master.role,
+        "current_role": current_role(server),
+        "group": master.group,
+        "partners": {k: p.address for k, p in master.partners.items()},
+        "roles": roles,
+        "last_cycle": last_cycle(server),
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data = status_data(args)
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"{data['server']}: Env{data['env_id']}, role {data['role']} of {data['group']}")
+    for role, info in data["roles"].items():
+        areas = ", ".join(f"{k} {v}" for k, v in info["areas"].items())
+        print(f"  {role}: SnapshotEnvVersion={info['sev']}  {areas}")
+    cycle = data["last_cycle"]
+    if cycle:
+        for c in cycle["compare"]:
+            print(f"  last compare {c['sec']}: {c['state']} {c['note']}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return serve(server_from(args), args.peer_address)

@@ -1,0 +1,118 @@
+"""`atlas-ha sync create|convert-older|convert-newer|send|install|compare|cycle`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from atlas_ha.cli.common import print_json, server_from
+from atlas_ha.converters.chain import convert_to_newer, convert_to_older
+from atlas_ha.errors import EXIT_DIFFERENCES, AtlasError
+from atlas_ha.model import check_role
+from atlas_ha.sync.compare import CompareResult, compare
+from atlas_ha.sync.create import create
+from atlas_ha.sync.cycle import cycle
+from atlas_ha.sync.install import install
+from atlas_ha.sync.send import send_to_partners
+
+
+def register(sub: Any) -> None:
+    sync = sub.add_parser("sync", help="Synchronizer operations").add_subparsers(
+        dest="sync_command", required=True
+    )
+    sync.add_parser("create", help="Snapshot Create of this server's role").set_defaults(
+        handler=cmd_create
+    )
+    sync.add_parser("convert-older", help="ConvertToOlder of this server's role").set_defaults(
+        handler=cmd_convert_older
+    )
+    p = sync.add_parser("convert-newer", help="ConvertToNewer for other roles (or --role)")
+    p.add_argument("--role", type=check_role)
+    p.set_defaults(handler=cmd_convert_newer)
+    sync.add_parser("send", help="Snapshot Send of this role to its partners").set_defaults(
+        handler=cmd_send
+    )
+    sync.add_parser("install", help="Snapshot Install (SEC only)").set_defaults(handler=cmd_install)
+    for name, handler in (("compare", cmd_compare), ("cycle", cmd_cycle)):
+        p = sync.add_parser(
+            name,
+            help=f"Snapshot {name} (PRI only)"
+            if name == "compare"
+            else "one SyncCycle now (PRI only)",
+        )
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(handler=handler)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    area = create(server)
+    print(f"created {area.ref}; SnapshotEnvVersion[{area.ref.role}]={area.ref.env}")
+    return 0
+
+
+def cmd_convert_older(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    role = server.role()
+    written = convert_to_older(server, role, server.env_id)
+    print(f"converted ({role},{server.env_id}) down to Env{written or 'nothing'}")
+    return 0
+
+
+def cmd_convert_newer(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    own = server.role()
+    roles = [args.role] if args.role else [r for r in server.sid.roles() if r != own]
+    for role in roles:
+        written = convert_to_newer(server, role, server.env_id)
+        print(f"{role}: " + (f"converted up to Env{written}" if written else "nothing to do"))
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    results = send_to_partners(server)
+    for partner, outcome in results.items():
+        if isinstance(outcome, AtlasError):
+            print(f"ALERT send to {partner}: {outcome}")
+        else:
+            print(f"sent {server.role()} Env{outcome} to {partner}")
+    return EXIT_DIFFERENCES if any(isinstance(o, AtlasError) for o in results.values()) else 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    changed = install(server)
+    print(f"installed (PRI,{server.env_id}): {len(changed)} changed")
+    for path in changed:
+        print(f"  {path}")
+    return 0
+
+
+def render_compare(results: list[CompareResult]) -> None:
+    for r in results:
+        print(r.summary())
+        for d in r.differences:
+            print(f"  {d.path}: {d.what}")
+            if d.diff:
+                print("    " + d.diff.replace("\n", "\n    "))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    results = compare(server_from(args))
+    if args.json:
+        print_json([r.as_dict() for r in results])
+    else:
+        render_compare(results)
+    return 0 if all(r.state == "equal" for r in results) else EXIT_DIFFERENCES
+
+
+def cmd_cycle(args: argparse.Namespace) -> int:
+    report = cycle(server_from(args))
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        for s in report.secs:
+            print(f"{s.sec}: " + ("synced" if s.reached else f"NOT SYNCED: {s.error}"))
+        render_compare(report.compare)
+    return 0 if report.all_equal else EXIT_DIFFERENCES

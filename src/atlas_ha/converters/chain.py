@@ -1,0 +1,94 @@
+"""Env<N> up/down steps and the chains ConvertToOlder (SPEC 5.3) and ConvertToNewer (5.5).
+
+A chain is one transaction. ConvertToOlder runs while (R, E) carries InvalidVersions, which
+makes every older area invalid until the last step succeeded and the flag is cleared.
+ConvertToNewer writes areas newer than SnapshotEnvVersion[R] (invalid by the rule) and makes
+them valid at once by setting SnapshotEnvVersion[R] last. Any failure leaves the targets
+invalid; nothing is repaired here: the next cycle starts afresh.
+"""
+
+from __future__ import annotations
+
+from atlas_ha.converters.aspects import ASPECTS
+from atlas_ha.converters.transaction import ConversionTx, write_manifest
+from atlas_ha.errors import AtlasError, ConversionError, InvalidSnapshotError
+from atlas_ha.layout.sid import INVALID_VERSIONS
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.scan import scan_area
+
+
+def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
+    """Convert (role, src_env) into (role, dst_env); the two EnvVersions are adjacent."""
+    if abs(src_env - dst_env) != 1:
+        raise ValueError("conversion steps are between adjacent EnvVersions")
+    sid, envs = server.sid, server.envs
+    source, target = sid.area(role, src_env), sid.area(role, dst_env)
+    a, b = envs[src_env], envs[dst_env]
+    tx = ConversionTx(source)
+    for name, aspect in ASPECTS.items():
+        if a.formats[name] != b.formats[name]:
+            aspect.convert(tx, a.formats[name], b.formats[name], b.device)
+    if a.sync_paths != b.sync_paths:
+        tx.replace_listed(a.sync_paths, b.sync_paths)
+    entries = tx.materialise(target)
+    newer = max(src_env, dst_env)
+    program = server.esd.converter_program(newer)
+    if program.exists():
+        direction = "up" if dst_env > src_env else "down"
+        try:
+            server.runner.run([str(program), direction, str(source.path), str(target.path)])
+        except AtlasError as exc:
+            raise ConversionError(
+                program, None, f"site converter Env{newer} {direction} to succeed (exit 0): {exc}"
+            ) from exc
+        entries = scan_area(target, entries)
+    write_manifest(target, entries)
+
+
+def convert_to_older(server: Server, role: str, env: int) -> list[int]:
+    """ConvertToOlder from (role, env) down to (role, 1); return the EnvVersions written."""
+    sid = server.sid
+    top = sid.area(role, env)
+    if not top.has_flag(INVALID_VERSIONS):
+        sid.set_flag(top, INVALID_VERSIONS)
+    written = []
+    for v in range(env - 1, 0, -1):
+        server.faults.checkpoint(f"convert.down.Env{v}")
+        convert_step(server, role, v + 1, v)
+        written.append(v)
+    for v in written:
+        sid.clear_flags(sid.area(role, v))
+    server.faults.checkpoint("convert.down.commit")
+    sid.clear_flag(top, INVALID_VERSIONS)
+    if written:
+        server.history.record("convert-older", role, env, [f"{role}/Env{v}" for v in written])
+    return written
+
+
+def convert_to_newer(server: Server, role: str, env: int) -> list[int]:
+    """ConvertToNewer for `role` up to `env`; return the EnvVersions written (empty if S >= env)."""
+    sid = server.sid
+    start = sid.sev(role)
+    if start is None:
+        raise InvalidSnapshotError(
+            f"{sid.root}: no valid snapshot of {role} to convert (SnapshotEnvVersion empty)"
+        )
+    if start >= env:
+        return []
+    sid.require_valid(role, start)
+    written = []
+    for v in range(start + 1, env + 1):
+        server.faults.checkpoint(f"convert.up.Env{v}")
+        convert_step(server, role, v - 1, v)
+        written.append(v)
+    for v in written:
+        sid.clear_flags(sid.area(role, v))
+    server.faults.checkpoint("convert.up.commit")
+    sid.set_sev(role, env)
+    server.history.record(
+        "convert-newer",
+        role,
+        env,
+        [f"{role}/Env{v}" for v in written] + [f"{role}/SnapshotEnvVersion"],
+    )
+    return written

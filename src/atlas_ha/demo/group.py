@@ -1,0 +1,201 @@
+"""A group of simulated servers in one directory, reached through the local transport.
+
+    DIR/servers/<S>/root/          the server's system root (its OS files)
+    DIR/servers/<S>/esd/           its Bound Data (EnvID, envs.toml)
+    DIR/servers/<S>/atlas-ha.toml  its settings
+    DIR/servers/<S>/unbound        -> ../../disks/<disk> when a disk is plugged in
+    DIR/disks/<disk>/SID_DATA      the Unbound Data
+    DIR/net/                       the local transport's address registry
+
+Shutting a server down unregisters its addresses; booting runs Role/Identity Install and
+registers the address its installed identity gives.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from atlas_ha.converters import accounts, identity
+from atlas_ha.errors import ServerStateError
+from atlas_ha.layout.esd import REFERENCE, EnvDef
+from atlas_ha.model import MasterConfig, Partner
+from atlas_ha.settings import load
+from atlas_ha.sync.address import own_address
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.identity import IdentityResult, identity_install
+from atlas_ha.sync.init import InitRequest, init, settings_for
+from atlas_ha.system import Runner
+from atlas_ha.transport import registry_of
+
+ADDRESSES = {"PRI": "192.0.2.11", "SEC1": "192.0.2.12", "SEC2": "192.0.2.13"}
+HOSTNAMES = {"PRI": "pri", "SEC1": "sec1", "SEC2": "sec2"}
+APP_UID = 1000
+SITE = b"server {\n    listen 80;\n    server_name www.acme.lan;\n    root /srv/www;\n}\n"
+PASSWD = (
+    "root:$6$rootsalt$Q1rootHash:0:0:root:/root:/bin/bash\n"  # noqa: S105 (demo accounts)
+    "www-data:*:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+    "alice:$6$alicesalt$AliceHash0:1000:1000:Alice:/home/alice:/bin/bash\n"
+)
+GROUP = "root:x:0:\nwww-data:x:33:\nalice:x:1000:\n"
+
+
+def demo_envs(top: int) -> dict[int, EnvDef]:
+    """The reference environments, each also syncing the /etc/app tree."""
+    return {v: replace(REFERENCE[v], sync_paths=("/etc/app",)) for v in range(1, top + 1)}
+
+
+def identity_of(role: str, device: str = "eth0") -> identity.Identity:
+    return identity.Identity(
+        hostname=HOSTNAMES[role],
+        device=device,
+        address=ADDRESSES[role],
+        prefix=24,
+        gateway="192.0.2.1",
+        dns=("192.0.2.1",),
+    )
+
+
+@dataclass
+class SimServer:
+    name: str
+    env: int
+    base: Path
+
+    @property
+    def config(self) -> Path:
+        return self.base / "atlas-ha.toml"
+
+    @property
+    def root(self) -> Path:
+        return self.base / "root"
+
+    def server(self, log: object = None) -> Server:
+        s = Server(load(self.config))
+        if callable(log):
+            s.log = log
+        return s
+
+    def file(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+
+class SimGroup:
+    def __init__(self, base: Path, group: str = "acme-office") -> None:
+        self.base = base
+        self.group = group
+        self.servers: dict[str, SimServer] = {}
+
+    @property
+    def registry(self) -> Path:
+        return self.base / "net"
+
+    def disk(self, name: str) -> Path:
+        return self.base / "disks" / name
+
+    def build(self, layout: dict[str, tuple[int, str]]) -> None:
+        """Create servers {name: (env, role)} from scratch, each with its own disk."""
+        if self.base.exists():
+            shutil.rmtree(self.base)
+        self.registry.mkdir(parents=True)
+        for name, (env, role) in layout.items():
+            sim = SimServer(name, env, self.base / "servers" / name)
+            self.servers[name] = sim
+            self.disk(f"disk-{name}").mkdir(parents=True)
+            self.plug(f"disk-{name}", name)
+            self._write_os(sim, role, with_config=(role == "PRI"))
+            partners = (
+                {
+                    r: Partner(a)
+                    for r, a in ADDRESSES.items()
+                    if r != "PRI" and r in {ro for _e, ro in layout.values()}
+                }
+                if role == "PRI"
+                else {"PRI": Partner(ADDRESSES["PRI"])}
+            )
+            master = MasterConfig(self.group, role, partners)
+            settings = settings_for(
+                sim.config,
+                name,
+                sim.root,
+                sim.base / "esd",
+                sim.base / "unbound" / "SID_DATA",
+                self.registry,
+                None,
+            )
+            init(InitRequest(settings, env, master, demo_envs(env)), Runner())
+
+    def _write_os(self, sim: SimServer, role: str, with_config: bool) -> None:
+        """The OS as installed by hand: identity in the server's own format, accounts, nginx."""
+        env = demo_envs(sim.env)[sim.env]
+        for path, content in identity.render(
+            env.formats["identity"], identity_of(role, env.device)
+        ).items():
+            _write(sim.file(path), content, 0o644)
+        files = accounts.convert(
+            "passwd-hash",
+            env.formats["accounts"],
+            {"/etc/passwd": PASSWD.encode(), "/etc/group": GROUP.encode()},
+        )
+        for path, content in files.items():
+            _write(sim.file(path), content, 0o640 if path == "/etc/shadow" else 0o644)
+        site_dir = (
+            "/etc/nginx/conf.d" if env.formats["nginx"] == "conf.d" else "/etc/nginx/sites-enabled"
+        )
+        sim.file(site_dir).mkdir(parents=True, exist_ok=True)
+        sim.file("/etc/app").mkdir(parents=True, exist_ok=True)
+        if with_config:
+            name = "www.conf" if env.formats["nginx"] == "conf.d" else "www"
+            _write(sim.file(f"{site_dir}/{name}"), SITE, 0o644)
+            _write(sim.file("/etc/app/app.conf"), b"level = 3\n", 0o640, APP_UID)
+            (sim.file("/etc/app/conf.d")).mkdir(exist_ok=True)
+            _write(sim.file("/etc/app/conf.d/extra.conf"), b"extra = yes\n", 0o644)
+            os.symlink("app.conf", sim.file("/etc/app/current"))
+
+    # -- disks and power ------------------------------------------------------------------
+    def plug(self, disk: str, server: str) -> None:
+        link = self.base / "servers" / server / "unbound"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink():
+            raise ServerStateError(f"{server} has a disk plugged in already")
+        link.symlink_to(Path("..") / ".." / "disks" / disk)
+
+    def unplug(self, server: str) -> str:
+        link = self.base / "servers" / server / "unbound"
+        if not link.is_symlink():
+            raise ServerStateError(f"{server} has no disk plugged in")
+        disk = Path(os.readlink(link)).name
+        link.unlink()
+        return disk
+
+    def swap(self, a: str, b: str) -> None:
+        self.shutdown(a, b)
+        disk_a, disk_b = self.unplug(a), self.unplug(b)
+        self.plug(disk_b, a)
+        self.plug(disk_a, b)
+
+    def shutdown(self, *names: str) -> None:
+        for name in names:
+            registry_of(self.servers[name].server().settings).unregister(
+                self.servers[name].config.resolve()
+            )
+
+    def boot(self, name: str) -> IdentityResult:
+        server = self.servers[name].server()
+        result = identity_install(server)
+        registry_of(server.settings).register(own_address(server), server.settings.config_file)
+        return result
+
+    def is_up(self, name: str) -> bool:
+        config = self.servers[name].config.resolve()
+        return any(p.read_text().strip() == str(config) for p in self.registry.glob("*"))
+
+
+def _write(path: Path, content: bytes, mode: int, uid: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    path.chmod(mode)
+    if os.geteuid() == 0:
+        os.chown(path, uid, uid)

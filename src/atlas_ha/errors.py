@@ -1,0 +1,83 @@
+"""The owned exception tree of atlas-ha; each class maps to one CLI exit code.
+
+    AtlasError                      1  anything the tool itself detected
+    ├── SettingsError               2  the per-server settings file is missing or malformed
+    ├── FormatError                 3  a file of the on-disk layout (or a synced file) is malformed
+    │   └── ConversionError         4  a snapshot cannot be converted faithfully
+    ├── InvalidSnapshotError        5  an operation needs a valid snapshot and there is none
+    ├── FlagWriteError              6  an invalidation flag could not be written (alert, stop)
+    ├── RoleError                   7  the operation is not allowed for this server's role
+    ├── RefusedError                8  a partner refused a request (role verification, SPEC 5.8)
+    ├── TransportError              9  a partner could not be reached or the transfer failed
+    ├── ReceiveError               10  received data failed validation (paths, sizes, checksums)
+    ├── HistoryError               11  the git history could not be read or written
+    └── ServerStateError           12  the server (or lab) is not in the state the command needs
+
+`atlas-ha sync compare` and `atlas-ha sync cycle` exit with 20 when they ran but found
+differences or stale/unreachable SECs (not an exception: a result).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_DIFFERENCES = 20
+
+
+class AtlasError(Exception):
+    """Base of every error atlas-ha raises on purpose."""
+
+    exit_code = 1
+
+
+class SettingsError(AtlasError):
+    exit_code = 2
+
+
+class FormatError(AtlasError):
+    """A file does not have the expected format; names the file, the line and what was expected."""
+
+    exit_code = 3
+
+    def __init__(self, path: Path | str, line: int | None, expected: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.expected = expected
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {expected}")
+
+
+class ConversionError(FormatError):
+    exit_code = 4
+
+
+class InvalidSnapshotError(AtlasError):
+    exit_code = 5
+
+
+class FlagWriteError(AtlasError):
+    exit_code = 6
+
+
+class RoleError(AtlasError):
+    exit_code = 7
+
+
+class RefusedError(AtlasError):
+    exit_code = 8
+
+
+class TransportError(AtlasError):
+    exit_code = 9
+
+
+class ReceiveError(AtlasError):
+    exit_code = 10
+
+
+class HistoryError(AtlasError):
+    exit_code = 11
+
+
+class ServerStateError(AtlasError):
+    exit_code = 12

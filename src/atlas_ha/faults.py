@@ -1,0 +1,44 @@
+"""Fault injection points (failpoints) for the transaction tests.
+
+Every operation calls `faults.checkpoint(name)` between its steps. In production the
+`Faults` object is empty and does nothing. Tests set ATLAS_HA_FAULTS to a comma-separated
+list of `NAME=raise` or `NAME=kill` (NAME may end in '*'); `raise` raises InjectedFault,
+`kill` sends SIGKILL to the running process, as a power cut would.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+
+from atlas_ha.errors import AtlasError
+
+ENV_VAR = "ATLAS_HA_FAULTS"
+
+
+class InjectedFault(AtlasError):
+    exit_code = 13
+
+
+class Faults:
+    def __init__(self, spec: str = "") -> None:
+        self.rules: list[tuple[str, str]] = []
+        for item in filter(None, (s.strip() for s in spec.split(","))):
+            name, _, action = item.partition("=")
+            if action not in ("raise", "kill"):
+                raise ValueError(f"{ENV_VAR}: {item!r}: expected NAME=raise or NAME=kill")
+            self.rules.append((name, action))
+        self.seen: list[str] = []
+
+    @classmethod
+    def from_environ(cls) -> Faults:
+        return cls(os.environ.get(ENV_VAR, ""))
+
+    def checkpoint(self, name: str) -> None:
+        self.seen.append(name)
+        for pattern, action in self.rules:
+            if fnmatch.fnmatchcase(name, pattern):
+                if action == "kill":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                raise InjectedFault(f"injected fault at {name}")

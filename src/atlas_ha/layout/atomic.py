@@ -1,0 +1,74 @@
+"""Atomic file writes: temp file in the same directory, fsync, os.replace, fsync of the dir."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(
+    path: Path,
+    data: bytes | str,
+    mode: int = 0o644,
+    owner: tuple[int, int] | None = None,
+    mtime_ns: int | None = None,
+) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
+    if isinstance(data, str):
+        data = data.encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.atlas-tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if owner is not None:
+                os.fchown(handle.fileno(), *owner)
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def write_if_changed(path: Path, data: bytes | str, mode: int = 0o600) -> bool:
+    """Atomically write `data` unless `path` already holds exactly it; True if written."""
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        if path.read_bytes() == raw:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write(path, raw, mode=mode)
+    return True
+
+
+def read_text_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
+
+
+def remove(path: Path) -> bool:
+    """Remove a file if present; True if something was removed."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -1,0 +1,169 @@
+"""ESD_DATA (EnvSpecific Data) on the Bound Data: EnvID and envs.toml.
+
+envs.toml describes every EnvVersion up to EnvID (and nothing newer)::
+
+    [env.1]
+    description = "RHEL-like"
+    identity = "rhel-ifcfg"        # format of the identity files
+    accounts = "passwd-hash"       # format of the local accounts
+    nginx = "conf.d"               # where nginx sites live
+    device = "eth0"                # the interface the identity configures (default eth0)
+    sync_paths = ["/etc/motd"]     # further SyncFilePathsSpecial of this environment (optional)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atlas_ha.errors import FormatError, ServerStateError
+from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout.atomic import atomic_write, read_text_or_none
+from atlas_ha.model import toml_line
+
+ASPECT_KEYS = ("identity", "accounts", "nginx")
+ENV_KEYS = {"description", "device", "sync_paths", *ASPECT_KEYS}
+
+
+@dataclass(frozen=True)
+class EnvDef:
+    version: int
+    description: str
+    formats: dict[str, str]
+    device: str = "eth0"
+    sync_paths: tuple[str, ...] = field(default_factory=tuple)
+
+
+REFERENCE = {
+    1: EnvDef(
+        1,
+        "RHEL-like: ifcfg identity, passwd with hashes, nginx conf.d",
+        {"identity": "rhel-ifcfg", "accounts": "passwd-hash", "nginx": "conf.d"},
+    ),
+    2: EnvDef(
+        2,
+        "Debian-like: interfaces identity, passwd + shadow, nginx sites-enabled",
+        {"identity": "debian-interfaces", "accounts": "shadow", "nginx": "sites-enabled"},
+    ),
+    3: EnvDef(
+        3,
+        "systemd-networkd identity, passwd + shadow, nginx sites-enabled",
+        {"identity": "networkd", "accounts": "shadow", "nginx": "sites-enabled"},
+    ),
+}
+
+
+class EsdData:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def env_id_file(self) -> Path:
+        return self.root / "EnvID"
+
+    @property
+    def envs_file(self) -> Path:
+        return self.root / "envs.toml"
+
+    def converter_program(self, env: int) -> Path:
+        return self.root / "converters" / f"Env{env}"
+
+    def env_id(self) -> int:
+        text = read_text_or_none(self.env_id_file)
+        if text is None:
+            raise ServerStateError(f"{self.env_id_file}: no EnvID (run `atlas-ha init`)")
+        value = text.strip()
+        if not value.isdigit() or int(value) < 1:
+            raise FormatError(
+                self.env_id_file, 1, f"one positive integer EnvVersion, got {value!r}"
+            )
+        return int(value)
+
+    def envs(self) -> dict[int, EnvDef]:
+        text = read_text_or_none(self.envs_file)
+        if text is None:
+            raise ServerStateError(f"{self.envs_file}: missing (run `atlas-ha init`)")
+        defs = parse_envs(text, self.envs_file)
+        top = self.env_id()
+        missing = [v for v in range(1, top + 1) if v not in defs]
+        if missing:
+            raise FormatError(
+                self.envs_file, None, f"[env.N] for every N in 1..EnvID={top}; missing {missing}"
+            )
+        newer = [v for v in defs if v > top]
+        if newer:
+            raise FormatError(
+                self.envs_file,
+                None,
+                f"nothing newer than EnvID={top}; "
+                f"found env {newer} (a server knows only its own and older)",
+            )
+        return defs
+
+    def write(self, env_id: int, defs: dict[int, EnvDef]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "converters").mkdir(exist_ok=True)
+        (self.root / "logs").mkdir(exist_ok=True)
+        atomic_write(self.envs_file, render_envs(defs))
+        atomic_write(self.env_id_file, f"{env_id}\n")
+
+
+def parse_envs(text: str, where: Path) -> dict[int, EnvDef]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FormatError(where, toml_line(exc), f"valid TOML ({exc})") from exc
+    if set(data) - {"env"} or not isinstance(data.get("env"), dict):
+        raise FormatError(where, None, "only [env.N] tables")
+    result: dict[int, EnvDef] = {}
+    for key, table in data["env"].items():
+        if not key.isdigit() or int(key) < 1 or not isinstance(table, dict):
+            raise FormatError(where, None, f"[env.N] with N a positive integer, got [env.{key}]")
+        result[int(key)] = _env_def(int(key), table, where)
+    return result
+
+
+def _env_def(version: int, table: dict[str, object], where: Path) -> EnvDef:
+    from atlas_ha.converters.aspects import ASPECTS  # the formats each aspect knows
+
+    unknown = set(table) - ENV_KEYS
+    if unknown:
+        raise FormatError(
+            where, None, f"[env.{version}]: keys {sorted(ENV_KEYS)}; unknown {sorted(unknown)}"
+        )
+    formats: dict[str, str] = {}
+    for aspect in ASPECT_KEYS:
+        fmt = table.get(aspect)
+        known = ASPECTS[aspect].formats
+        if fmt not in known:
+            raise FormatError(
+                where, None, f"[env.{version}] {aspect} = one of {known}, got {fmt!r}"
+            )
+        formats[aspect] = str(fmt)
+    extra = table.get("sync_paths", [])
+    if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
+        raise FormatError(where, None, f"[env.{version}] sync_paths = a list of absolute paths")
+    device = table.get("device", "eth0")
+    if not isinstance(device, str) or not device.isalnum():
+        raise FormatError(where, None, f"[env.{version}] device = an interface name like eth0")
+    return EnvDef(
+        version,
+        str(table.get("description", "")),
+        formats,
+        device,
+        tuple(paths_mod.normalise(p, where, None) for p in extra),
+    )
+
+
+def render_envs(defs: dict[int, EnvDef]) -> str:
+    out: list[str] = []
+    for v in sorted(defs):
+        d = defs[v]
+        out += [f"[env.{v}]", f'description = "{d.description}"']
+        out += [f'{k} = "{d.formats[k]}"' for k in ASPECT_KEYS]
+        out.append(f'device = "{d.device}"')
+        if d.sync_paths:
+            out.append("sync_paths = [" + ", ".join(f'"{p}"' for p in d.sync_paths) + "]")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,216 @@
+"""Filesystem objects with their metadata: read into manifest entries, place, prune.
+
+`place` is the one primitive every operation uses to put an object somewhere (system root
+-> area in Create, area -> area in conversions, area -> system root in Install). It is
+stat-based: an existing regular file with the same size, mtime, mode and owner is left
+alone without being read, so an unchanged steady state costs one lstat per object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from atlas_ha.errors import FormatError
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.manifest import Entry
+
+CHUNK = 1 << 20
+IS_ROOT = os.geteuid() == 0
+
+
+def hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def entry_of(
+    tree: str, path: str, fs_path: Path, st: os.stat_result | None, sha256: str = ""
+) -> Entry:
+    """The manifest entry of the object at `fs_path` (lstat result `st`; None = absent)."""
+    if st is None:
+        return Entry(tree=tree, path=path, type="absent")
+    base = Entry(tree, path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+    if stat.S_ISLNK(st.st_mode):
+        return replace(base, type="symlink", target=os.readlink(fs_path))
+    if stat.S_ISDIR(st.st_mode):
+        return base
+    if stat.S_ISREG(st.st_mode):
+        return replace(
+            base,
+            type="file",
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            sha256=sha256 or hash_file(fs_path),
+        )
+    raise FormatError(
+        fs_path,
+        None,
+        f"a regular file, directory or symlink at {path} "
+        f"(sockets, fifos and devices are not synced)",
+    )
+
+
+def lstat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except FileNotFoundError:
+        return None
+
+
+def stat_matches(entry: Entry, st: os.stat_result | None) -> bool:
+    """True when the regular file `st` carries exactly `entry`'s size, mtime, mode and owner."""
+    return (
+        st is not None
+        and stat.S_ISREG(st.st_mode)
+        and entry.type == "file"
+        and st.st_size == entry.size
+        and st.st_mtime_ns == entry.mtime_ns
+        and stat.S_IMODE(st.st_mode) == entry.mode
+        and (not IS_ROOT or (st.st_uid, st.st_gid) == (entry.uid, entry.gid))
+    )
+
+
+def remove_object(path: Path) -> None:
+    st = lstat_or_none(path)
+    if st is None:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _chown(path: Path, entry: Entry) -> None:
+    if IS_ROOT:
+        os.lchown(path, entry.uid, entry.gid)
+
+
+def place(
+    entry: Entry,
+    dest: Path,
+    source: Path | None = None,
+    content: bytes | None = None,
+    area_copy: bool = False,
+) -> bool:
+    """Make `dest` be `entry` (content from `source` or `content`); True if anything changed.
+
+    `area_copy`: dest is inside SID_DATA, where directories stay writable for the owner.
+    """
+    st = lstat_or_none(dest)
+    if entry.type == "absent":
+        remove_object(dest)
+        return st is not None
+    if entry.type == "dir":
+        return _place_dir(entry, dest, st, area_copy)
+    if entry.type == "symlink":
+        return _place_symlink(entry, dest, st)
+    if stat_matches(entry, st):
+        return False
+    if (
+        st is not None
+        and stat.S_ISREG(st.st_mode)
+        and st.st_size == entry.size
+        and hash_file(dest) == entry.sha256
+    ):
+        return _fix_metadata(entry, dest, st)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        remove_object(dest)
+    if content is None:
+        assert source is not None
+        content = source.read_bytes()
+    owner = (entry.uid, entry.gid) if IS_ROOT else None
+    atomic_write(dest, content, mode=entry.mode, owner=owner, mtime_ns=entry.mtime_ns)
+    return True
+
+
+def _fix_metadata(entry: Entry, dest: Path, st: os.stat_result) -> bool:
+    """Same content: set mode, owner and mtime; True only if mode or owner changed."""
+    changed = stat.S_IMODE(st.st_mode) != entry.mode
+    if changed:
+        os.chmod(dest, entry.mode)
+    if IS_ROOT and (st.st_uid, st.st_gid) != (entry.uid, entry.gid):
+        _chown(dest, entry)
+        changed = True
+    os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+    return changed
+
+
+def _place_dir(entry: Entry, dest: Path, st: os.stat_result | None, area_copy: bool) -> bool:
+    mode = entry.mode | 0o700 if area_copy else entry.mode
+    changed = False
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        dest.unlink()
+        st = None
+    if st is None:
+        dest.mkdir(parents=True)
+        changed = True
+        st = dest.lstat()
+    if stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(dest, mode)
+        changed = True
+    if IS_ROOT and (st.st_uid, st.st_gid) != (entry.uid, entry.gid):
+        _chown(dest, entry)
+        changed = True
+    return changed
+
+
+def _place_symlink(entry: Entry, dest: Path, st: os.stat_result | None) -> bool:
+    if st is not None and stat.S_ISLNK(st.st_mode) and os.readlink(dest) == entry.target:
+        if not IS_ROOT or (st.st_uid, st.st_gid) == (entry.uid, entry.gid):
+            return False
+        _chown(dest, entry)
+        return True
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.atlas-tmp.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(entry.target, tmp)
+    _chown(tmp, entry)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    return True
+
+
+def walk(base: Path, system_path: str) -> Iterator[tuple[str, Path, os.stat_result | None]]:
+    """Yield (system path, fs path, lstat) for `system_path` under `base` and, for a directory,
+    everything inside it (sorted, parents first). A missing top object yields st=None."""
+    fs_path = base / system_path.lstrip("/")
+    st = lstat_or_none(fs_path)
+    yield system_path, fs_path, st
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return
+    with os.scandir(fs_path) as it:
+        children = sorted(it, key=lambda e: e.name)
+    for child in children:
+        yield from walk(base, f"{system_path}/{child.name}")
+
+
+def prune(base: Path, listed: list[str], keep: set[str]) -> list[str]:
+    """Remove objects under the listed directories of `base` whose system path is neither in
+    `keep` nor a parent directory of something kept; return the removed system paths."""
+    keep = keep | {
+        "/" + "/".join(parts[:i])
+        for p in keep
+        if (parts := p.strip("/").split("/"))
+        for i in range(1, len(parts))
+    }
+    removed: list[str] = []
+    for top in listed:
+        for system_path, fs_path, st in walk(base, top):
+            if st is None or system_path in keep:
+                continue
+            if not any(system_path.startswith(r + "/") for r in removed):
+                remove_object(fs_path)
+                removed.append(system_path)
+    return removed

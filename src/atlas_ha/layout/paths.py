@@ -1,0 +1,50 @@
+"""Path lists (SyncFilePaths, IdentFilePaths, SyncFilePathsSpecial ...): one path a line."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from atlas_ha.errors import FormatError
+
+
+def normalise(path: str, where: Path | str, line: int | None) -> str:
+    """Check that `path` is absolute and clean (no '..', no '.', no '//'); return it."""
+    if not path.startswith("/") or path == "/":
+        raise FormatError(where, line, f"an absolute path below /, got {path!r}")
+    parts = path.split("/")[1:]
+    if any(p in ("", ".", "..") for p in parts) or "\0" in path:
+        raise FormatError(where, line, f"a clean absolute path (no '.', '..', '//'), got {path!r}")
+    return str(PurePosixPath(path))
+
+
+def parse(text: str, where: Path | str) -> list[str]:
+    """Parse a path list; '#' starts a comment line; duplicates are an error."""
+    result: list[str] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = normalise(line, where, number)
+        if path in seen:
+            raise FormatError(where, number, f"each path once; {path} repeats")
+        seen.add(path)
+        result.append(path)
+    return result
+
+
+def render(paths: list[str], comment: str | None = None) -> str:
+    head = f"# {comment}\n" if comment else ""
+    return head + "".join(p + "\n" for p in paths)
+
+
+def read(path: Path) -> list[str]:
+    try:
+        return parse(path.read_text(), path)
+    except FileNotFoundError:
+        return []
+
+
+def covered(path: str, listed: list[str]) -> bool:
+    """True when `path` is one of `listed` or lies inside a listed directory."""
+    return any(path == p or path.startswith(p + "/") for p in listed)

@@ -1,0 +1,202 @@
+"""SID_DATA on the Unbound Data: areas, SnapshotEnvVersion, flags, validity.
+
+Validity (SPEC 3.2): snapshot (R, V) is valid iff V <= SnapshotEnvVersion[R], its directory
+exists, and none of InvalidSnapshot, InvalidVersions, InvalidSend is present in it, nor
+InvalidVersions in the (R, SnapshotEnvVersion[R]) area.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_ha.errors import FlagWriteError, FormatError, InvalidSnapshotError, ServerStateError
+from atlas_ha.layout import manifest as manifest_mod
+from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout.atomic import atomic_write, fsync_dir, read_text_or_none
+from atlas_ha.model import ROLE_RE, MasterConfig, SnapshotRef, role_key
+
+INVALID_SNAPSHOT = "InvalidSnapshot"
+INVALID_VERSIONS = "InvalidVersions"
+INVALID_SEND = "InvalidSend"
+FLAGS = (INVALID_SNAPSHOT, INVALID_VERSIONS, INVALID_SEND)
+SEV_FILE = "SnapshotEnvVersion"
+ENV_RE = re.compile(r"^Env([1-9][0-9]*)$")
+# Not part of the history: flags are state, the rest is private working data.
+GITIGNORE = "".join(f"{f}\n" for f in FLAGS) + "/.locks/\n/.staging/\n/.results/\n.*.atlas-tmp.*\n"
+
+
+@dataclass(frozen=True)
+class Area:
+    """The directory of snapshot (R, V): path lists, SyncFiles/, IdentFiles/, Manifest, flags."""
+
+    path: Path
+    ref: SnapshotRef
+
+    @property
+    def sync_files(self) -> Path:
+        return self.path / "SyncFiles"
+
+    @property
+    def ident_files(self) -> Path:
+        return self.path / "IdentFiles"
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / "Manifest"
+
+    def tree_dir(self, tree: str) -> Path:
+        return self.path / tree
+
+    def copy_path(self, tree: str, system_path: str) -> Path:
+        """Where the copy of `system_path` lives in this area's tree (rooted)."""
+        return self.path / tree / system_path.lstrip("/")
+
+    def sync_paths(self) -> list[str]:
+        return paths_mod.read(self.path / "SyncFilePaths")
+
+    def ident_paths(self) -> list[str]:
+        return paths_mod.read(self.path / "IdentFilePaths")
+
+    def manifest(self) -> manifest_mod.Manifest:
+        text = read_text_or_none(self.manifest_file)
+        if text is None:
+            return {}
+        return manifest_mod.parse(text, self.manifest_file)
+
+    def has_flag(self, flag: str) -> bool:
+        return (self.path / flag).exists()
+
+    def flags(self) -> list[str]:
+        return [f for f in FLAGS if self.has_flag(f)]
+
+
+class SidData:
+    """One SID_DATA directory (whatever server the disk is plugged into)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- MasterConfig -----------------------------------------------------------------------
+    @property
+    def master_config_file(self) -> Path:
+        return self.root / "MasterConfig"
+
+    def master_config(self) -> MasterConfig:
+        text = read_text_or_none(self.master_config_file)
+        if text is None:
+            raise ServerStateError(
+                f"{self.master_config_file}: no MasterConfig "
+                "(is the Unbound Data plugged in and initialised?)"
+            )
+        return MasterConfig.parse(text, self.master_config_file)
+
+    def write_master_config(self, config: MasterConfig) -> None:
+        self.ensure()
+        atomic_write(self.master_config_file, config.render(), mode=0o600)
+
+    def ensure(self) -> None:
+        """Create SID_DATA owned by the caller with mode 0700 (it holds copies of /etc/shadow)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        gitignore = self.root / ".gitignore"
+        if read_text_or_none(gitignore) != GITIGNORE:
+            atomic_write(gitignore, GITIGNORE, mode=0o600)
+
+    # -- areas and SnapshotEnvVersion ------------------------------------------------------
+    def area(self, role: str, env: int) -> Area:
+        return Area(self.root / role / f"Env{env}", SnapshotRef(role, env))
+
+    def roles(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = [p.name for p in self.root.iterdir() if p.is_dir() and ROLE_RE.match(p.name)]
+        return sorted(found, key=role_key)
+
+    def envs(self, role: str) -> list[int]:
+        base = self.root / role
+        if not base.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in base.iterdir() if (m := ENV_RE.match(p.name)))
+
+    def sev(self, role: str) -> int | None:
+        path = self.root / role / SEV_FILE
+        text = read_text_or_none(path)
+        if text is None or not text.strip():
+            return None
+        value = text.strip()
+        if not value.isdigit() or int(value) < 1:
+            raise FormatError(path, 1, f"one positive integer EnvVersion, got {value!r}")
+        return int(value)
+
+    def set_sev(self, role: str, env: int | None) -> None:
+        path = self.root / role / SEV_FILE
+        try:
+            atomic_write(path, "" if env is None else f"{env}\n", mode=0o600)
+        except OSError as exc:
+            raise FlagWriteError(f"{path}: cannot write SnapshotEnvVersion: {exc}") from exc
+
+    # -- flags and validity -----------------------------------------------------------------
+    def set_flag(self, area: Area, flag: str) -> None:
+        try:
+            area.path.mkdir(parents=True, exist_ok=True)
+            atomic_write(area.path / flag, f"{flag}\n", mode=0o600)
+        except OSError as exc:
+            raise FlagWriteError(f"{area.path / flag}: cannot set flag: {exc}") from exc
+
+    def clear_flag(self, area: Area, flag: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (area.path / flag).unlink()
+            fsync_dir(area.path)
+
+    def clear_flags(self, area: Area) -> None:
+        for flag in FLAGS:
+            self.clear_flag(area, flag)
+
+    def validity(self, role: str, env: int) -> str | None:
+        """None when (role, env) is valid, else the reason it is not."""
+        sev = self.sev(role)
+        if sev is None:
+            return f"SnapshotEnvVersion[{role}] is empty"
+        if env > sev:
+            return f"Env{env} is newer than SnapshotEnvVersion[{role}]={sev}"
+        area = self.area(role, env)
+        if not area.path.is_dir():
+            return "the area does not exist"
+        if flags := area.flags():
+            return "flagged " + ",".join(flags)
+        if self.area(role, sev).has_flag(INVALID_VERSIONS):
+            return f"(R,{sev}) is flagged InvalidVersions"
+        return None
+
+    def is_valid(self, role: str, env: int) -> bool:
+        return self.validity(role, env) is None
+
+    def require_valid(self, role: str, env: int) -> Area:
+        reason = self.validity(role, env)
+        if reason is not None:
+            raise InvalidSnapshotError(
+                f"snapshot ({role},{env}) in {self.root} is not valid: {reason}"
+            )
+        return self.area(role, env)
+
+    def valid_envs(self, role: str) -> list[int]:
+        return [v for v in self.envs(role) if self.is_valid(role, v)]
+
+    # -- locking ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """An exclusive lock (flock) named `name` under SID_DATA/.locks, held for the block."""
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(lock_dir / name, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)

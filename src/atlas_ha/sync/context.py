@@ -1,0 +1,82 @@
+"""The server an operation runs on: its settings, Bound and Unbound Data, history, side effects."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from atlas_ha.errors import AtlasError
+from atlas_ha.faults import Faults
+from atlas_ha.layout.esd import EnvDef, EsdData
+from atlas_ha.layout.sid import SidData
+from atlas_ha.model import MasterConfig
+from atlas_ha.settings import Settings
+from atlas_ha.sync.history import History
+from atlas_ha.system import Clock, Runner
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Server:
+    settings: Settings
+    runner: Runner = field(default_factory=Runner)
+    clock: Clock = field(default_factory=Clock)
+    faults: Faults = field(default_factory=Faults)
+    log: Callable[[str], None] = _stderr
+
+    @cached_property
+    def sid(self) -> SidData:
+        return SidData(self.settings.sid_data)
+
+    @cached_property
+    def esd(self) -> EsdData:
+        return EsdData(self.settings.esd_data)
+
+    @cached_property
+    def history(self) -> History:
+        return History(self.settings.sid_data, self.settings.name, self.runner)
+
+    @cached_property
+    def env_id(self) -> int:
+        return self.esd.env_id()
+
+    @cached_property
+    def envs(self) -> dict[int, EnvDef]:
+        return self.esd.envs()
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def master(self) -> MasterConfig:
+        return self.sid.master_config()
+
+    def role(self) -> str:
+        return self.master().role
+
+    def run_hooks(
+        self,
+        event: str,
+        role: str | None,
+        extra_env: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> None:
+        """Run the hooks of `event`; a failing hook is reported, never fatal to the operation."""
+        for argv in self.settings.hooks_for(event, role):
+            env = {
+                **os.environ,
+                "ATLAS_HA_EVENT": event,
+                "ATLAS_HA_ROLE": role or "",
+                "ATLAS_HA_CONFIG": str(self.settings.config_file),
+                **(extra_env or {}),
+            }
+            try:
+                self.runner.run(argv, env=env, input_text=stdin, timeout=120)
+            except AtlasError as exc:
+                self.log(f"ALERT hook {event} failed: {exc}")

@@ -1,0 +1,98 @@
+"""Snapshot Create (SPEC 5.2): copy the role's SyncFiles and IdentFiles into (R, E).
+
+Steps and their transaction flags:
+  1. set InvalidVersions + InvalidSnapshot in (R, E), clear SnapshotEnvVersion[R]
+     (a flag that cannot be written stops everything: FlagWriteError);
+  2. copy every listed object (stat-based: unchanged files are neither read nor copied),
+     remove from the copy what disappeared from the system;
+  3. write the Manifest, record the change in git;
+  4. SnapshotEnvVersion[R] = E, clear InvalidSnapshot (InvalidVersions stays until
+     ConvertToOlder has rebuilt the older areas).
+"""
+
+from __future__ import annotations
+
+from atlas_ha.converters.transaction import write_manifest
+from atlas_ha.errors import InvalidSnapshotError
+from atlas_ha.layout import objects
+from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout.atomic import write_if_changed
+from atlas_ha.layout.manifest import Manifest
+from atlas_ha.layout.sid import INVALID_SNAPSHOT, INVALID_VERSIONS, Area
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.scan import read_objects
+
+SPECIAL = "SyncFilePathsSpecial"
+
+
+def create(server: Server, role: str | None = None) -> Area:
+    """Create snapshot (R, E) of this server's role R (or `role`) at its EnvVersion E."""
+    sid = server.sid
+    role = role or server.role()
+    env = server.env_id
+    area = sid.area(role, env)
+    if not area.path.is_dir() or not (area.path / "IdentFilePaths").exists():
+        _adopt_path_lists(server, role, env)
+    if role == "PRI":
+        server.run_hooks("before_create", role)
+    sid.ensure()
+    sid.set_flag(area, INVALID_VERSIONS)
+    sid.set_flag(area, INVALID_SNAPSHOT)
+    sid.set_sev(role, None)
+    server.faults.checkpoint("create.flagged")
+    _rebuild_sync_paths(area)
+    previous = area.manifest()
+    entries: Manifest = {}
+    for tree, listed in (("SyncFiles", area.sync_paths()), ("IdentFiles", area.ident_paths())):
+        for entry, fs_path in read_objects(server.settings.system_root, tree, listed, previous):
+            objects.place(entry, area.copy_path(tree, entry.path), source=fs_path, area_copy=True)
+            entries[entry.key] = entry
+            server.faults.checkpoint("create.copy")
+        _remove_vanished(area, tree, entries)
+    server.faults.checkpoint("create.copied")
+    write_manifest(area, entries)
+    server.history.record("create", role, env, [f"{role}/Env{env}"])
+    server.faults.checkpoint("create.recorded")
+    sid.clear_flag(area, "InvalidSend")
+    sid.set_sev(role, env)
+    sid.clear_flag(area, INVALID_SNAPSHOT)
+    server.log(f"create ({role},{env}): {len(entries)} objects; SEV[{role}]={env}")
+    return area
+
+
+def _remove_vanished(area: Area, tree: str, entries: Manifest) -> None:
+    """Remove from the copy every object the system no longer has (or that is no longer listed)."""
+    keep = {p for (t, p) in entries if t == tree}
+    tops = sorted({"/" + p.name for p in area.tree_dir(tree).glob("*")})
+    objects.prune(area.tree_dir(tree), tops, keep)
+
+
+def _rebuild_sync_paths(area: Area) -> None:
+    """SyncFilePaths = all SyncFilePathsSvc* + SyncFilePathsSpecial (SPEC 8.2), when present."""
+    special = area.path / SPECIAL
+    if not special.exists():
+        return
+    listed: list[str] = []
+    for part in [*sorted(area.path.glob("SyncFilePathsSvc*")), special]:
+        listed += [p for p in paths_mod.read(part) if p not in listed]
+    write_if_changed(area.path / "SyncFilePaths", paths_mod.render(listed))
+
+
+def _adopt_path_lists(server: Server, role: str, env: int) -> None:
+    """A first Create at Env E uses the path lists of the newest older area (from-scratch set-up
+    may have placed them at any V <= E), converted up."""
+    from atlas_ha.converters.chain import convert_step
+
+    sid = server.sid
+    older = [
+        v
+        for v in sid.envs(role)
+        if v < env and (sid.area(role, v).path / "IdentFilePaths").exists()
+    ]
+    if not older:
+        raise InvalidSnapshotError(
+            f"{sid.area(role, env).path}: no IdentFilePaths for "
+            f"({role},{env}) or any older area (run `atlas-ha init`)"
+        )
+    for v in range(max(older), env):
+        convert_step(server, role, v, v + 1)

@@ -1,0 +1,106 @@
+"""SyncCycle (SPEC 5.9), driven by the PRI.
+
+1. before-create hooks, Snapshot Create, ConvertToOlder;
+2. for each SEC in parallel: Snapshot Send, SyncUp request (the SEC converts, installs,
+   creates, converts down and sends back);
+3. ConvertToNewer for the SEC roles, Snapshot Compare, record and report.
+A SEC that cannot be reached is reported (unreachable, and its snapshot stale); the cycle
+goes on for the others. Nothing is repaired here: the next cycle starts from a new Create.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from atlas_ha.converters.chain import convert_to_older
+from atlas_ha.errors import AtlasError, RoleError
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.model import role_key
+from atlas_ha.sync.address import own_address
+from atlas_ha.sync.compare import CompareResult, compare
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.create import create
+from atlas_ha.sync.send import send
+from atlas_ha.transport import make_transport
+
+RESULTS_DIR = ".results"
+
+
+@dataclass
+class SecOutcome:
+    sec: str
+    reached: bool
+    error: str = ""
+    reply: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CycleReport:
+    server: str
+    env: int
+    started: float
+    finished: float = 0.0
+    converted_down: list[int] = field(default_factory=list)
+    secs: list[SecOutcome] = field(default_factory=list)
+    compare: list[CompareResult] = field(default_factory=list)
+
+    @property
+    def all_equal(self) -> bool:
+        return all(c.state == "equal" for c in self.compare)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cycle(server: Server) -> CycleReport:
+    master = server.master()
+    if not master.is_pri:
+        raise RoleError(f"a SyncCycle is driven by the PRI; this server holds {master.role}")
+    env = server.env_id
+    report = CycleReport(server.name, env, server.clock.now())
+    with server.sid.lock("cycle"):
+        create(server, "PRI")
+        report.converted_down = convert_to_older(server, "PRI", env)
+        secs = sorted(master.partners, key=role_key)
+        with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
+            report.secs = list(pool.map(lambda sec: _sync_sec(server, sec), secs))
+        report.compare = compare(server, secs)
+        for outcome, result in zip(report.secs, report.compare, strict=True):
+            if not outcome.reached:
+                result.state, result.note = "stale", f"unreachable: {outcome.error}"
+    report.finished = server.clock.now()
+    _record(server, report)
+    server.run_hooks("after_cycle", "PRI", {"ATLAS_HA_CYCLE_OK": str(report.all_equal)})
+    return report
+
+
+def _sync_sec(server: Server, sec: str) -> SecOutcome:
+    master = server.master()
+    try:
+        transport = make_transport(server.settings)
+        with transport.connect(sec, master.partners[sec], own_address(server)) as conn:
+            conn.call({"op": "hello", "master_config": master.render()})
+            send(server, conn, "PRI")
+            reply = conn.call({"op": "syncup"})
+    except AtlasError as exc:
+        server.log(f"ALERT cycle: {sec}: {exc}")
+        return SecOutcome(sec, False, str(exc))
+    return SecOutcome(sec, True, reply={k: v for k, v in reply.items() if k != "ok"})
+
+
+def _record(server: Server, report: CycleReport) -> None:
+    path = server.sid.root / RESULTS_DIR / "last-cycle.json"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(report.as_dict(), indent=1), mode=0o600)
+
+
+def last_cycle(server: Server) -> dict[str, Any] | None:
+    path = server.sid.root / RESULTS_DIR / "last-cycle.json"
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

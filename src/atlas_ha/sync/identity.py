@@ -1,0 +1,72 @@
+"""Role/Identity Install (SPEC 5.1), at boot before the network starts.
+
+Installs only the IdentFiles of (R, E); never SyncFiles. With no snapshot of R at all (a new
+group, SPEC 5.12) nothing is installed and the identity configured in the OS stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from atlas_ha.converters.chain import convert_to_newer
+from atlas_ha.errors import InvalidSnapshotError
+from atlas_ha.layout import objects
+from atlas_ha.layout.atomic import atomic_write, read_text_or_none
+from atlas_ha.sync.context import Server
+
+CURRENT_ROLE = "CurrentRole"
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    role: str
+    env: int
+    installed: list[str]
+    converted: list[int]
+    note: str
+
+
+def identity_install(server: Server) -> IdentityResult:
+    sid, env = server.sid, server.env_id
+    role = server.role()
+    converted: list[int] = []
+    reason = sid.validity(role, env)
+    if reason is not None:
+        sev = sid.sev(role)
+        if sev is None:
+            note = (
+                f"no valid snapshot of {role} ({reason}): identity not installed, "
+                "the OS identity stays"
+            )
+            if sid.envs(role):
+                server.log(f"ALERT {note}")
+            _record_role(server, role)
+            return IdentityResult(role, env, [], [], note)
+        if sev < env:
+            converted = convert_to_newer(server, role, env)
+        else:
+            raise InvalidSnapshotError(
+                f"snapshot ({role},{env}) is not valid ({reason}); identity not installed"
+            )
+    area = sid.require_valid(role, env)
+    installed = []
+    for (tree, path), entry in sorted(area.manifest().items()):
+        if tree != "IdentFiles":
+            continue
+        dest = server.settings.system_root / path.lstrip("/")
+        if objects.place(entry, dest, source=area.copy_path(tree, path)):
+            installed.append(path)
+    _record_role(server, role)
+    server.run_hooks("after_identity_install", role)
+    note = f"installed the {role} identity from ({role},{env})"
+    return IdentityResult(role, env, installed, converted, note)
+
+
+def _record_role(server: Server, role: str) -> None:
+    """Record the role this server now holds, for every other component."""
+    atomic_write(server.settings.esd_data / CURRENT_ROLE, f"{role}\n")
+
+
+def current_role(server: Server) -> str | None:
+    text = read_text_or_none(server.settings.esd_data / CURRENT_ROLE)
+    return text.strip() if text else None

@@ -1,0 +1,98 @@
+"""`atlas-ha init` (SPEC 5.12): set up a server for a new group, or a new server for a group.
+
+Writes the settings file, EnvID and envs.toml on the Bound Data, MasterConfig and the initial
+area (R, E) holding SyncFilePathsSpecial, SyncFilePaths and IdentFilePaths on the Unbound
+Data. The identity stays configured in the OS; the first Create copies it in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_ha.converters.aspects import ASPECTS
+from atlas_ha.errors import ServerStateError
+from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout.atomic import atomic_write, write_if_changed
+from atlas_ha.layout.esd import REFERENCE, EnvDef, EsdData
+from atlas_ha.layout.sid import SidData
+from atlas_ha.model import MasterConfig
+from atlas_ha.settings import Settings, render
+from atlas_ha.sync.history import History
+from atlas_ha.system import Runner
+
+
+@dataclass(frozen=True)
+class InitRequest:
+    settings: Settings
+    env: int
+    master: MasterConfig | None  # None: the Unbound Data is already set up (keep it)
+    envs: dict[int, EnvDef] | None = None
+
+
+def default_paths(env: EnvDef) -> tuple[list[str], list[str]]:
+    """(IdentFilePaths, SyncFilePathsSpecial) an environment defines."""
+    ident = list(ASPECTS["identity"].paths(env.formats["identity"], env.device))
+    special: list[str] = []
+    for name, aspect in ASPECTS.items():
+        if aspect.tree == "SyncFiles":
+            special += aspect.paths(env.formats[name], env.device)
+    return ident, special + list(env.sync_paths)
+
+
+def init(request: InitRequest, runner: Runner) -> list[str]:
+    """Perform the set-up; return a line per thing done."""
+    s = request.settings
+    defs = request.envs or {v: REFERENCE[v] for v in range(1, request.env + 1)}
+    if set(defs) != set(range(1, request.env + 1)):
+        raise ServerStateError(f"envs for 1..{request.env} are needed, got {sorted(defs)}")
+    done = []
+    s.config_file.parent.mkdir(parents=True, exist_ok=True)
+    if write_if_changed(s.config_file, render(s), mode=0o644):
+        done.append(f"settings {s.config_file}")
+    EsdData(s.esd_data).write(request.env, defs)
+    done.append(f"EnvID {request.env} and envs.toml in {s.esd_data}")
+    sid = SidData(s.sid_data)
+    if request.master is None:
+        sid.master_config()  # must exist and parse
+        return done
+    if sid.master_config_file.exists():
+        raise ServerStateError(
+            f"{sid.master_config_file} exists: this Unbound Data is set up "
+            "already (init without --role/--group keeps it)"
+        )
+    sid.write_master_config(request.master)
+    ident, special = default_paths(defs[request.env])
+    area = sid.area(request.master.role, request.env)
+    area.path.mkdir(parents=True, exist_ok=True)
+    atomic_write(area.path / "IdentFilePaths", paths_mod.render(ident), mode=0o600)
+    atomic_write(area.path / "SyncFilePathsSpecial", paths_mod.render(special), mode=0o600)
+    atomic_write(area.path / "SyncFilePaths", paths_mod.render(special), mode=0o600)
+    History(s.sid_data, s.name, runner).ensure()
+    done.append(
+        f"MasterConfig ({request.master.role} of {request.master.group}) and "
+        f"{area.path} in {s.sid_data}"
+    )
+    return done
+
+
+def settings_for(
+    config: Path,
+    name: str,
+    root: Path,
+    esd: Path,
+    sid: Path,
+    registry: Path | None,
+    address: str | None,
+) -> Settings:
+    options = {"registry": str(registry)} if registry else {}
+    return Settings(
+        name=name,
+        system_root=root,
+        esd_data=esd,
+        sid_data=sid,
+        config_file=config,
+        address=address,
+        transport="local",
+        transport_options=options,
+    )

@@ -1,0 +1,50 @@
+"""Snapshot Install (SPEC 5.6) — SECs only: the PRI's SyncFiles at the SEC's own EnvVersion.
+
+Every object is placed atomically with its metadata (stat-based: unchanged files are left
+alone); objects the Manifest marks absent, and objects inside a synced directory that the
+snapshot does not hold, are removed. IdentFiles are never installed here. The PRI's path
+lists are copied into the SEC's own area so that its next Create covers the same paths.
+"""
+
+from __future__ import annotations
+
+from atlas_ha.errors import RoleError
+from atlas_ha.layout import objects
+from atlas_ha.layout.atomic import write_if_changed
+from atlas_ha.sync.context import Server
+
+
+def install(server: Server) -> list[str]:
+    """Install (PRI, E) into the system root; return the changed system paths."""
+    sid, env, role = server.sid, server.env_id, server.role()
+    if role == "PRI":
+        raise RoleError("Snapshot Install runs on SECs only; this server holds PRI")
+    area = sid.require_valid("PRI", env)
+    root = server.settings.system_root
+    manifest = area.manifest()
+    changed: list[str] = []
+    dirs: list[str] = []
+    for (tree, path), entry in sorted(manifest.items(), key=lambda kv: kv[0][1]):
+        if tree != "SyncFiles":
+            continue
+        if objects.place(entry, root / path.lstrip("/"), source=area.copy_path(tree, path)):
+            changed.append(path)
+            server.faults.checkpoint("install.file")
+        if entry.type == "dir":
+            dirs.append(path)
+    keep = {p for (t, p) in manifest if t == "SyncFiles"}
+    changed += objects.prune(root, [d for d in area.sync_paths() if d in dirs], keep)
+    own = sid.area(role, env)
+    own.path.mkdir(parents=True, exist_ok=True)
+    for source in sorted(area.path.glob("SyncFilePaths*")):
+        write_if_changed(own.path / source.name, source.read_bytes())
+    server.faults.checkpoint("install.done")
+    server.log(f"install (PRI,{env}) on {role}: {len(changed)} changed")
+    if changed:
+        server.run_hooks(
+            "after_install",
+            role,
+            {"ATLAS_HA_CHANGED": "\n".join(changed)},
+            stdin="".join(p + "\n" for p in changed),
+        )
+    return changed

@@ -1,0 +1,189 @@
+"""The receiving side of Snapshot Send (SPEC 5.4) and role verification (SPEC 5.8).
+
+Nothing received is trusted. Before the transfer every existing (R, V) area of the role is
+flagged InvalidSend and SnapshotEnvVersion[R] is cleared; after it, each received area is
+checked against its own Manifest (clean absolute paths, exactly the listed objects, types,
+sizes, bounded total, sha256 of every file whose inode changed since it was last verified).
+Only then is SnapshotEnvVersion[R] set to the value sent and InvalidSend cleared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from atlas_ha.errors import FormatError, ReceiveError, RefusedError
+from atlas_ha.layout import objects
+from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.manifest import Manifest
+from atlas_ha.layout.sid import INVALID_SEND, Area
+from atlas_ha.model import MasterConfig
+from atlas_ha.sync.context import Server
+
+MAX_TOTAL_BYTES = 8 << 30
+AREA_FILES = {"Manifest", "SyncFiles", "IdentFiles", "SyncFilePaths", "IdentFilePaths"}
+
+
+def verify_requester(server: Server, requester: MasterConfig, address: str, op: str) -> None:
+    """SPEC 5.8: refuse unless the requester is this server's legitimate partner."""
+    own = server.master()
+    who = f"{op} from {requester.role} at {address}"
+    if requester.group != own.group:
+        raise RefusedError(f"refused {who}: group {requester.group!r} is not ours ({own.group!r})")
+    if requester.is_pri:
+        if own.is_pri:
+            raise RefusedError(f"refused {who}: this server is PRI itself")
+        if own.role not in requester.partners:
+            raise RefusedError(f"refused {who}: the requester does not list {own.role}")
+        expected = own.partners["PRI"].address if "PRI" in own.partners else None
+    else:
+        if op == "syncup":
+            raise RefusedError(f"refused {who}: only the PRI may request SyncUp")
+        if not own.is_pri:
+            raise RefusedError(f"refused {who}: a SEC sends only to its PRI; this is {own.role}")
+        if requester.role not in own.partners:
+            raise RefusedError(f"refused {who}: {requester.role} is not one of our partners")
+        expected = own.partners[requester.role].address
+    if address != expected:
+        raise RefusedError(f"refused {who}: our MasterConfig gives {expected} for {requester.role}")
+
+
+def begin(server: Server, role: str, envs: list[int]) -> dict[int, Path]:
+    """Flag every area of `role` InvalidSend, clear SEV[role]; return where each env goes."""
+    sid = server.sid
+    sid.ensure()
+    for v in sorted(set(sid.envs(role)) | set(envs)):
+        sid.set_flag(sid.area(role, v), INVALID_SEND)
+    sid.set_sev(role, None)
+    return {v: sid.area(role, v).path for v in envs}
+
+
+def commit(server: Server, role: str, sev: int, envs: list[int]) -> None:
+    """Validate every received area, then set SEV[role] and clear InvalidSend."""
+    sid = server.sid
+    if not envs or sev not in envs or any(v < 1 or v > sev for v in envs):
+        raise ReceiveError(f"received {role}: SEV={sev} with envs {envs} is inconsistent")
+    for v in envs:
+        validate_area(server, sid.area(role, v))
+    server.faults.checkpoint("receive.validated")
+    sid.set_sev(role, sev)
+    for v in envs:
+        sid.clear_flag(sid.area(role, v), INVALID_SEND)
+    server.history.record(
+        "receive", role, sev, [f"{role}/Env{v}" for v in envs] + [f"{role}/SnapshotEnvVersion"]
+    )
+
+
+def validate_area(server: Server, area: Area) -> None:
+    where = f"received {area.ref}"
+    try:
+        manifest = area.manifest()
+        for name in ("SyncFilePaths", "IdentFilePaths"):
+            paths_mod.read(area.path / name)
+    except FormatError as exc:
+        raise ReceiveError(f"{where}: {exc}") from exc
+    if not area.manifest_file.exists():
+        raise ReceiveError(f"{where}: no Manifest")
+    extra = {p.name for p in area.path.iterdir()} - AREA_FILES - {INVALID_SEND}
+    if any(not n.startswith("SyncFilePaths") for n in extra):
+        raise ReceiveError(f"{where}: unexpected objects {sorted(extra)}")
+    total = sum(e.size for e in manifest.values())
+    if total > MAX_TOTAL_BYTES:
+        raise ReceiveError(f"{where}: {total} bytes exceeds the bound of {MAX_TOTAL_BYTES}")
+    cache_file = server.sid.root / ".locks" / f"verified-{area.ref.role}-Env{area.ref.env}.json"
+    cache = _load_cache(cache_file)
+    fresh: dict[str, list[object]] = {}
+    for tree in ("SyncFiles", "IdentFiles"):
+        _check_tree(area, tree, manifest, cache, fresh, where)
+    _check_area_files(area, manifest, where)
+    atomic_write(cache_file, json.dumps(fresh), mode=0o600)
+
+
+def _check_tree(
+    area: Area,
+    tree: str,
+    manifest: Manifest,
+    cache: dict[str, list[object]],
+    fresh: dict[str, list[object]],
+    where: str,
+) -> None:
+    expected = {p: e for (t, p), e in manifest.items() if t == tree and e.type != "absent"}
+    try:
+        for path in expected:
+            paths_mod.normalise(path, f"{where} Manifest", None)
+    except FormatError as exc:
+        raise ReceiveError(str(exc)) from exc
+    found: set[str] = set()
+    tops = sorted({"/" + p.name for p in area.tree_dir(tree).glob("*")})
+    for top in tops:
+        for system_path, fs_path, st in objects.walk(area.tree_dir(tree), top):
+            found.add(system_path)
+            entry = expected.get(system_path)
+            if st is None:
+                continue
+            if entry is None and not any(p.startswith(system_path + "/") for p in expected):
+                raise ReceiveError(f"{where}: {tree}{system_path} is not in the Manifest")
+            if entry is None:
+                continue
+            actual = objects.entry_of(tree, system_path, fs_path, st, sha256="-")
+            if actual.type != entry.type or (
+                entry.type == "symlink" and actual.target != entry.target
+            ):
+                raise ReceiveError(
+                    f"{where}: {tree}{system_path} is a {actual.type}, "
+                    f"the Manifest says {entry.type}"
+                )
+            if entry.type == "file":
+                _check_file(
+                    fs_path,
+                    st,
+                    entry.sha256,
+                    entry.size,
+                    cache,
+                    fresh,
+                    where,
+                    f"{tree}{system_path}",
+                )
+    missing = sorted(set(expected) - found)
+    if missing:
+        raise ReceiveError(f"{where}: {tree}{missing[0]} listed in the Manifest did not arrive")
+
+
+def _check_file(
+    fs_path: Path,
+    st: os.stat_result,
+    sha: str,
+    size: int,
+    cache: dict[str, list[object]],
+    fresh: dict[str, list[object]],
+    where: str,
+    name: str,
+) -> None:
+    if st.st_size != size:
+        raise ReceiveError(f"{where}: {name}: {st.st_size} bytes, the Manifest says {size}")
+    key = str(fs_path)
+    stamp: list[object] = [st.st_ino, st.st_ctime_ns, st.st_size, sha]
+    if cache.get(key) != stamp and objects.hash_file(fs_path) != sha:
+        raise ReceiveError(f"{where}: {name}: checksum does not match the Manifest")
+    fresh[key] = stamp
+
+
+def _check_area_files(area: Area, manifest: Manifest, where: str) -> None:
+    for (tree, name), entry in manifest.items():
+        if tree != "area":
+            continue
+        path = area.path / name
+        if not name.startswith(("SyncFilePaths", "IdentFilePaths")) or "/" in name:
+            raise ReceiveError(f"{where}: Manifest names an unexpected area file {name!r}")
+        if not path.is_file() or objects.hash_file(path) != entry.sha256:
+            raise ReceiveError(f"{where}: {name}: checksum does not match the Manifest")
+
+
+def _load_cache(path: Path) -> dict[str, list[object]]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

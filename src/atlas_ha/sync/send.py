@@ -1,0 +1,50 @@
+"""Snapshot Send (SPEC 5.4), sending side: role R, SEV[R] and every valid (R, V), V <= E."""
+
+from __future__ import annotations
+
+from atlas_ha.errors import AtlasError, InvalidSnapshotError, ReceiveError
+from atlas_ha.model import role_key
+from atlas_ha.sync.context import Server
+from atlas_ha.transport.base import Connection
+
+
+def send(server: Server, conn: Connection, role: str) -> list[int]:
+    """Send every valid snapshot of `role` over `conn`; return the EnvVersions sent."""
+    sid = server.sid
+    sev = sid.sev(role)
+    valid = [v for v in range(1, server.env_id + 1) if sid.is_valid(role, v)]
+    if sev is None or not valid or sev not in valid:
+        raise InvalidSnapshotError(
+            f"nothing to send: no valid snapshot of {role} (SEV[{role}]={sev})"
+        )
+    answer = conn.call({"op": "receive-begin", "role": role, "sev": sev, "envs": valid})
+    targets = answer.get("targets")
+    if not isinstance(targets, dict) or set(targets) != {str(v) for v in valid}:
+        raise ReceiveError(f"{conn.role} at {conn.address}: malformed receive-begin answer")
+    for v in valid:
+        conn.push(sid.area(role, v).path, str(targets[str(v)]))
+        server.faults.checkpoint("send.pushed")
+    conn.call({"op": "receive-commit", "role": role, "sev": sev, "envs": valid})
+    server.log(f"send {role} Env{valid} SEV={sev} to {conn.role} at {conn.address}")
+    return valid
+
+
+def send_to_partners(server: Server) -> dict[str, list[int] | AtlasError]:
+    """Send this server's own role to each partner (PRI: every SEC; SEC: its PRI), each over
+    its own connection; a partner that fails is reported, the others still get theirs."""
+    from atlas_ha.sync.address import own_address
+    from atlas_ha.transport import make_transport
+
+    master = server.master()
+    transport = make_transport(server.settings)
+    address = own_address(server)
+    results: dict[str, list[int] | AtlasError] = {}
+    for partner in sorted(master.partners, key=role_key):
+        try:
+            with transport.connect(partner, master.partners[partner], address) as conn:
+                conn.call({"op": "hello", "master_config": master.render()})
+                results[partner] = send(server, conn, master.role)
+        except AtlasError as exc:
+            server.log(f"ALERT send to {partner}: {exc}")
+            results[partner] = exc
+    return results

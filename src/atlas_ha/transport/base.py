@@ -1,0 +1,60 @@
+"""The transport interface: one connection per partner per cycle, requests and area pushes.
+
+A backend implements `Transport.connect` and the two I/O methods of `Connection`: `call`
+(one JSON request, one JSON answer, to the partner's `atlas-ha serve`) and `push` (copy a
+snapshot area into a directory the partner named). Everything else (role verification,
+validation of what arrives) happens on the receiving side, identically for every backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from atlas_ha.errors import AtlasError, ReceiveError, RefusedError, TransportError
+from atlas_ha.model import Partner
+
+ERRORS: dict[str, type[AtlasError]] = {
+    "RefusedError": RefusedError,
+    "ReceiveError": ReceiveError,
+    "TransportError": TransportError,
+}
+
+
+class Connection(ABC):
+    def __init__(self, role: str, address: str) -> None:
+        self.role = role
+        self.address = address
+
+    @abstractmethod
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request; return the answer, or raise the partner's error."""
+
+    @abstractmethod
+    def push(self, source: Path, dest: str) -> None:
+        """Make the partner's directory `dest` an exact copy of `source` (with metadata)."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook: backends with no resources skip it)
+        """Release the connection."""
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def raise_for(self, answer: dict[str, Any]) -> dict[str, Any]:
+        if answer.get("ok"):
+            return answer
+        cls = ERRORS.get(str(answer.get("class")), AtlasError)
+        raise cls(f"{self.role} at {self.address}: {answer.get('error', 'failed')}")
+
+
+class Transport(ABC):
+    @abstractmethod
+    def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
+        """Open a connection to the partner holding `role` at `partner.address`."""

@@ -1,0 +1,82 @@
+"""`atlas-ha serve`: the receiving end of a connection (the ssh forced command runs it too).
+
+Requests are JSON lines on stdin, answers JSON lines on stdout. The first request must be
+`hello` with the requester's MasterConfig; it is verified (SPEC 5.8) before anything else
+is allowed. Then: `receive-begin`/`receive-commit` (only for the requester's own role) and
+`syncup` (only from the PRI).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+from atlas_ha.errors import AtlasError, RefusedError
+from atlas_ha.model import MasterConfig
+from atlas_ha.sync import receive
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.syncup import sync_up
+
+
+class Session:
+    def __init__(self, server: Server, peer_address: str) -> None:
+        self.server = server
+        self.peer = peer_address
+        self.requester: MasterConfig | None = None
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "hello":
+            text = str(request.get("master_config", ""))
+            requester = MasterConfig.parse(text, f"MasterConfig sent by {self.peer}")
+            receive.verify_requester(self.server, requester, self.peer, "hello")
+            self.requester = requester
+            return {"role": self.server.role(), "env": self.server.env_id}
+        if self.requester is None:
+            raise RefusedError(f"{op!r} before hello from {self.peer}")
+        role = str(request.get("role", self.requester.role))
+        if op in ("receive-begin", "receive-commit") and role != self.requester.role:
+            raise RefusedError(
+                f"{self.requester.role} at {self.peer} may send only its own role, not {role}"
+            )
+        if op == "receive-begin":
+            envs = _ints(request.get("envs"))
+            with self.server.sid.lock(f"area-{role}"):
+                targets = receive.begin(self.server, role, envs)
+            return {"targets": {str(v): str(p) for v, p in targets.items()}}
+        if op == "receive-commit":
+            envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
+            with self.server.sid.lock(f"area-{role}"):
+                receive.commit(self.server, role, sev, envs)
+            return {}
+        if op == "syncup":
+            receive.verify_requester(self.server, self.requester, self.peer, "syncup")
+            return sync_up(self.server)
+        raise RefusedError(f"unknown operation {op!r} from {self.peer}")
+
+
+def _ints(value: object) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
+        raise RefusedError(f"expected a list of positive EnvVersions, got {value!r}")
+    return list(value)
+
+
+def serve(
+    server: Server, peer_address: str, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout
+) -> int:
+    session = Session(server, peer_address)
+    for line in stdin:
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise RefusedError("a JSON object per request")
+            answer: dict[str, Any] = {"ok": True, **session.handle(request)}
+        except json.JSONDecodeError:
+            answer = {"ok": False, "class": "RefusedError", "error": "malformed request"}
+        except AtlasError as exc:
+            server.log(f"ALERT serve {peer_address}: {exc}")
+            answer = {"ok": False, "class": type(exc).__name__, "error": str(exc)}
+        stdout.write(json.dumps(answer) + "\n")
+        stdout.flush()
+    return 0
