@@ -2,8 +2,9 @@
 
 Every operation calls `faults.checkpoint(name)` between its steps. In production the
 `Faults` object is empty and does nothing. Tests set ATLAS_HA_FAULTS to a comma-separated
-list of `NAME=raise` or `NAME=kill` (NAME may end in '*'); `raise` raises InjectedFault,
-`kill` sends SIGKILL to the running process, as a power cut would.
+list of `[SERVER:]NAME=raise` or `[SERVER:]NAME=kill` (NAME may hold '*'; SERVER limits the
+rule to the server of that name); `raise` raises InjectedFault, `kill` sends SIGKILL to the
+running process, as a power cut would.
 """
 
 from __future__ import annotations
@@ -22,18 +23,20 @@ class InjectedFault(AtlasError):
 
 
 class Faults:
-    def __init__(self, spec: str = "") -> None:
+    def __init__(self, spec: str = "", server: str = "") -> None:
         self.rules: list[tuple[str, str]] = []
         for item in filter(None, (s.strip() for s in spec.split(","))):
             name, _, action = item.partition("=")
             if action not in ("raise", "kill"):
                 raise ValueError(f"{ENV_VAR}: {item!r}: expected NAME=raise or NAME=kill")
-            self.rules.append((name, action))
+            target, _, point = name.rpartition(":")
+            if target in ("", server):
+                self.rules.append((point, action))
         self.seen: list[str] = []
 
     @classmethod
-    def from_environ(cls) -> Faults:
-        return cls(os.environ.get(ENV_VAR, ""))
+    def from_environ(cls, server: str = "") -> Faults:
+        return cls(os.environ.get(ENV_VAR, ""), server)
 
     def checkpoint(self, name: str) -> None:
         self.seen.append(name)

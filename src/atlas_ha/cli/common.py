@@ -13,7 +13,8 @@ from atlas_ha.sync.context import Server
 
 
 def server_from(args: argparse.Namespace) -> Server:
-    return Server(load(locate(args.config)), faults=Faults.from_environ())
+    settings = load(locate(args.config))
+    return Server(settings, faults=Faults.from_environ(settings.name))
 
 
 def print_json(data: Any) -> None:

@@ -47,6 +47,7 @@ _ASSIGN = re.compile(
     re.ASCII,
 )
 _DNS_KEY = re.compile(r"DNS([1-9][0-9]{0,2})", re.ASCII)
+_BLANKS = re.compile(r"[ \t]+")  # the only word separators; other whitespace is an error
 # RHEL network-scripts files that configure an interface, a route or a rule.
 _RHEL_CONFIG_PREFIXES = ("ifcfg-", "route-", "route6-", "rule-", "rule6-")
 
@@ -409,8 +410,8 @@ def _debian_read(data: bytes) -> _Stanzas:
     st = _Stanzas()
     current: str | None = None
     for line, text in _content(INTERFACES, data):
-        words = text.split()
-        if not words or text.endswith("\\"):
+        words = _BLANKS.split(text)
+        if text.endswith("\\"):
             raise ConversionError(INTERFACES, line, "expected a stanza or an option line")
         if words[0] == "auto" and len(words) > 1:
             st.auto.update((name, line) for name in words[1:] if name not in st.auto)
@@ -491,7 +492,7 @@ def _networkd_read(path: str, data: bytes) -> dict[str, list[tuple[int, str]]]:
                 what = f"section [{section}] has no equivalent"
                 raise ConversionError(path, line, f"{what}; supported: [Match], [Network]")
             continue
-        key, eq, value = (part.strip() for part in text.partition("="))
+        key, eq, value = (part.strip(" \t") for part in text.partition("="))
         if section is None or not eq or key not in _NETWORKD_KEYS[section]:
             where = f"[{section}]" if section else "before any section"
             supported = "[Match] Name=, [Network] Address=, Gateway=, DNS="
@@ -509,7 +510,7 @@ def _single(path: str, values: dict[str, list[tuple[int, str]]], key: str) -> tu
     if len(values[key]) > 1:
         raise ConversionError(path, values[key][1][0], f"a second {key}= has no equivalent")
     line, value = values[key][0]
-    if len(value.split()) != 1:
+    if len(_BLANKS.split(value)) != 1:
         raise ConversionError(path, line, f"expected a single value for {key}=")
     return line, value
 
@@ -525,7 +526,9 @@ def _parse_networkd(files: Mapping[str, bytes]) -> Identity:
     line, text = _single(path, values, "Address")
     address, prefix = _address_prefix(path, line, text)
     gateway = _single(path, values, "Gateway") if "Gateway" in values else None
-    dns = [_nameserver(path, n, word) for n, v in values.get("DNS", []) for word in v.split()]
+    dns = [
+        _nameserver(path, n, word) for n, v in values.get("DNS", []) for word in _BLANKS.split(v)
+    ]
     return Identity(
         hostname=hostname,
         device=device,

@@ -207,7 +207,7 @@ def prune(base: Path, listed: list[str], keep: set[str]) -> list[str]:
     }
     removed: list[str] = []
     for top in listed:
-        for system_path, fs_path, st in walk(base, top):
+        for system_path, fs_path, st in list(walk(base, top)):
             if st is None or system_path in keep:
                 continue
             if not any(system_path.startswith(r + "/") for r in removed):

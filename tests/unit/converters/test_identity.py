@@ -1,4 +1,4 @@
-"""Properties and error cases of the identity converters (rhel-ifcfg, debian-interfaces, networkd)."""
+"""Properties and error cases of the identity converters (rhel-ifcfg, debian, networkd)."""
 
 from __future__ import annotations
 
@@ -114,7 +114,9 @@ def quote(draw: st.DrawFn, value: str) -> str:
 @st.composite
 def messy_rhel(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
     pad, note = draw(spaces), draw(comments)
-    network = f"{note}{pad}HOSTNAME={quote(draw, ident.hostname)}\nNETWORKING={quote(draw, 'yes')}\n"
+    network = (
+        f"{note}{pad}HOSTNAME={quote(draw, ident.hostname)}\nNETWORKING={quote(draw, 'yes')}\n"
+    )
     mask = (
         f"NETMASK={quote(draw, netmask(ident.prefix))}"
         if draw(st.booleans())
@@ -141,11 +143,15 @@ def messy_debian(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
         address = [f"address {ident.address}", f"netmask {netmask(ident.prefix)}"]
     else:
         address = [f"address{pad} {ident.address}/{ident.prefix}"]
-    options = address + ([f"gateway {ident.gateway}"] if ident.gateway else [])
-    options += [f"dns-nameservers {s}" for s in ident.dns]  # one per line this time
-    body = "".join(f"{note}{pad}\t{line}{pad}\n" for line in draw(st.permutations(options)))
+    options = draw(
+        st.permutations(address + ([f"gateway {ident.gateway}"] if ident.gateway else []))
+    )
+    options += [f"dns-nameservers {s}" for s in ident.dns]  # one per line, in order
+    body = "".join(f"{note}{pad}\t{line}{pad}\n" for line in options)
     loopback = "auto lo\niface lo inet loopback\n" if draw(st.booleans()) else ""
-    text = f"{note}{loopback}{note}auto {ident.device}\n{pad}iface {ident.device} inet static\n{body}"
+    text = (
+        f"{note}{loopback}{note}auto {ident.device}\n{pad}iface {ident.device} inet static\n{body}"
+    )
     return {HOSTNAME: f"{note}{pad}{ident.hostname}{pad}\n".encode(), INTERFACES: text.encode()}
 
 
@@ -301,11 +307,27 @@ line_texts = st.one_of(
     st.text(max_size=40),
     st.sampled_from(
         [
-            "auto eth0", "iface eth0 inet static", "address 192.0.2.1/24", "netmask 24",
-            "gateway 192.0.2.1", "dns-nameservers ::1", "iface lo inet loopback", "[Match]",
-            "[Network]", "Name=eth0", "Address=192.0.2.1", "DNS=1.1.1.1 ::1", "Gateway=1.2.3.4",
-            "DEVICE=eth0", "IPADDR='192.0.2.1'", 'NETMASK="255.255.0.0"', "DNS1=1.1.1.1",
-            "HOSTNAME=x", "NETWORKING=yes", "PREFIX=99999999999999999999", "DNS2=x",
+            "auto eth0",
+            "iface eth0 inet static",
+            "address 192.0.2.1/24",
+            "netmask 24",
+            "gateway 192.0.2.1",
+            "dns-nameservers ::1",
+            "iface lo inet loopback",
+            "[Match]",
+            "[Network]",
+            "Name=eth0",
+            "Address=192.0.2.1",
+            "DNS=1.1.1.1 ::1",
+            "Gateway=1.2.3.4",
+            "DEVICE=eth0",
+            "IPADDR='192.0.2.1'",
+            'NETMASK="255.255.0.0"',
+            "DNS1=1.1.1.1",
+            "HOSTNAME=x",
+            "NETWORKING=yes",
+            "PREFIX=99999999999999999999",
+            "DNS2=x",
         ]
     ),
 )

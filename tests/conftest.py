@@ -1,0 +1,59 @@
+"""Shared fixtures: a simulated group of servers on this machine (local transport)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from atlas_ha.converters import identity
+from atlas_ha.demo.group import SimGroup
+from atlas_ha.sync.cycle import CycleReport, cycle
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> SimGroup:
+    """FIG 8: A Env2 PRI, B Env1 SEC1, C Env3 SEC2, set up from scratch and booted."""
+    g = SimGroup(tmp_path / "group")
+    g.build({"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")})
+    for name in g.servers:
+        g.boot(name)
+    return g
+
+
+@pytest.fixture
+def run_cycle(group: SimGroup) -> Callable[[str], CycleReport]:
+    def run(name: str) -> CycleReport:
+        return cycle(group.servers[name].server(_quiet))
+
+    return run
+
+
+def sevs(group: SimGroup, name: str) -> dict[str, int | None]:
+    sid = group.servers[name].server(_quiet).sid
+    return {role: sid.sev(role) for role in sid.roles()}
+
+
+def valid(group: SimGroup, name: str, role: str) -> list[int]:
+    sid = group.servers[name].server(_quiet).sid
+    return [v for v in sid.envs(role) if sid.is_valid(role, v)]
+
+
+def installed_identity(group: SimGroup, name: str) -> identity.Identity:
+    """The identity in server `name`'s OS, read in its own environment's format."""
+    sim = group.servers[name]
+    fmt = {1: "rhel-ifcfg", 2: "debian-interfaces", 3: "networkd"}[sim.env]
+    files = {}
+    for path in identity.paths(fmt, "eth0"):
+        if sim.file(path).exists():
+            files[path] = sim.file(path).read_bytes()
+    return identity.parse(fmt, files)
+
+
+def states(report: CycleReport) -> dict[str, str]:
+    return {c.sec: c.state for c in report.compare}

@@ -1,0 +1,186 @@
+"""SPEC 5.8: every refusal case of a SyncUp/receive request, and hostile received data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from atlas_ha.cli.main import main
+from atlas_ha.demo.group import ADDRESSES, SimGroup
+from atlas_ha.errors import ReceiveError, RefusedError
+from atlas_ha.model import MasterConfig, Partner
+from atlas_ha.sync.cycle import CycleReport
+from atlas_ha.transport.serve import Session
+
+Cycle = Callable[[str], CycleReport]
+PRI_MC = MasterConfig(
+    "acme-office", "PRI", {"SEC1": Partner(ADDRESSES["SEC1"]), "SEC2": Partner(ADDRESSES["SEC2"])}
+)
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Every file below root with its content hash (to show nothing changed)."""
+    state = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            if ".locks" in path.parts:
+                continue
+            state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def session(group: SimGroup, name: str, peer: str) -> Session:
+    return Session(group.servers[name].server(lambda _l: None), peer)
+
+
+CASES = {
+    "requester is not PRI": (
+        MasterConfig("acme-office", "SEC2", {"PRI": Partner("192.0.2.11")}),
+        ADDRESSES["SEC2"],
+        "syncup",
+        "only (the|to its) PRI",
+    ),
+    "wrong group": (
+        MasterConfig("other-office", "PRI", PRI_MC.partners),
+        ADDRESSES["PRI"],
+        "hello",
+        "group",
+    ),
+    "receiver not listed": (
+        MasterConfig("acme-office", "PRI", {"SEC2": Partner("192.0.2.13")}),
+        ADDRESSES["PRI"],
+        "hello",
+        "does not list SEC1",
+    ),
+    "wrong address": (PRI_MC, "192.0.2.99", "hello", "gives 192.0.2.11"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sec_refuses(group: SimGroup, run_cycle: Cycle, case: str) -> None:
+    run_cycle("A")
+    requester, address, op, words = CASES[case]
+    before = tree_state(group.disk("disk-B"))
+    s = session(group, "B", address)
+    with pytest.raises(RefusedError, match=words):
+        s.handle({"op": "hello", "master_config": requester.render()})
+        s.handle({"op": op})
+    assert tree_state(group.disk("disk-B")) == before
+
+
+def test_receiver_that_is_pri_refuses(group: SimGroup, run_cycle: Cycle) -> None:
+    run_cycle("A")
+    before = tree_state(group.disk("disk-A"))
+    s = session(group, "A", ADDRESSES["PRI"])
+    with pytest.raises(RefusedError, match="PRI itself"):
+        s.handle({"op": "hello", "master_config": PRI_MC.render()})
+    assert tree_state(group.disk("disk-A")) == before
+
+
+def test_requests_before_hello_and_other_roles_are_refused(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    run_cycle("A")
+    s = session(group, "B", ADDRESSES["PRI"])
+    with pytest.raises(RefusedError, match="before hello"):
+        s.handle({"op": "receive-begin", "role": "PRI", "envs": [1]})
+    s.handle({"op": "hello", "master_config": PRI_MC.render()})
+    with pytest.raises(RefusedError, match="only its own role"):
+        s.handle({"op": "receive-begin", "role": "SEC1", "envs": [1]})
+
+
+def test_cycle_from_a_misconfigured_pri_is_refused_end_to_end(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    run_cycle("A")
+    mc = group.servers["A"].server().sid.master_config_file
+    mc.write_text(mc.read_text().replace("acme-office", "evil-office"))
+    before = tree_state(group.disk("disk-B"))
+    code = main(["--config", str(group.servers["A"].config), "sync", "cycle", "--json"])
+    assert code == 20
+    assert tree_state(group.disk("disk-B")) == before
+
+
+def begin_receive(group: SimGroup) -> tuple[Session, dict[str, str]]:
+    s = session(group, "B", ADDRESSES["PRI"])
+    s.handle({"op": "hello", "master_config": PRI_MC.render()})
+    answer = s.handle({"op": "receive-begin", "role": "PRI", "sev": 2, "envs": [1, 2]})
+    return s, answer["targets"]
+
+
+def push_copy(group: SimGroup, targets: dict[str, str]) -> None:
+    """What an honest PRI would rsync: A's own valid areas."""
+    import shutil
+
+    for v, dest in targets.items():
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(group.disk("disk-A") / "SID_DATA" / "PRI" / f"Env{v}", dest, symlinks=True)
+
+
+def hostile_checksum(area: Path) -> None:
+    (area / "SyncFiles/etc/app/app.conf").write_text("level = 6\n")  # same size
+
+
+def hostile_extra_file(area: Path) -> None:
+    (area / "SyncFiles/etc/app/evil").write_text("not in the manifest\n")
+
+
+def hostile_dotdot(area: Path) -> None:
+    lines = (area / "Manifest").read_text().splitlines()
+    row = json.loads(lines[-1])
+    row["path"] = "/etc/../root/.ssh/authorized_keys"
+    (area / "Manifest").write_text("\n".join([*lines, json.dumps(row)]) + "\n")
+
+
+def hostile_symlink_out(area: Path) -> None:
+    import shutil
+
+    shutil.rmtree(area / "SyncFiles/etc/app")
+    (area / "SyncFiles/etc/app").symlink_to("/etc")
+
+
+HOSTILE = {
+    "checksum": hostile_checksum,
+    "extra": hostile_extra_file,
+    "dotdot": hostile_dotdot,
+    "symlink": hostile_symlink_out,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_snapshot_is_refused_and_nothing_installed(
+    group: SimGroup, run_cycle: Cycle, kind: str
+) -> None:
+    run_cycle("A")
+    b = group.servers["B"]
+    system_before = tree_state(b.root)
+    s, targets = begin_receive(group)
+    push_copy(group, targets)
+    HOSTILE[kind](Path(targets["1"]))
+    with pytest.raises(ReceiveError):
+        s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
+    sid = b.server().sid
+    assert sid.sev("PRI") is None and not sid.is_valid("PRI", 1)
+    assert main(["--config", str(b.config), "sync", "install"]) == 5
+    assert tree_state(b.root) == system_before
+    # an honest send afterwards is accepted again
+    s2, targets2 = begin_receive(group)
+    push_copy(group, targets2)
+    s2.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
+    assert sid.is_valid("PRI", 1)
+
+
+def test_received_checksum_mismatch_is_detected(group: SimGroup, run_cycle: Cycle) -> None:
+    """The fault really happened: the tampered file differs from the Manifest's sha256."""
+    run_cycle("A")
+    s, targets = begin_receive(group)
+    push_copy(group, targets)
+    hostile_checksum(Path(targets["1"]))
+    with pytest.raises(ReceiveError, match="checksum does not match"):
+        s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
