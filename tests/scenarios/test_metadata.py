@@ -7,10 +7,10 @@ import os
 from collections.abc import Callable
 
 import pytest
+from tests.conftest import states
 
 from atlas_ha.demo.group import APP_UID, SimGroup
 from atlas_ha.sync.cycle import CycleReport
-from tests.conftest import states
 
 Cycle = Callable[[str], CycleReport]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.conftest import installed_identity, sevs, states, valid
+
 from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.sync.cycle import CycleReport
-from tests.conftest import installed_identity, sevs, states, valid
 
 Cycle = Callable[[str], CycleReport]
 

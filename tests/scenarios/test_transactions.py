@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable
 
 import pytest
+from tests.conftest import states
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.layout import objects
 from atlas_ha.layout.sid import SidData
 from atlas_ha.sync.cycle import CycleReport, last_cycle
-from tests.conftest import states
 
 Cycle = Callable[[str], CycleReport]
 
