@@ -8,17 +8,15 @@ InvalidVersions in the (R, SnapshotEnvVersion[R]) area.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import FlagWriteError, FormatError, InvalidSnapshotError, ServerStateError
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import paths as paths_mod
-from atlas_ha.layout.atomic import atomic_write, fsync_dir, read_text_or_none
+from atlas_ha.layout.atomic import atomic_write, fsync_dir, locked, read_text_or_none
 from atlas_ha.model import ROLE_RE, MasterConfig, SnapshotRef, role_key
 
 INVALID_SNAPSHOT = "InvalidSnapshot"
@@ -189,14 +187,6 @@ class SidData:
         return [v for v in self.envs(role) if self.is_valid(role, v)]
 
     # -- locking ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         """An exclusive lock (flock) named `name` under SID_DATA/.locks, held for the block."""
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(lock_dir / name, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return locked(self.root / ".locks" / name)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import AtlasError, HistoryError
+from atlas_ha.layout.atomic import locked
 from atlas_ha.system import Completed, Runner
 
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -69,7 +70,15 @@ class History:
         self.git("config", "core.quotePath", "false")
 
     def record(self, operation: str, role: str, env: int | str, paths: list[str]) -> str | None:
-        """Commit the current state of `paths` (relative to SID_DATA); None if nothing changed."""
+        """Commit the current state of `paths` (relative to SID_DATA); None if nothing changed.
+
+        Several processes record in one SID_DATA at once (the PRI receives from every SEC in
+        parallel): git's index is shared, so every record holds the history lock.
+        """
+        with locked(self.root / ".locks" / "history"):
+            return self._record(operation, role, env, paths)
+
+    def _record(self, operation: str, role: str, env: int | str, paths: list[str]) -> str | None:
         self.ensure()
         self.git("add", "-A", "--", *paths)
         if self.git("diff", "--cached", "--quiet", "--", *paths, check=False).returncode == 0:

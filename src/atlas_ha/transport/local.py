@@ -23,6 +23,7 @@ RSYNC = [
     "rsync",
     "-a",
     "--delete",
+    "--modify-window=-1",  # compare mtimes to the nanosecond: same-second edits count
     "--numeric-ids",
     "--exclude=/InvalidSend",
     "--exclude=/InvalidSnapshot",

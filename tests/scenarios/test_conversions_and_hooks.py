@@ -1,0 +1,109 @@
+"""Conversions that cannot be done faithfully fail loudly and leave targets invalid; site
+converters (converters/Env<N>); hooks after install get the changed paths."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.conftest import states, valid
+
+from atlas_ha.cli.main import main
+from atlas_ha.demo.group import SimGroup
+from atlas_ha.errors import ConversionError
+from atlas_ha.sync.cycle import CycleReport
+
+Cycle = Callable[[str], CycleReport]
+
+
+def test_unconvertible_file_fails_loudly_and_targets_stay_invalid(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    run_cycle("A")
+    a = group.servers["A"]
+    # password aging has no equivalent in Env1's passwd-hash format
+    shadow = a.file("/etc/shadow")
+    shadow.write_text(
+        shadow.read_text().replace(
+            "alice:$6$alicesalt$AliceHash0:::::::",
+            "alice:$6$alicesalt$AliceHash0:19000:0:99999:7:::",
+        )
+    )
+    with pytest.raises(ConversionError) as err:
+        run_cycle("A")
+    assert (err.value.path, err.value.line) == ("/etc/shadow", 3)
+    assert "aging" in str(err.value)
+    assert valid(group, "A", "PRI") == []  # (PRI,2) created but InvalidVersions: none usable
+    assert group.servers["A"].server().sid.area("PRI", 2).flags() == ["InvalidVersions"]
+    # the SECs still hold the last good snapshot; nothing invalid reached them
+    assert valid(group, "B", "PRI") == [1, 2]
+
+
+def test_cycle_cli_reports_the_conversion_error(
+    group: SimGroup, run_cycle: Cycle, capsys: object
+) -> None:
+    run_cycle("A")
+    a = group.servers["A"]
+    a.file("/etc/nginx/sites-enabled/broken.conf").write_text("server {}\n")
+    code = main(["--config", str(a.config), "sync", "cycle"])
+    assert code == 4  # ConversionError
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "/etc/nginx/sites-enabled/broken.conf" in err
+    assert valid(group, "A", "PRI") == []
+
+
+def test_site_converter_runs_in_the_chain(group: SimGroup, run_cycle: Cycle) -> None:
+    c = group.servers["C"]  # Env3: converts PRI 2 -> 3 with its own Env3 site converter
+    program = c.base / "esd" / "converters" / "Env3"
+    program.write_text(
+        '#!/bin/sh\nset -e\n[ "$1" = up ] || exit 0\n'
+        "printf 'converted by site\\n' > \"$3/SyncFiles/etc/app/site-note\"\n"
+    )
+    program.chmod(0o755)
+    report = run_cycle("A")
+    assert states(report)["SEC1"] == "equal"
+    assert c.file("/etc/app/site-note").read_text() == "converted by site\n"
+    # the SEC2 snapshot converted down (no site file in Env2) differs from the PRI's
+    assert states(report)["SEC2"] == "different"
+    program.write_text("#!/bin/sh\necho broken >&2\nexit 3\n")
+    report = run_cycle("A")
+    sec2 = next(s for s in report.secs if s.sec == "SEC2")
+    assert not sec2.reached and "site converter Env3" in sec2.error
+
+
+def test_after_install_hook_gets_changed_paths(group: SimGroup, run_cycle: Cycle) -> None:
+    b = group.servers["B"]
+    out = b.base / "hook.out"
+    hook = b.base / "hook.sh"
+    hook.write_text(f'#!/bin/sh\ncat > {out}\necho "$ATLAS_HA_ROLE $ATLAS_HA_EVENT" >> {out}\n')
+    hook.chmod(0o755)
+    with b.config.open("a") as f:
+        f.write(f'\n[hooks]\nafter_install = ["{hook}"]\n')
+    run_cycle("A")
+    lines = out.read_text().splitlines()
+    assert "/etc/nginx/conf.d/www.conf" in lines and lines[-1] == "SEC1 after_install"
+    out.unlink()
+    run_cycle("A")  # nothing changed: no reload
+    assert not out.exists()
+    group.servers["A"].file("/etc/app/app.conf").write_text("level = 5\n")
+    run_cycle("A")
+    assert out.read_text().splitlines()[:-1] == ["/etc/app/app.conf"]
+
+
+def test_status_json_and_exit_codes(group: SimGroup, run_cycle: Cycle, capsys: object) -> None:
+    run_cycle("A")
+    config = str(group.servers["A"].config)
+    assert main(["--config", config, "status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert data["role"] == "PRI" and data["env_id"] == 2
+    assert data["roles"]["PRI"]["sev"] == 2
+    assert data["roles"]["PRI"]["areas"] == {"Env1": "valid", "Env2": "valid"}
+    assert [c["state"] for c in data["last_cycle"]["compare"]] == ["equal", "equal"]
+    assert main(["--config", config, "sync", "install"]) == 7  # RoleError: not on PRI
+    b = str(group.servers["B"].config)
+    assert main(["--config", b, "sync", "compare"]) == 7
+    assert main(["--config", str(Path("/nonexistent/atlas.toml")), "status"]) == 2
+    os.environ.pop("ATLAS_HA_FAULTS", None)
