@@ -101,10 +101,12 @@ def place(
     source: Path | None = None,
     content: bytes | None = None,
     area_copy: bool = False,
+    dest_sha: str | None = None,
 ) -> bool:
     """Make `dest` be `entry` (content from `source` or `content`); True if anything changed.
 
     `area_copy`: dest is inside SID_DATA, where directories stay writable for the owner.
+    `dest_sha`: the checksum `dest` is known to hold (saves reading it); "" = unknown, copy.
     """
     st = lstat_or_none(dest)
     if entry.type == "absent":
@@ -120,7 +122,7 @@ def place(
         st is not None
         and stat.S_ISREG(st.st_mode)
         and st.st_size == entry.size
-        and hash_file(dest) == entry.sha256
+        and (hash_file(dest) if dest_sha is None else dest_sha) == entry.sha256
     ):
         return _fix_metadata(entry, dest, st)
     if st is not None and not stat.S_ISREG(st.st_mode):

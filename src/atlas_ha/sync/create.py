@@ -36,6 +36,8 @@ def create(server: Server, role: str | None = None) -> Area:
     if role == "PRI":
         server.run_hooks("before_create", role)
     sid.ensure()
+    # the last manifest describes the copies only if the last Create completed
+    trusted = area.path.is_dir() and not area.has_flag(INVALID_SNAPSHOT)
     sid.set_flag(area, INVALID_VERSIONS)
     sid.set_flag(area, INVALID_SNAPSHOT)
     sid.set_sev(role, None)
@@ -45,7 +47,15 @@ def create(server: Server, role: str | None = None) -> Area:
     entries: Manifest = {}
     for tree, listed in (("SyncFiles", area.sync_paths()), ("IdentFiles", area.ident_paths())):
         for entry, fs_path in read_objects(server.settings.system_root, tree, listed, previous):
-            objects.place(entry, area.copy_path(tree, entry.path), source=fs_path, area_copy=True)
+            old = previous.get(entry.key)
+            known = old.sha256 if trusted and old is not None else ""
+            objects.place(
+                entry,
+                area.copy_path(tree, entry.path),
+                source=fs_path,
+                area_copy=True,
+                dest_sha=known,
+            )
             entries[entry.key] = entry
             server.faults.checkpoint("create.copy")
         _remove_vanished(area, tree, entries)
