@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atlas_ha import __version__
-from atlas_ha.cli import history_cmds, server_cmds, sync_cmds
+from atlas_ha.cli import history_cmds, server_cmds, ssh_cmds, sync_cmds
 from atlas_ha.errors import AtlasError
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_cmds.register(sub)
     sync_cmds.register(sub)
     history_cmds.register(sub)
+    ssh_cmds.register(sub)
     from atlas_ha.cli import demo_cmd
 
     demo_cmd.register(sub)

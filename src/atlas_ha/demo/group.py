@@ -47,11 +47,13 @@ def demo_envs(top: int) -> dict[int, EnvDef]:
     return {v: replace(REFERENCE[v], sync_paths=("/etc/app",)) for v in range(1, top + 1)}
 
 
-def identity_of(role: str, device: str = "eth0") -> identity.Identity:
+def identity_of(
+    role: str, device: str = "eth0", addresses: dict[str, str] | None = None
+) -> identity.Identity:
     return identity.Identity(
         hostname=HOSTNAMES[role],
         device=device,
-        address=ADDRESSES[role],
+        address=(addresses or ADDRESSES)[role],
         prefix=24,
         gateway="192.0.2.1",
         dns=("192.0.2.1",),
@@ -83,9 +85,12 @@ class SimServer:
 
 
 class SimGroup:
-    def __init__(self, base: Path, group: str = "acme-office") -> None:
+    def __init__(
+        self, base: Path, group: str = "acme-office", addresses: dict[str, str] | None = None
+    ) -> None:
         self.base = base
         self.group = group
+        self.addresses = addresses or ADDRESSES
         self.servers: dict[str, SimServer] = {}
 
     @property
@@ -109,11 +114,11 @@ class SimGroup:
             partners = (
                 {
                     r: Partner(a)
-                    for r, a in ADDRESSES.items()
+                    for r, a in self.addresses.items()
                     if r != "PRI" and r in {ro for _e, ro in layout.values()}
                 }
                 if role == "PRI"
-                else {"PRI": Partner(ADDRESSES["PRI"])}
+                else {"PRI": Partner(self.addresses["PRI"])}
             )
             master = MasterConfig(self.group, role, partners)
             settings = settings_for(
@@ -131,7 +136,7 @@ class SimGroup:
         """The OS as installed by hand: identity in the server's own format, accounts, nginx."""
         env = demo_envs(sim.env)[sim.env]
         for path, content in identity.render(
-            env.formats["identity"], identity_of(role, env.device)
+            env.formats["identity"], identity_of(role, env.device, self.addresses)
         ).items():
             _write(sim.file(path), content, 0o644)
         files = accounts.convert(

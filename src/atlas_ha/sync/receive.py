@@ -50,18 +50,30 @@ def verify_requester(server: Server, requester: MasterConfig, address: str, op: 
         raise RefusedError(f"refused {who}: our MasterConfig gives {expected} for {requester.role}")
 
 
-def begin(server: Server, role: str, envs: list[int]) -> dict[int, Path]:
-    """Flag every area of `role` InvalidSend, clear SEV[role]; return where each env goes."""
+GRANT_SECONDS = 900
+
+
+def grant_file(server: Server, peer: str) -> Path:
+    """Where the rsync grant for `peer` lives (what the ssh forced command checks)."""
+    return server.sid.root / ".locks" / f"grant-{peer}.json"
+
+
+def begin(server: Server, role: str, envs: list[int], peer: str) -> dict[int, Path]:
+    """Flag every area of `role` InvalidSend, clear SEV[role], grant `peer` rsync into
+    SID_DATA/<role> until commit; return where each env goes."""
     sid = server.sid
     sid.ensure()
+    grant = {"role": role, "expires": server.clock.now() + GRANT_SECONDS}
+    atomic_write(grant_file(server, peer), json.dumps(grant), mode=0o600)
     for v in sorted(set(sid.envs(role)) | set(envs)):
         sid.set_flag(sid.area(role, v), INVALID_SEND)
     sid.set_sev(role, None)
     return {v: sid.area(role, v).path for v in envs}
 
 
-def commit(server: Server, role: str, sev: int, envs: list[int]) -> None:
+def commit(server: Server, role: str, sev: int, envs: list[int], peer: str) -> None:
     """Validate every received area, then set SEV[role] and clear InvalidSend."""
+    grant_file(server, peer).unlink(missing_ok=True)
     sid = server.sid
     if not envs or sev not in envs or any(v < 1 or v > sev for v in envs):
         raise ReceiveError(f"received {role}: SEV={sev} with envs {envs} is inconsistent")

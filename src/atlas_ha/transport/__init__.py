@@ -23,10 +23,9 @@ def registry_of(settings: Settings) -> Registry:
 def make_transport(settings: Settings) -> Transport:
     if settings.transport == "local":
         return LocalTransport(registry_of(settings))
-    raise SettingsError(
-        f"{settings.config_file}: transport {settings.transport!r} is not "
-        "available in this version (local only)"
-    )
+    from atlas_ha.transport.ssh import SshTransport
+
+    return SshTransport(settings)
 
 
 __all__ = ["Connection", "Transport", "make_transport", "registry_of"]

@@ -8,16 +8,14 @@ transport's forced command runs on a real partner; pushes are local rsync runs.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from atlas_ha.errors import ServerStateError, TransportError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.model import Partner
 from atlas_ha.transport.base import Connection, Transport
+from atlas_ha.transport.pipe import PipeConnection
 
 RSYNC = [
     "rsync",
@@ -57,9 +55,8 @@ class Registry:
         return gone
 
 
-class LocalConnection(Connection):
+class LocalConnection(PipeConnection):
     def __init__(self, role: str, address: str, config: Path, own_address: str) -> None:
-        super().__init__(role, address)
         argv = [
             sys.executable,
             "-m",
@@ -70,53 +67,10 @@ class LocalConnection(Connection):
             "--peer-address",
             own_address,
         ]
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(json.dumps(request) + "\n")
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError) as exc:
-            raise TransportError(f"{self.role} at {self.address}: connection lost: {exc}") from exc
-        if not line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise TransportError(
-                f"{self.role} at {self.address}: the partner's serve ended "
-                f"without an answer: {err.strip()[-300:]}"
-            )
-        try:
-            answer = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TransportError(f"{self.role} at {self.address}: malformed answer") from exc
-        if not isinstance(answer, dict):
-            raise TransportError(f"{self.role} at {self.address}: malformed answer")
-        return self.raise_for(answer)
+        super().__init__(role, address, argv)
 
     def push(self, source: Path, dest: str) -> None:
-        proc = subprocess.run(
-            [*RSYNC, f"{source}/", f"{dest}/"], capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
-            raise TransportError(
-                f"{self.role} at {self.address}: rsync exit "
-                f"{proc.returncode}: {proc.stderr.strip()[-300:]}"
-            )
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
+        self.run_rsync([*RSYNC, f"{source}/", f"{dest}/"])
 
 
 class LocalTransport(Transport):

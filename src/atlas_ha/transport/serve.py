@@ -43,12 +43,12 @@ class Session:
         if op == "receive-begin":
             envs = _ints(request.get("envs"))
             with self.server.sid.lock(f"area-{role}"):
-                targets = receive.begin(self.server, role, envs)
+                targets = receive.begin(self.server, role, envs, self.peer)
             return {"targets": {str(v): str(p) for v, p in targets.items()}}
         if op == "receive-commit":
             envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
             with self.server.sid.lock(f"area-{role}"):
-                receive.commit(self.server, role, sev, envs)
+                receive.commit(self.server, role, sev, envs, self.peer)
             return {}
         if op == "syncup":
             receive.verify_requester(self.server, self.requester, self.peer, "syncup")

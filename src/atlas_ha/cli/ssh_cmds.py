@@ -1,0 +1,76 @@
+"""`atlas-ha keys generate|authorize` and the forced command `atlas-ha ssh-command`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from atlas_ha.cli.common import server_from
+from atlas_ha.errors import SettingsError
+from atlas_ha.layout.atomic import atomic_write, read_text_or_none
+from atlas_ha.transport.forced import forced_command
+
+
+def register(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="this server's ssh key and its partners' keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    ksub.add_parser("generate", help="create ESD_DATA/ssh/id_ed25519 (once)").set_defaults(
+        handler=cmd_generate
+    )
+    p = ksub.add_parser("authorize", help="accept a partner's key, only via the forced command")
+    p.add_argument("pubkey", type=Path, help="the partner's id_ed25519.pub")
+    p.set_defaults(handler=cmd_authorize)
+    p = sub.add_parser("ssh-command", help="(forced command for partners' keys; not for humans)")
+    p.set_defaults(handler=cmd_ssh_command)
+
+
+def ssh_dir(args: argparse.Namespace) -> Path:
+    server = server_from(args)
+    path = server.settings.esd_data / "ssh"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from atlas_ha.system import Runner
+
+    server = server_from(args)
+    key = ssh_dir(args) / "id_ed25519"
+    if not key.exists():
+        Runner().run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"atlas-ha@{server.name}",
+                "-f",
+                str(key),
+            ]
+        )
+    print(key.with_suffix(".pub").read_text().strip())
+    return 0
+
+
+def cmd_authorize(args: argparse.Namespace) -> int:
+    server = server_from(args)
+    parts = args.pubkey.read_text().split()
+    if len(parts) < 2 or not parts[0].startswith("ssh-"):
+        raise SettingsError(f"{args.pubkey}:1: expected an OpenSSH public key line")
+    command = f"{sys.executable} -m atlas_ha --config {server.settings.config_file} ssh-command"
+    line = f'command="{command}",restrict {parts[0]} {parts[1]} {" ".join(parts[2:])}'.strip()
+    path = ssh_dir(args) / "authorized_keys"
+    existing = read_text_or_none(path) or ""
+    if parts[1] not in existing:
+        atomic_write(path, existing + line + "\n", mode=0o600)
+    print(f"authorized {parts[-1]} for atlas-ha operations only")
+    return 0
+
+
+def cmd_ssh_command(args: argparse.Namespace) -> int:
+    return forced_command(server_from(args))

@@ -1,0 +1,90 @@
+"""The ssh forced command (`atlas-ha ssh-command`): what a partner's key may do.
+
+authorized_keys holds, per partner key::
+
+    command="atlas-ha --config CFG ssh-command",restrict ssh-ed25519 AAAA... atlas-ha@B
+
+Whatever the client asked for is in SSH_ORIGINAL_COMMAND. Allowed, and nothing else:
+  * `atlas-ha serve`  — the JSON session (hello with role verification, receive, SyncUp);
+  * `rsync --server ...` receiving (never `--sender`), only while this client holds a receive
+    grant (made by receive-begin in its own session, removed by receive-commit), with only
+    the options atlas-ha's own sender uses, and only into SID_DATA/<granted role>/Env<N>/
+    (no `..`, no absolute path, never through a symlink). (Debian's rrsync was the first
+    choice but refuses `--modify-window=-1`, which same-second edits need.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+from atlas_ha.errors import RefusedError
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.receive import grant_file
+from atlas_ha.transport.serve import serve
+
+RSYNC = "/usr/bin/rsync"
+# what `rsync -a --delete --modify-window=-1 --numeric-ids` sends (-e.<capabilities> included)
+FLAGS_RE = re.compile(r"^-[logDtpracvuxHSWzi]+(e\d*\.[A-Za-z]*)?$")
+LONG_OPTIONS = {"--delete", "--numeric-ids", "-@-1", "--modify-window=-1", "--delete-during"}
+DEST_RE = re.compile(r"^Env[1-9][0-9]*/?$")
+
+
+def client_address() -> str:
+    client = os.environ.get("SSH_CLIENT", "").split()
+    if not client:
+        raise RefusedError("ssh-command runs only as an ssh forced command (no SSH_CLIENT)")
+    return client[0]
+
+
+def forced_command(server: Server) -> int:
+    peer = client_address()
+    original = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    try:
+        argv = shlex.split(original)
+    except ValueError as exc:
+        raise RefusedError(f"refused from {peer}: unparsable command {original!r}") from exc
+    if argv == ["atlas-ha", "serve"]:
+        return serve(server, peer)
+    if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
+        root = granted_root(server, peer)
+        dest = checked_rsync(argv, root, peer)
+        os.chdir(root)
+        os.execv(RSYNC, [RSYNC, *argv[1:-1], dest])  # noqa: S606 (fixed program, checked args)
+    raise RefusedError(f"refused from {peer}: {original!r} is not an atlas-ha operation")
+
+
+def checked_rsync(argv: list[str], root: Path, peer: str) -> str:
+    """Accept exactly our own receiving rsync into root/Env<N>/; return that destination."""
+    if len(argv) < 5 or argv[-2] != ".":
+        raise RefusedError(f"refused rsync from {peer}: expected `rsync --server OPTS . DEST`")
+    for option in argv[2:-2]:
+        if option not in LONG_OPTIONS and not FLAGS_RE.match(option):
+            raise RefusedError(f"refused rsync from {peer}: option {option!r} is not allowed")
+    dest = argv[-1]
+    if not DEST_RE.match(dest):
+        raise RefusedError(
+            f"refused rsync from {peer}: destination {dest!r} is not Env<N>/ of "
+            "the sender's own role area"
+        )
+    target = root / dest.rstrip("/")
+    if target.is_symlink():
+        raise RefusedError(f"refused rsync from {peer}: {target} is a symlink")
+    return dest
+
+
+def granted_root(server: Server, peer: str) -> Path:
+    """SID_DATA/<role> if `peer` holds a live receive grant, else refuse."""
+    try:
+        grant = json.loads(grant_file(server, peer).read_text())
+        role, expires = str(grant["role"]), float(grant["expires"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        raise RefusedError(f"refused rsync from {peer}: no receive in progress") from exc
+    if expires < server.clock.now():
+        raise RefusedError(f"refused rsync from {peer}: the receive grant expired")
+    root = server.sid.root / role
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root

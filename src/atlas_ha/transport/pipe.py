@@ -1,0 +1,78 @@
+"""A connection that talks JSON lines to a partner's `atlas-ha serve` over a child process's
+stdin/stdout (a local subprocess, or ssh running the partner's forced command)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from atlas_ha.errors import TransportError
+from atlas_ha.transport.base import Connection
+
+STDERR_TAIL = 400
+
+
+class PipeConnection(Connection):
+    def __init__(self, role: str, address: str, argv: Sequence[str]) -> None:
+        super().__init__(role, address)
+        # stderr goes to a file: a chatty partner can never fill a pipe and stall the session
+        self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
+        try:
+            self.proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.errors,
+                text=True,
+            )
+        except OSError as exc:
+            raise TransportError(f"{role} at {address}: cannot start {argv[0]}: {exc}") from exc
+
+    def stderr_tail(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read().strip()[-STDERR_TAIL:]
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except OSError as exc:
+            raise TransportError(f"{self.role} at {self.address}: connection lost: {exc}") from exc
+        if not line:
+            self.proc.wait()
+            raise TransportError(
+                f"{self.role} at {self.address}: the connection ended without "
+                f"an answer (exit {self.proc.returncode}): {self.stderr_tail()}"
+            )
+        try:
+            answer = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TransportError(f"{self.role} at {self.address}: malformed answer") from exc
+        if not isinstance(answer, dict):
+            raise TransportError(f"{self.role} at {self.address}: malformed answer")
+        return self.raise_for(answer)
+
+    def run_rsync(self, argv: Sequence[str]) -> None:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise TransportError(
+                f"{self.role} at {self.address}: rsync exit {proc.returncode}: "
+                f"{proc.stderr.strip()[-STDERR_TAIL:]}"
+            )
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.errors.close()

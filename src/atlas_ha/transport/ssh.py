@@ -1,0 +1,109 @@
+"""The `ssh` transport: OpenSSH + rsync, one multiplexed connection per partner per cycle.
+
+The first `ssh` of a connection becomes the ControlMaster and carries the JSON session with
+the partner's `atlas-ha serve` (its forced command decides what runs, whatever we ask);
+rsync pushes reuse that master connection. Settings (all optional)::
+
+    [transport]
+    kind = "ssh"
+    key = "/var/lib/atlas-ha/esd/ssh/id_ed25519"          # default: ESD_DATA/ssh/id_ed25519
+    known_hosts = "/var/lib/atlas-ha/esd/ssh/known_hosts"  # default: ESD_DATA/ssh/known_hosts
+    user = "root"
+    port = "22"
+    bind = "own"        # "own": connect from this server's own address (what partners check)
+
+Host keys are checked strictly against `known_hosts`, under the alias `atlas-<ROLE>` (the
+role's host key travels with the role, so a moved PRI address is still recognised).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from atlas_ha.errors import TransportError
+from atlas_ha.model import Partner
+from atlas_ha.settings import Settings
+from atlas_ha.transport.base import Connection, Transport
+from atlas_ha.transport.local import RSYNC
+from atlas_ha.transport.pipe import PipeConnection
+
+CONNECT_TIMEOUT = 10
+
+
+class SshOptions:
+    def __init__(self, settings: Settings) -> None:
+        opts = settings.transport_options
+        ssh_dir = settings.esd_data / "ssh"
+        self.key = Path(opts.get("key", str(ssh_dir / "id_ed25519")))
+        self.known_hosts = Path(opts.get("known_hosts", str(ssh_dir / "known_hosts")))
+        self.user = opts.get("user", "root")
+        self.port = opts.get("port", "22")
+        self.bind = opts.get("bind", "own")
+        if not self.key.exists():
+            raise TransportError(f"{self.key}: no ssh key (run `atlas-ha keys generate`)")
+
+
+class SshConnection(PipeConnection):
+    def __init__(self, role: str, partner: Partner, options: SshOptions, own: str) -> None:
+        self.control_dir = tempfile.mkdtemp(prefix="atlas-ssh-")
+        user = partner.ssh_user or options.user
+        port = str(partner.ssh_port or options.port)
+        self.target = f"{user}@{partner.address}"
+        self.ssh = [
+            "ssh",
+            "-i",
+            str(options.key),
+            "-p",
+            port,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={options.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"HostKeyAlias=atlas-{role}",
+            "-o",
+            f"ConnectTimeout={CONNECT_TIMEOUT}",
+            "-o",
+            "ServerAliveInterval=10",
+            "-o",
+            "ServerAliveCountMax=3",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={self.control_dir}/master",
+            "-o",
+            "ControlPersist=30",
+        ]
+        if options.bind == "own":
+            self.ssh += ["-b", own]
+        super().__init__(role, partner.address, [*self.ssh, self.target, "atlas-ha", "serve"])
+
+    def push(self, source: Path, dest: str) -> None:
+        # the partner's forced command confines rsync to our role's own directory; name the
+        # area relative to it
+        remote_shell = " ".join(self.ssh)
+        self.run_rsync(
+            [*RSYNC, "-e", remote_shell, f"{source}/", f"{self.target}:{Path(dest).name}/"]
+        )
+
+    def close(self) -> None:
+        super().close()
+        subprocess.run(
+            [*self.ssh, "-O", "exit", self.target], capture_output=True, check=False, timeout=10
+        )
+        Path(self.control_dir, "master").unlink(missing_ok=True)
+        Path(self.control_dir).rmdir()
+
+
+class SshTransport(Transport):
+    def __init__(self, settings: Settings) -> None:
+        self.options = SshOptions(settings)
+
+    def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
+        return SshConnection(role, partner, self.options, own_address)

@@ -1,0 +1,101 @@
+"""A group whose servers talk over real OpenSSH + rsync: one sshd per server on its own
+loopback address (127.0.0.11-13), keys per server, partners' keys behind the forced command.
+Every sshd is started here and stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from atlas_ha.cli.main import main
+from atlas_ha.demo.group import SimGroup
+
+ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
+PORT = 2222
+SSHD = "/usr/sbin/sshd"
+
+
+def sshd_config(esd: Path, address: str) -> str:
+    ssh = esd / "ssh"
+    return "\n".join([
+        f"ListenAddress {address}:{PORT}", f"HostKey {ssh / 'host_ed25519'}",
+        f"PidFile {ssh / 'sshd.pid'}", f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
+        "PermitRootLogin forced-commands-only", "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no", "UsePAM no", "UseDNS no", "StrictModes no",
+        "PrintMotd no", "AllowTcpForwarding no", "X11Forwarding no", "LogLevel VERBOSE", ""])
+
+
+def wait_listening(address: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((address, PORT)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"sshd on {address}:{PORT} did not start")
+
+
+@pytest.fixture
+def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
+    if os.geteuid() != 0 or not Path(SSHD).exists():
+        pytest.skip("needs root and OpenSSH's sshd")
+    g = SimGroup(tmp_path / "g", addresses=ADDR)
+    layout = {"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")}
+    g.build(layout)
+    roles = {name: role for name, (_env, role) in layout.items()}
+    for sim in g.servers.values():
+        text = sim.config.read_text().replace('kind = "local"', f'kind = "ssh"\nport = "{PORT}"')
+        sim.config.write_text(text)
+        assert main(["--config", str(sim.config), "keys", "generate"]) == 0
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        str(sim.base / "esd/ssh/host_ed25519")], check=True)
+    for name, sim in g.servers.items():
+        partners = [n for n in g.servers if (roles[n] == "PRI") != (roles[name] == "PRI")]
+        known = []
+        for other in partners:
+            pub = g.servers[other].base / "esd/ssh/id_ed25519.pub"
+            assert main(["--config", str(sim.config), "keys", "authorize", str(pub)]) == 0
+            host = (g.servers[other].base / "esd/ssh/host_ed25519.pub").read_text().split()
+            known.append(f"atlas-{roles[other]} {host[0]} {host[1]}\n")
+        (sim.base / "esd/ssh/known_hosts").write_text("".join(known))
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    procs = []
+    try:
+        for name, sim in g.servers.items():
+            cfg = sim.base / "esd/ssh/sshd_config"
+            cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]]))
+            log = (sim.base / "sshd.log").open("w")
+            procs.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log,
+                                          stderr=subprocess.STDOUT))
+            wait_listening(ADDR[roles[name]])
+        for name in g.servers:
+            g.boot(name)
+        yield g
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def ssh_as(g: SimGroup, name: str, role_to: str, *command: str,
+           bind: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ssh with server `name`'s key towards the role `role_to`, asking for `command`."""
+    esd = g.servers[name].base / "esd/ssh"
+    own = {"A": "PRI", "B": "SEC1", "C": "SEC2"}[name]
+    argv = ["ssh", "-i", str(esd / "id_ed25519"), "-p", str(PORT), "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={esd / 'known_hosts'}",
+            "-o", f"HostKeyAlias=atlas-{role_to}", "-o", "StrictHostKeyChecking=yes",
+            "-b", bind or ADDR[own], f"root@{ADDR[role_to]}", *command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
+                          stdin=subprocess.DEVNULL)
