@@ -23,12 +23,25 @@ SSHD = "/usr/sbin/sshd"
 
 def sshd_config(esd: Path, address: str) -> str:
     ssh = esd / "ssh"
-    return "\n".join([
-        f"ListenAddress {address}:{PORT}", f"HostKey {ssh / 'host_ed25519'}",
-        f"PidFile {ssh / 'sshd.pid'}", f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
-        "PermitRootLogin forced-commands-only", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "UsePAM no", "UseDNS no", "StrictModes no",
-        "PrintMotd no", "AllowTcpForwarding no", "X11Forwarding no", "LogLevel VERBOSE", ""])
+    return "\n".join(
+        [
+            f"ListenAddress {address}:{PORT}",
+            f"HostKey {ssh / 'host_ed25519'}",
+            f"PidFile {ssh / 'sshd.pid'}",
+            f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
+            "PermitRootLogin forced-commands-only",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "UseDNS no",
+            "StrictModes no",
+            "PrintMotd no",
+            "AllowTcpForwarding no",
+            "X11Forwarding no",
+            "LogLevel VERBOSE",
+            "",
+        ]
+    )
 
 
 def wait_listening(address: str, timeout: float = 10.0) -> None:
@@ -53,8 +66,19 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
         text = sim.config.read_text().replace('kind = "local"', f'kind = "ssh"\nport = "{PORT}"')
         sim.config.write_text(text)
         assert main(["--config", str(sim.config), "keys", "generate"]) == 0
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        str(sim.base / "esd/ssh/host_ed25519")], check=True)
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                str(sim.base / "esd/ssh/host_ed25519"),
+            ],
+            check=True,
+        )
     for name, sim in g.servers.items():
         partners = [n for n in g.servers if (roles[n] == "PRI") != (roles[name] == "PRI")]
         known = []
@@ -71,8 +95,11 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
             cfg = sim.base / "esd/ssh/sshd_config"
             cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]]))
             log = (sim.base / "sshd.log").open("w")
-            procs.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [SSHD, "-D", "-e", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT
+                )
+            )
             wait_listening(ADDR[roles[name]])
         for name in g.servers:
             g.boot(name)
@@ -88,14 +115,33 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
                 proc.wait()
 
 
-def ssh_as(g: SimGroup, name: str, role_to: str, *command: str,
-           bind: str | None = None) -> subprocess.CompletedProcess[str]:
+def ssh_as(
+    g: SimGroup, name: str, role_to: str, *command: str, bind: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ssh with server `name`'s key towards the role `role_to`, asking for `command`."""
     esd = g.servers[name].base / "esd/ssh"
     own = {"A": "PRI", "B": "SEC1", "C": "SEC2"}[name]
-    argv = ["ssh", "-i", str(esd / "id_ed25519"), "-p", str(PORT), "-o", "BatchMode=yes",
-            "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={esd / 'known_hosts'}",
-            "-o", f"HostKeyAlias=atlas-{role_to}", "-o", "StrictHostKeyChecking=yes",
-            "-b", bind or ADDR[own], f"root@{ADDR[role_to]}", *command]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
-                          stdin=subprocess.DEVNULL)
+    argv = [
+        "ssh",
+        "-i",
+        str(esd / "id_ed25519"),
+        "-p",
+        str(PORT),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={esd / 'known_hosts'}",
+        "-o",
+        f"HostKeyAlias=atlas-{role_to}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-b",
+        bind or ADDR[own],
+        f"root@{ADDR[role_to]}",
+        *command,
+    ]
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
+    )

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.lab.conftest import ADDR, PORT, ssh_as
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.sync.cycle import cycle
-from tests.lab.conftest import ADDR, PORT, ssh_as
 
 pytestmark = pytest.mark.lab
 
@@ -22,7 +22,8 @@ def quiet(_line: str) -> None:
 def test_cycle_over_ssh(ssh_group: SimGroup) -> None:
     report = cycle(ssh_group.servers["A"].server(quiet))
     assert {c.sec: c.state for c in report.compare} == {"SEC1": "equal", "SEC2": "equal"}, [
-        s.error for s in report.secs]
+        s.error for s in report.secs
+    ]
     b = ssh_group.servers["B"].server(quiet).sid
     assert (b.sev("PRI"), b.sev("SEC1")) == (2, 1)
     assert ssh_group.servers["B"].file("/etc/nginx/conf.d/www.conf").exists()
@@ -34,18 +35,22 @@ def test_cycle_over_ssh(ssh_group: SimGroup) -> None:
     assert b_log.count("Accepted publickey for root from 127.0.0.11") == 1
 
 
-@pytest.mark.parametrize("command", [("id",), ("sh", "-c", "id"), (),
-                                     ("atlas-ha", "serve;", "id"), ("rsync", "--version")])
-def test_partner_key_cannot_run_anything_else(ssh_group: SimGroup,
-                                              command: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [("id",), ("sh", "-c", "id"), (), ("atlas-ha", "serve;", "id"), ("rsync", "--version")],
+)
+def test_partner_key_cannot_run_anything_else(
+    ssh_group: SimGroup, command: tuple[str, ...]
+) -> None:
     proc = ssh_as(ssh_group, "B", "PRI", *command)
     assert proc.returncode != 0
     assert "uid=" not in proc.stdout and "rsync  version" not in proc.stdout
     assert "refused" in proc.stderr
 
 
-def test_rsync_without_a_receive_in_progress_is_refused(ssh_group: SimGroup,
-                                                        tmp_path: Path) -> None:
+def test_rsync_without_a_receive_in_progress_is_refused(
+    ssh_group: SimGroup, tmp_path: Path
+) -> None:
     (tmp_path / "evil").mkdir()
     (tmp_path / "evil/x").write_text("x\n")
     proc = rsync_as(ssh_group, "B", "PRI", f"{tmp_path}/evil/", "Env1/")
@@ -53,16 +58,23 @@ def test_rsync_without_a_receive_in_progress_is_refused(ssh_group: SimGroup,
     assert not (ssh_group.disk("disk-A") / "SID_DATA/SEC1/Env1/x").exists()
 
 
-def rsync_as(g: SimGroup, name: str, role_to: str, src: str, dest: str,
-             *extra: str) -> subprocess.CompletedProcess[str]:
+def rsync_as(
+    g: SimGroup, name: str, role_to: str, src: str, dest: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
     esd = g.servers[name].base / "esd/ssh"
     own = {"A": "PRI", "B": "SEC1", "C": "SEC2"}[name]
-    shell = (f"ssh -i {esd / 'id_ed25519'} -p {PORT} -o BatchMode=yes -o IdentitiesOnly=yes "
-             f"-o UserKnownHostsFile={esd / 'known_hosts'} -o HostKeyAlias=atlas-{role_to} "
-             f"-b {ADDR[own]}")
-    return subprocess.run(["rsync", "-a", *extra, "-e", shell, src,
-                           f"root@{ADDR[role_to]}:{dest}"], capture_output=True, text=True,
-                          timeout=30, check=False)
+    shell = (
+        f"ssh -i {esd / 'id_ed25519'} -p {PORT} -o BatchMode=yes -o IdentitiesOnly=yes "
+        f"-o UserKnownHostsFile={esd / 'known_hosts'} -o HostKeyAlias=atlas-{role_to} "
+        f"-b {ADDR[own]}"
+    )
+    return subprocess.run(
+        ["rsync", "-a", *extra, "-e", shell, src, f"root@{ADDR[role_to]}:{dest}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def open_receive(g: SimGroup) -> subprocess.Popen[str]:
@@ -71,13 +83,34 @@ def open_receive(g: SimGroup) -> subprocess.Popen[str]:
 
     esd = g.servers["B"].base / "esd/ssh"
     proc = subprocess.Popen(
-        ["ssh", "-i", str(esd / "id_ed25519"), "-p", str(PORT), "-o", "BatchMode=yes",
-         "-o", f"UserKnownHostsFile={esd / 'known_hosts'}", "-o", "HostKeyAlias=atlas-PRI",
-         "-b", ADDR["SEC1"], f"root@{ADDR['PRI']}", "atlas-ha", "serve"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            "ssh",
+            "-i",
+            str(esd / "id_ed25519"),
+            "-p",
+            str(PORT),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={esd / 'known_hosts'}",
+            "-o",
+            "HostKeyAlias=atlas-PRI",
+            "-b",
+            ADDR["SEC1"],
+            f"root@{ADDR['PRI']}",
+            "atlas-ha",
+            "serve",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     mc = MasterConfig("acme-office", "SEC1", {"PRI": Partner(ADDR["PRI"])})
-    for request in ({"op": "hello", "master_config": mc.render()},
-                    {"op": "receive-begin", "role": "SEC1", "sev": 1, "envs": [1]}):
+    for request in (
+        {"op": "hello", "master_config": mc.render()},
+        {"op": "receive-begin", "role": "SEC1", "sev": 1, "envs": [1]},
+    ):
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(request) + "\n")
         proc.stdin.flush()
@@ -86,8 +119,9 @@ def open_receive(g: SimGroup) -> subprocess.Popen[str]:
     return proc
 
 
-def test_rsync_is_confined_to_the_senders_own_role_area(ssh_group: SimGroup,
-                                                        tmp_path: Path) -> None:
+def test_rsync_is_confined_to_the_senders_own_role_area(
+    ssh_group: SimGroup, tmp_path: Path
+) -> None:
     cycle(ssh_group.servers["A"].server(quiet))
     a_sid = ssh_group.disk("disk-A") / "SID_DATA"
     pri_manifest = (a_sid / "PRI/Env2/Manifest").read_bytes()
@@ -101,8 +135,13 @@ def test_rsync_is_confined_to_the_senders_own_role_area(ssh_group: SimGroup,
         assert ok.returncode == 0, ok.stderr
         assert (a_sid / "SEC1/Env1/planted").exists()
         # another role's area, outside SID_DATA, an absolute path, a detour: all refused
-        for dest in ("../PRI/Env2/", "../../", "/etc/atlas-planted/", "Env1/../../PRI/Env2/",
-                     "Env1/sub/"):
+        for dest in (
+            "../PRI/Env2/",
+            "../../",
+            "/etc/atlas-planted/",
+            "Env1/../../PRI/Env2/",
+            "Env1/sub/",
+        ):
             refused = rsync_as(ssh_group, "B", "PRI", f"{src}/", dest)
             assert refused.returncode != 0 and "refused rsync" in refused.stderr, dest
         # options our sender never uses (e.g. keeping symlinked dirs) are refused
@@ -135,10 +174,29 @@ def test_requests_from_the_wrong_address_are_refused(ssh_group: SimGroup) -> Non
     esd = ssh_group.servers["B"].base / "esd/ssh"
     mc = MasterConfig("acme-office", "SEC1", {"PRI": Partner(ADDR["PRI"])})
     out = subprocess.run(
-        ["ssh", "-i", str(esd / "id_ed25519"), "-p", str(PORT), "-o", "BatchMode=yes",
-         "-o", f"UserKnownHostsFile={esd / 'known_hosts'}", "-o", "HostKeyAlias=atlas-PRI",
-         "-b", "127.0.0.99", f"root@{ADDR['PRI']}", "atlas-ha", "serve"],
+        [
+            "ssh",
+            "-i",
+            str(esd / "id_ed25519"),
+            "-p",
+            str(PORT),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={esd / 'known_hosts'}",
+            "-o",
+            "HostKeyAlias=atlas-PRI",
+            "-b",
+            "127.0.0.99",
+            f"root@{ADDR['PRI']}",
+            "atlas-ha",
+            "serve",
+        ],
         input=json.dumps({"op": "hello", "master_config": mc.render()}) + "\n",
-        capture_output=True, text=True, timeout=30, check=False)
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     answer = json.loads(out.stdout.splitlines()[0])
     assert not answer["ok"] and "gives 127.0.0.12" in answer["error"]

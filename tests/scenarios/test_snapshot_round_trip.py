@@ -21,7 +21,7 @@ from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.sync.scan import scan_area
 from atlas_ha.system import Runner
 
-names = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
+names = st.from_regex(r"[a-z]([a-z0-9-]{0,9}[a-z0-9])?", fullmatch=True)
 texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=200)
 octets = st.integers(1, 254)
 

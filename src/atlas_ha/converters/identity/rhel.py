@@ -1,0 +1,151 @@
+"""The ``rhel-ifcfg`` identity format.
+
+``/etc/sysconfig/network`` (``NETWORKING=yes``, ``HOSTNAME=``) and
+``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
+``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...).
+Values may be double- or single-quoted; shell expansion is not supported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from atlas_ha.converters.identity.model import (
+    Identity,
+    _address,
+    _content,
+    _device_ok,
+    _host,
+    _nameserver,
+    _need,
+    _netmask,
+    _one_file,
+    _prefix,
+)
+from atlas_ha.errors import ConversionError
+
+SYSCONFIG_NETWORK = "/etc/sysconfig/network"
+IFCFG_DIR = "/etc/sysconfig/network-scripts"
+
+_ASSIGN = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)="
+    r"(?:\"([^\"\\$`]*)\"|'([^']*)'|([^\s\"'\\$`#;&|<>()]*))"
+    r"(?:[ \t]+#.*)?",
+    re.ASCII,
+)
+_DNS_KEY = re.compile(r"DNS([1-9][0-9]{0,2})", re.ASCII)
+# RHEL network-scripts files that configure an interface, a route or a rule.
+_RHEL_CONFIG_PREFIXES = ("ifcfg-", "route-", "route6-", "rule-", "rule6-")
+
+_Vars = dict[str, tuple[int, str]]
+
+_NETWORK_KEYS = ("NETWORKING", "HOSTNAME")
+_IFCFG_KEYS = ("DEVICE", "BOOTPROTO", "ONBOOT", "IPADDR", "PREFIX", "NETMASK", "GATEWAY")
+
+
+def paths(device: str) -> tuple[str, ...]:
+    """The identity files of ``device`` (already validated), in a fixed order."""
+    return (SYSCONFIG_NETWORK, f"{IFCFG_DIR}/ifcfg-{device}")
+
+
+def _shell_vars(path: str, data: bytes, known: tuple[str, ...], dns: bool = False) -> _Vars:
+    """KEY=value assignments of a sysconfig file; unknown keys and duplicates are errors.
+
+    With ``dns``, the numbered keys DNS1, DNS2, ... are accepted too.
+    """
+    out: _Vars = {}
+    for line, text in _content(path, data):
+        match = _ASSIGN.fullmatch(text)
+        if match is None:
+            raise ConversionError(path, line, "expected KEY=value (quoted or not, no expansion)")
+        key = match.group(1)
+        if key not in known and not (dns and _DNS_KEY.fullmatch(key)):
+            supported = ", ".join(known + (("DNS1", "DNS2", "...") if dns else ()))
+            raise ConversionError(
+                path, line, f"{key} has no equivalent in the other formats; supported: {supported}"
+            )
+        if key in out:
+            raise ConversionError(path, line, f"{key} is set twice (first on line {out[key][0]})")
+        value = next(v for v in match.group(2, 3, 4) if v is not None)
+        out[key] = (line, value)
+    return out
+
+
+def _require(path: str, env: _Vars, key: str) -> tuple[int, str]:
+    if key not in env:
+        raise ConversionError(path, None, f"expected {key}=")
+    return env[key]
+
+
+def _expect_value(path: str, env: _Vars, key: str, allowed: tuple[str, ...]) -> None:
+    if key in env and env[key][1] not in allowed:
+        line, value = env[key]
+        raise ConversionError(
+            path, line, f"{key}={value} has no equivalent; supported: {' or '.join(allowed)}"
+        )
+
+
+def _rhel_dns(path: str, env: _Vars) -> tuple[str, ...]:
+    numbered = {int(m.group(1)): k for k in env if (m := _DNS_KEY.fullmatch(k))}
+    for index in range(1, len(numbered) + 1):
+        if index not in numbered:
+            line = env[numbered[max(numbered)]][0]
+            raise ConversionError(
+                path, line, f"expected DNS1..DNSn without gaps; DNS{index} absent"
+            )
+    return tuple(_nameserver(path, *env[numbered[i]]) for i in sorted(numbered))
+
+
+def _rhel_prefix(path: str, env: _Vars) -> int:
+    if "PREFIX" in env and "NETMASK" in env:
+        raise ConversionError(path, env["NETMASK"][0], "expected PREFIX or NETMASK, not both")
+    if "PREFIX" in env:
+        return _prefix(path, *env["PREFIX"])
+    if "NETMASK" in env:
+        return _netmask(path, *env["NETMASK"])
+    raise ConversionError(path, None, "expected PREFIX= or NETMASK=")
+
+
+def parse(files: Mapping[str, bytes]) -> Identity:
+    """Read the identity held in ``files`` (keyed by absolute system path)."""
+    network = _shell_vars(SYSCONFIG_NETWORK, _need(files, SYSCONFIG_NETWORK), _NETWORK_KEYS)
+    _require(SYSCONFIG_NETWORK, network, "NETWORKING")
+    _expect_value(SYSCONFIG_NETWORK, network, "NETWORKING", ("yes",))
+    hostname = _host(SYSCONFIG_NETWORK, *_require(SYSCONFIG_NETWORK, network, "HOSTNAME"))
+    found = sorted(
+        p
+        for p in files
+        if p.startswith(IFCFG_DIR + "/")
+        and p[len(IFCFG_DIR) + 1 :].startswith(_RHEL_CONFIG_PREFIXES)
+    )
+    path = _one_file(found, paths("eth0")[1])
+    device = path[len(IFCFG_DIR) + 1 :].partition("-")[2]
+    if not path.startswith(f"{IFCFG_DIR}/ifcfg-") or not _device_ok(device):
+        raise ConversionError(path, None, "has no equivalent; supported: one ifcfg-<device> file")
+    env = _shell_vars(path, files[path], _IFCFG_KEYS, dns=True)
+    line, value = _require(path, env, "DEVICE")
+    if value != device:
+        raise ConversionError(path, line, f"expected DEVICE={device} (the file's name)")
+    _expect_value(path, env, "BOOTPROTO", ("none", "static"))
+    _expect_value(path, env, "ONBOOT", ("yes",))
+    gateway = env.get("GATEWAY")
+    return Identity(
+        hostname=hostname,
+        device=device,
+        address=_address(path, *_require(path, env, "IPADDR")),
+        prefix=_rhel_prefix(path, env),
+        gateway=None if gateway is None else _address(path, *gateway),
+        dns=_rhel_dns(path, env),
+    )
+
+
+def render(ident: Identity) -> tuple[str, ...]:
+    """The canonical texts of the files of :func:`paths`, in the same order."""
+    gateway = "" if ident.gateway is None else f"GATEWAY={ident.gateway}\n"
+    dns = "".join(f"DNS{i}={server}\n" for i, server in enumerate(ident.dns, start=1))
+    return (
+        f"NETWORKING=yes\nHOSTNAME={ident.hostname}\n",
+        f"DEVICE={ident.device}\nBOOTPROTO=none\nONBOOT=yes\n"
+        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}",
+    )
