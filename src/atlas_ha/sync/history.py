@@ -13,19 +13,39 @@ trailers naming the operation, role, EnvVersion and server::
 
 Flags and private working data are not recorded (.gitignore). Owner and mode of every
 object are in the Manifest, which is committed with the files.
+
+Operators read changes with `History.log`, `History.diff` and `History.show`; restores
+are in sync/restore.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tarfile
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, HistoryError
-from atlas_ha.layout.atomic import locked
+from atlas_ha.layout.atomic import locked, write_if_changed
 from atlas_ha.system import Completed, Runner
 
-GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+if TYPE_CHECKING:
+    pass
+
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_LITERAL_PATHSPECS": "1",
+    "LC_ALL": "C",
+}
+# Highest-precedence attributes: a synced .gitattributes (a copy of some system file) must
+# not make git convert line endings, encodings or keywords when it stores or restores files.
+NEUTRAL_ATTRIBUTES = "* -text !eol -filter -ident -working-tree-encoding -export-subst\n"
+FILE_TREES = ("SyncFiles", "IdentFiles")
 
 
 @dataclass(frozen=True)
@@ -59,27 +79,55 @@ class History:
             )
         except AtlasError as exc:
             raise HistoryError(f"{self.root}: git history: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise HistoryError(f"{self.root}: git {args[0]}: output is not UTF-8") from exc
 
     def ensure(self) -> None:
-        if (self.root / ".git" / "HEAD").exists():
-            return
-        self.git("init", "-q", "-b", "main")
-        os.chmod(self.root / ".git", 0o700)
-        self.git("config", "user.name", "atlas-ha")
-        self.git("config", "user.email", "atlas-ha@localhost")
-        self.git("config", "core.quotePath", "false")
+        """Create the repository (GIT_DIR = SID_DATA/.git, mode 0700) unless it exists."""
+        if not (self.root / ".git" / "HEAD").exists():
+            self.git("init", "-q", "-b", "main")
+            os.chmod(self.root / ".git", 0o700)
+            self.git("config", "user.name", "atlas-ha")
+            self.git("config", "user.email", "atlas-ha@localhost")
+            self.git("config", "core.quotePath", "false")
+            self._neutralise()
 
-    def record(self, operation: str, role: str, env: int | str, paths: list[str]) -> str | None:
+    def _neutralise(self) -> None:
+        """Write .git/info/attributes (NEUTRAL_ATTRIBUTES); callers hold the history lock or
+        have just created the repository."""
+        write_if_changed(self.root / ".git" / "info" / "attributes", NEUTRAL_ATTRIBUTES)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """The history lock: git's index is shared by every process recording in SID_DATA."""
+        return locked(self.root / ".locks" / "history")
+
+    def record(
+        self,
+        operation: str,
+        role: str,
+        env: int | str,
+        paths: list[str],
+        trailers: Mapping[str, str] | None = None,
+    ) -> str | None:
         """Commit the current state of `paths` (relative to SID_DATA); None if nothing changed.
 
         Several processes record in one SID_DATA at once (the PRI receives from every SEC in
-        parallel): git's index is shared, so every record holds the history lock.
+        parallel): git's index is shared, so every record holds the history lock. `trailers`
+        are added after the Atlas-* ones (e.g. Atlas-Restored-From).
         """
-        with locked(self.root / ".locks" / "history"):
-            return self._record(operation, role, env, paths)
+        with self.lock():
+            return self._record(operation, role, env, paths, trailers or {})
 
-    def _record(self, operation: str, role: str, env: int | str, paths: list[str]) -> str | None:
+    def _record(
+        self,
+        operation: str,
+        role: str,
+        env: int | str,
+        paths: list[str],
+        trailers: Mapping[str, str],
+    ) -> str | None:
         self.ensure()
+        self._neutralise()
         self.git("add", "-A", "--", *paths)
         if self.git("diff", "--cached", "--quiet", "--", *paths, check=False).returncode == 0:
             return None
@@ -87,6 +135,7 @@ class History:
             f"{operation} {role}/Env{env} on {self.server}\n\n"
             f"Atlas-Operation: {operation}\nAtlas-Role: {role}\n"
             f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
+            + "".join(f"{key}: {value}\n" for key, value in trailers.items())
         )
         self.git("commit", "-q", "--no-verify", "-F", "-", "--", *paths, input_text=message)
         return self.git("rev-parse", "HEAD").stdout.strip()
@@ -107,3 +156,83 @@ class History:
             fields = [f.strip() for f in record.split("\x1f")]
             changes.append(Change(*fields[:7]))
         return changes
+
+    # -- reading and restoring earlier revisions ------------------------------------------------
+    def verify(self, rev: str) -> str:
+        """The commit id `rev` names (`git rev-parse --verify REV^{commit}`).
+
+        Raises HistoryError naming `rev` when it names no commit of this history.
+        """
+        self.ensure()
+        done = None
+        if rev and not rev.startswith("-"):
+            done = self.git("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+        if done is None or done.returncode != 0:
+            raise HistoryError(
+                f"revision {rev!r} is not a commit in the history of {self.root} "
+                "(see `atlas-ha history`)"
+            )
+        return done.stdout.strip()
+
+    def diff(self, rev_a: str, rev_b: str | None, paths: list[str]) -> str:
+        """`git diff` text from `rev_a` to `rev_b` (None: the current work tree) of `paths`
+        (relative to SID_DATA; empty: everything). Bytes that are not UTF-8 show as U+FFFD."""
+        revs = [self.verify(rev_a)] + ([self.verify(rev_b)] if rev_b is not None else [])
+        guard = self.lock() if rev_b is None else contextlib.nullcontext()
+        with self._scratch() as tmp, guard:
+            out = tmp / "diff"
+            self.git("diff", "--no-color", "--no-ext-diff", f"--output={out}", *revs, "--", *paths)
+            return out.read_bytes().decode(errors="replace")
+
+    def show(self, rev: str, relpath: str) -> bytes:
+        """The content of file `relpath` (relative to SID_DATA) at `rev`; of a symlink, its
+        target."""
+        commit = self.verify(rev)
+        relpath = relpath.strip("/")
+        if self.git("cat-file", "-e", f"{commit}:{relpath}", check=False).returncode != 0:
+            raise HistoryError(f"{relpath} does not exist at revision {rev!r}")
+        members = self._export(commit, [relpath])
+        if relpath not in members:
+            raise HistoryError(f"{relpath} is not a file at revision {rev!r}")
+        return members[relpath]
+
+    def restore_paths(self, rev: str, relpaths: list[str]) -> None:
+        """Make the work tree under `relpaths` (relative to SID_DATA) what it was at `rev`:
+        files and symlinks from `rev`, tracked files that `rev` lacks removed.
+
+        Only content: git keeps no owner or mode (the Manifest does; see `restore_path`). The
+        index is left alone, the next `record` stages the result.
+        """
+        commit = self.verify(rev)
+        if not relpaths:
+            return
+        with self.lock():
+            self._neutralise()
+            done = self.git(
+                "restore", f"--source={commit}", "--worktree", "--", *relpaths, check=False
+            )
+        if done.returncode != 0:
+            tail = " / ".join(done.stderr.strip().splitlines()[-2:])
+            raise HistoryError(f"cannot restore {', '.join(relpaths)} to revision {rev!r}: {tail}")
+
+    def _export(self, commit: str, relpaths: list[str]) -> dict[str, bytes]:
+        """Files (content) and symlinks (target) under `relpaths` at `commit`, by relpath."""
+        with self._scratch() as tmp:
+            archive = tmp / "export.tar"
+            self.git("archive", "--format=tar", f"--output={archive}", commit, "--", *relpaths)
+            result: dict[str, bytes] = {}
+            with tarfile.open(archive) as tar:
+                for member in tar:
+                    if member.issym():
+                        result[member.name] = os.fsencode(member.linkname)
+                    elif (handle := tar.extractfile(member)) is not None:
+                        result[member.name] = handle.read()
+            return result
+
+    @contextlib.contextmanager
+    def _scratch(self) -> Iterator[Path]:
+        """A private temporary directory in SID_DATA/.staging (never recorded, mode 0700)."""
+        staging = self.root / ".staging"
+        staging.mkdir(mode=0o700, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="history-", dir=staging) as tmp:
+            yield Path(tmp)

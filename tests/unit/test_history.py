@@ -1,0 +1,293 @@
+"""History of SID_DATA (SPEC 5.11): `atlas-ha history`, `diff` and `restore` on a simulated
+group (A Env2 PRI, B Env1 SEC1), after two cycles with an edit of /etc/app/app.conf between
+them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from atlas_ha.cli.main import main
+from atlas_ha.demo.group import APP_UID, SimGroup, SimServer
+from atlas_ha.layout import manifest as manifest_mod
+from atlas_ha.layout import objects
+from atlas_ha.layout.manifest import Entry
+from atlas_ha.layout.sid import Area
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.create import create
+from atlas_ha.sync.cycle import cycle
+
+APP = "/etc/app/app.conf"
+APP_COPY = "PRI/Env2/SyncFiles/etc/app/app.conf"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners need root")
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def _build(base: Path) -> SimGroup:
+    """Cycle, edit app.conf on A (content and mode), cycle again."""
+    g = SimGroup(base)
+    g.build({"A": (2, "PRI"), "B": (1, "SEC1")})
+    g.boot("A")
+    g.boot("B")
+    cycle(g.servers["A"].server(_quiet))
+    app = g.servers["A"].file(APP)
+    app.write_text("level = 4\n")
+    app.chmod(0o600)
+    cycle(g.servers["A"].server(_quiet))
+    return g
+
+
+@pytest.fixture(scope="module")
+def edited(tmp_path_factory: pytest.TempPathFactory) -> SimGroup:
+    """A group for tests that only read the history."""
+    return _build(tmp_path_factory.mktemp("history") / "g")
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> SimGroup:
+    """A group of its own, for tests that restore."""
+    return _build(tmp_path / "g")
+
+
+def cli(capsys: pytest.CaptureFixture[str], sim: SimServer, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--config", str(sim.config), *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def server_of(g: SimGroup, name: str) -> Server:
+    return g.servers[name].server(_quiet)
+
+
+def create_revs(server: Server, relpath: str = APP_COPY) -> list[str]:
+    """The create commits touching `relpath`, newest first."""
+    return [c.rev for c in server.history.log([relpath]) if c.operation == "create"]
+
+
+def entry_at(server: Server, rev: str, area: str, key: tuple[str, str]) -> Entry:
+    text = server.history.show(rev, f"{area}/Manifest").decode()
+    return manifest_mod.parse(text, rev)[key]
+
+
+def assert_consistent(area: Area) -> None:
+    """Every file and symlink of the area is what its Manifest says (content, mode, owner,
+    mtime; link target)."""
+    for (tree, path), entry in area.manifest().items():
+        if tree == "area" or entry.type not in ("file", "symlink"):
+            continue
+        copy = area.copy_path(tree, path)
+        actual = objects.entry_of(tree, path, copy, copy.lstat())
+        assert actual.same_object(entry), path
+        assert entry.type != "file" or actual.mtime_ns == entry.mtime_ns, path
+
+
+def assert_clean(server: Server, relpath: str) -> None:
+    assert server.history.git("status", "--porcelain", "--", relpath).stdout == ""
+
+
+# -- history and diff --------------------------------------------------------------------------
+def test_history_lists_creates_with_operation_role_env_server(
+    edited: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, edited.servers["A"], "history", APP)
+    assert code == 0
+    creates = [line for line in out.splitlines() if " create " in line]
+    assert len(creates) == 2
+    assert all(line.endswith("PRI/Env2 on A") for line in creates)
+    changes = server_of(edited, "A").history.log([APP_COPY])
+    assert [(c.operation, c.role, c.env, c.server) for c in changes] == [
+        ("create", "PRI", "2", "A")
+    ] * 2
+
+
+def test_diff_between_two_revisions_shows_the_edited_line(
+    edited: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new, old = create_revs(server_of(edited, "A"))
+    code, out, _ = cli(capsys, edited.servers["A"], "diff", old, new, "--path", APP)
+    assert code == 0
+    assert f"a/{APP_COPY}" in out
+    assert "-level = 3\n" in out and "+level = 4\n" in out
+    code, one_rev, _ = cli(capsys, edited.servers["A"], "diff", old[:8], "--path", APP)
+    assert code == 0 and "+level = 4\n" in one_rev
+
+
+def test_diff_defaults_to_the_last_commit(
+    edited: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = server_of(edited, "A").history
+    code, out, _ = cli(capsys, edited.servers["A"], "diff")
+    assert code == 0
+    assert out == history.diff("HEAD~1", "HEAD", [])
+    assert out.startswith("diff --git ")
+
+
+def test_diff_against_the_work_tree_and_show(edited: SimGroup) -> None:
+    history = server_of(edited, "A").history
+    new, old = create_revs(server_of(edited, "A"))
+    assert "+level = 4" in history.diff(old, None, [APP_COPY])
+    assert history.diff(new, None, [APP_COPY]) == ""
+    assert history.show(old, APP_COPY) == b"level = 3\n"
+    assert history.show(new, "PRI/Env2/SyncFiles/etc/app/current") == b"app.conf"
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["diff", "no-such-rev"], "no-such-rev"),
+        (["diff", "HEAD~999", "HEAD"], "HEAD~999"),
+        (["diff", "HEAD", "-- --output=/tmp/x"], "--output=/tmp/x"),
+        (["restore", APP, "--to", "deadbeef"], "deadbeef"),
+        (["restore", "--snapshot", "PRI/Env2", "--to", "--help"], None),
+        (["restore", "--snapshot", "PRI/Env7", "--to", "HEAD"], "PRI/Env7"),
+    ],
+)
+def test_a_bad_revision_exits_11_naming_it(
+    edited: SimGroup, capsys: pytest.CaptureFixture[str], argv: list[str], named: str | None
+) -> None:
+    if named is None:  # not a revision at all: argparse refuses it (usage error)
+        with pytest.raises(SystemExit):
+            cli(capsys, edited.servers["A"], *argv)
+        return
+    head = server_of(edited, "A").history.verify("HEAD")
+    code, _out, err = cli(capsys, edited.servers["A"], *argv)
+    assert code == 11
+    assert named in err
+    sid = server_of(edited, "A").sid
+    assert sid.is_valid("PRI", 2)
+    assert server_of(edited, "A").history.verify("HEAD") == head
+
+
+def test_install_is_refused_on_a_sec(edited: SimGroup, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = cli(capsys, edited.servers["B"], "restore", APP, "--to", "HEAD", "--install")
+    assert code == 7 and "PRI only" in err
+
+
+def test_install_and_role_do_not_go_with_snapshot(
+    edited: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli(
+            capsys,
+            edited.servers["A"],
+            "restore",
+            "--snapshot",
+            "PRI/Env2",
+            "--to",
+            "HEAD",
+            "--install",
+        )
+
+
+# -- restore -----------------------------------------------------------------------------------
+def test_restore_path_brings_back_content_and_metadata(
+    group: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, server = group.servers["A"], server_of(group, "A")
+    _new, old = create_revs(server)
+    code, out, _ = cli(capsys, a, "restore", APP, "--to", old[:10])
+    assert code == 0 and "recorded as" in out
+    area = server.sid.area("PRI", 2)
+    then = entry_at(server, old, "PRI/Env2", ("SyncFiles", APP))
+    copy = area.copy_path("SyncFiles", APP)
+    st = copy.lstat()
+    assert copy.read_text() == "level = 3\n"
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, APP_UID, APP_UID)
+    assert st.st_mtime_ns == then.mtime_ns
+    assert area.manifest()[("SyncFiles", APP)] == then
+    assert_consistent(area)
+    assert_clean(server, "PRI/Env2")
+    top = server.history.log([APP_COPY])[0]
+    assert (top.operation, top.role, top.env, top.server) == ("restore", "PRI", "2", "A")
+    assert server.sid.is_valid("PRI", 2)
+    assert a.file(APP).read_text() == "level = 4\n"  # the system root is left alone
+
+
+def test_restore_install_on_the_pri_places_the_system_file(
+    group: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, server = group.servers["A"], server_of(group, "A")
+    _new, old = create_revs(server)
+    code, out, _ = cli(capsys, a, "restore", APP, "--to", old, "--install")
+    assert code == 0 and f"installed {APP}" in out
+    st = a.file(APP).lstat()
+    then = entry_at(server, old, "PRI/Env2", ("SyncFiles", APP))
+    assert a.file(APP).read_text() == "level = 3\n"
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_mtime_ns) == (0o640, APP_UID, then.mtime_ns)
+    assert server.history.log([APP_COPY])[0].operation == "restore"
+    cycle(server)
+    assert group.servers["B"].file(APP).read_text() == "level = 3\n"
+
+
+def test_restore_a_directory_removes_what_was_added_since(
+    group: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, server = group.servers["A"], server_of(group, "A")
+    _new, old = create_revs(server)
+    (a.file("/etc/app/conf.d/new.conf")).write_text("new = 1\n")
+    cycle(server)
+    code, _out, _err = cli(capsys, a, "restore", "/etc/app/conf.d/", "--to", old)
+    assert code == 0
+    area = server.sid.area("PRI", 2)
+    assert not area.copy_path("SyncFiles", "/etc/app/conf.d/new.conf").exists()
+    assert ("SyncFiles", "/etc/app/conf.d/new.conf") not in area.manifest()
+    assert area.copy_path("SyncFiles", "/etc/app/conf.d/extra.conf").read_text() == "extra = yes\n"
+    assert area.copy_path("SyncFiles", APP).read_text() == "level = 4\n"  # outside the path
+    assert_consistent(area)
+    assert_clean(server, "PRI/Env2")
+
+
+def test_restore_snapshot_restores_the_whole_area(
+    group: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, server = group.servers["A"], server_of(group, "A")
+    _new, old = create_revs(server)
+    (a.file("/etc/app/conf.d/new.conf")).write_text("new = 1\n")
+    cycle(server)
+    code, out, _ = cli(capsys, a, "restore", "--snapshot", "PRI/Env2", "--to", old)
+    assert code == 0 and "restored PRI/Env2" in out
+    area = server.sid.area("PRI", 2)
+    assert not area.copy_path("SyncFiles", "/etc/app/conf.d/new.conf").exists()
+    assert area.copy_path("SyncFiles", APP).read_text() == "level = 3\n"
+    assert area.manifest_file.read_bytes() == server.history.show(old, "PRI/Env2/Manifest")
+    assert (area.manifest_file.stat().st_mode & 0o777) == 0o600
+    assert server.history.diff(old, "HEAD", ["PRI/Env2"]) == ""
+    assert_consistent(area)
+    assert_clean(server, "PRI/Env2")
+    top = server.history.log(["PRI/Env2"])[0]
+    assert (top.operation, top.role, top.env) == ("restore", "PRI", "2")
+    assert server.sid.is_valid("PRI", 2)
+    code, out, _ = cli(capsys, a, "restore", "--snapshot", "PRI/Env2", "--to", old)
+    assert code == 0 and "nothing recorded" in out
+
+
+def test_a_local_edit_on_a_sec_and_its_undoing_are_both_in_its_history(
+    group: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = group.servers["B"]
+    b.file(APP).write_text("level = 99\n")
+    create(server_of(group, "B"))
+    sec_copy = "SEC1/Env1/SyncFiles/etc/app/app.conf"
+    edit = create_revs(server_of(group, "B"), sec_copy)[0]
+    assert server_of(group, "B").history.show(edit, sec_copy) == b"level = 99\n"
+    cycle(server_of(group, "A"))
+    assert b.file(APP).read_text() == "level = 4\n"
+    history = server_of(group, "B").history
+    undo, local = create_revs(server_of(group, "B"), sec_copy)[:2]
+    assert local == edit
+    changes = history.log([sec_copy])[:2]
+    assert [(c.operation, c.role, c.env, c.server) for c in changes] == [
+        ("create", "SEC1", "1", "B")
+    ] * 2
+    assert "-level = 99\n+level = 4\n" in history.diff(local, undo, [sec_copy])
+    code, out, _ = cli(capsys, b, "history", APP)
+    assert code == 0
+    assert out.splitlines()[0].startswith(undo[:10])
+    assert out.splitlines()[1].startswith(local[:10])
