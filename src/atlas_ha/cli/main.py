@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atlas_ha import __version__
-from atlas_ha.cli import history_cmds, server_cmds, ssh_cmds, sync_cmds
+from atlas_ha.cli import history_cmds, lab_cmds, server_cmds, ssh_cmds, sync_cmds
 from atlas_ha.errors import AtlasError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync_cmds.register(sub)
     history_cmds.register(sub)
     ssh_cmds.register(sub)
+    lab_cmds.register(sub)
     from atlas_ha.cli import demo_cmd
 
     demo_cmd.register(sub)

@@ -177,9 +177,19 @@ class SimGroup:
 
     def swap(self, a: str, b: str) -> None:
         self.shutdown(a, b)
+        self.swap_disks(a, b)
+
+    def swap_disks(self, a: str, b: str) -> None:
         disk_a, disk_b = self.unplug(a), self.unplug(b)
         self.plug(disk_b, a)
         self.plug(disk_a, b)
+
+    def disk_of(self, server: str) -> str | None:
+        link = self.base / "servers" / server / "unbound"
+        return Path(os.readlink(link)).name if link.is_symlink() else None
+
+    def attached_to(self, disk: str) -> str | None:
+        return next((s for s in self.servers if self.disk_of(s) == disk), None)
 
     def shutdown(self, *names: str) -> None:
         for name in names:

@@ -1,0 +1,1 @@
+"""The multi-server lab: network namespaces, real sshd, disks that move between servers."""

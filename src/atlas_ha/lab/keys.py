@@ -1,0 +1,75 @@
+"""ssh keys and sshd configuration of the lab's servers.
+
+Each server has its own client key (Bound Data, ESD_DATA/ssh/id_ed25519). Each disk carries
+the host key of its role (DIR/disks/<disk>/ssh/host_ed25519), so the role keeps its host key
+when it moves. Every server accepts every other server's key, but only through the forced
+command (atlas-ha's serve entry point); the role checks of SPEC 5.8 decide the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atlas_ha.cli.main import main
+from atlas_ha.demo.group import SimGroup
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.system import Runner
+
+
+def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
+    runner = Runner()
+    role_keys = {}
+    for name, sim in group.servers.items():
+        text = sim.config.read_text().replace('kind = "local"', f'kind = "ssh"\nport = "{port}"')
+        atomic_write(sim.config, text)
+        if main(["--config", str(sim.config), "keys", "generate"]) != 0:
+            raise RuntimeError(f"keys generate failed on {name}")
+        disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
+        disk_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+        host_key = disk_ssh / "host_ed25519"
+        if not host_key.exists():
+            runner.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"atlas-{roles[name]}",
+                    "-f",
+                    str(host_key),
+                ]
+            )
+        role_keys[roles[name]] = host_key.with_suffix(".pub").read_text().split()[:2]
+    known = "".join(f"atlas-{role} {kind} {key}\n" for role, (kind, key) in role_keys.items())
+    for name, sim in group.servers.items():
+        for other, other_sim in group.servers.items():
+            if other != name:
+                pub = other_sim.base / "esd" / "ssh" / "id_ed25519.pub"
+                main(["--config", str(sim.config), "keys", "authorize", str(pub)])
+        atomic_write(sim.base / "esd" / "ssh" / "known_hosts", known, mode=0o600)
+
+
+def sshd_config(esd: Path, address: str, port: int, host_key: Path) -> str:
+    ssh = esd / "ssh"
+    return "\n".join(
+        [
+            f"ListenAddress {address}:{port}",
+            f"HostKey {host_key}",
+            f"PidFile {ssh / 'sshd.pid'}",
+            f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
+            "PermitRootLogin forced-commands-only",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "UseDNS no",
+            "StrictModes no",
+            "PrintMotd no",
+            "AllowTcpForwarding no",
+            "X11Forwarding no",
+            "LogLevel VERBOSE",
+            "",
+        ]
+    )

@@ -1,0 +1,112 @@
+"""Network namespaces for the lab: a bridge in its own namespace, one namespace per host.
+
+Safety (LAB-NOTES): the bridge lives in its own namespace, host namespaces get no default
+route, and the root namespace gets `unreachable <subnet>` so that a command run there by
+mistake towards a lab address can never leave the machine. All of it is removed at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+
+from atlas_ha.errors import AtlasError, ServerStateError
+from atlas_ha.system import Runner
+
+SUBNET = "198.51.100.0/24"  # TEST-NET-2: never routed on the real network
+
+
+class LabNet:
+    def __init__(self, prefix: str, runner: Runner, subnet: str = SUBNET) -> None:
+        self.prefix = prefix
+        self.runner = runner
+        self.subnet = ipaddress.ip_network(subnet)
+
+    @property
+    def bridge_ns(self) -> str:
+        return f"{self.prefix}net"
+
+    def ns(self, host: str) -> str:
+        return f"{self.prefix}{host}"
+
+    def ip(self, *args: str, check: bool = True) -> str:
+        return self.runner.run(["ip", *args], check=check, timeout=30).stdout
+
+    def exists(self) -> bool:
+        return self.bridge_ns in self.ip("netns", "list").split()
+
+    def create(self, hosts: list[str]) -> None:
+        if self.exists():
+            raise ServerStateError(f"lab network {self.bridge_ns} exists already (lab down first)")
+        self.ip("route", "replace", "unreachable", str(self.subnet))
+        self.ip("netns", "add", self.bridge_ns)
+        self.ip("-n", self.bridge_ns, "link", "set", "lo", "up")
+        self.ip("-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
+        self.ip("-n", self.bridge_ns, "link", "set", "br0", "up")
+        for index, host in enumerate(hosts):
+            self.add_host(host, index)
+
+    def add_host(self, host: str, index: int) -> None:
+        ns, port = self.ns(host), f"p{index}"
+        self.ip("netns", "add", ns)
+        self.ip(
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            ns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            port,
+            "netns",
+            self.bridge_ns,
+        )
+        self.ip("-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
+        self.ip("-n", ns, "link", "set", "lo", "up")
+        self.ip("-n", ns, "link", "set", "eth0", "up")
+
+    def set_address(self, host: str, address: str, prefix: int) -> None:
+        """Give `host` exactly this address and tell the neighbours (gratuitous ARP)."""
+        if ipaddress.ip_address(address) not in self.subnet:
+            raise ServerStateError(f"{address} is outside the lab subnet {self.subnet}")
+        ns = self.ns(host)
+        self.ip("-n", ns, "addr", "flush", "dev", "eth0")
+        self.ip("-n", ns, "addr", "add", f"{address}/{prefix}", "dev", "eth0")
+        # gratuitous ARP so neighbours drop the old owner at once; without arping they learn
+        # the address at their next ARP request
+        with contextlib.suppress(AtlasError):
+            self.runner.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "arping",
+                    "-q",
+                    "-U",
+                    "-c",
+                    "2",
+                    "-w",
+                    "1",
+                    "-I",
+                    "eth0",
+                    address,
+                ],
+                check=False,
+                timeout=5,
+            )
+
+    def clear_address(self, host: str) -> None:
+        self.ip("-n", self.ns(host), "addr", "flush", "dev", "eth0", check=False)
+
+    def addresses(self, host: str) -> list[str]:
+        out = self.ip("-n", self.ns(host), "-o", "-4", "addr", "show", "dev", "eth0", check=False)
+        return [line.split()[3].split("/")[0] for line in out.splitlines() if " inet " in line]
+
+    def destroy(self, hosts: list[str]) -> None:
+        for host in hosts:
+            self.ip("netns", "del", self.ns(host), check=False)
+        self.ip("netns", "del", self.bridge_ns, check=False)
+        self.ip("route", "del", "unreachable", str(self.subnet), check=False)

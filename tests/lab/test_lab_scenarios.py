@@ -1,0 +1,80 @@
+"""SPEC 11 across network namespaces: every server its own namespace, address and sshd; the
+ssh transport between them; disks moved between servers; the client follows the PRI address."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atlas_ha.lab.lab import ADDRESSES, CLIENT, Lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    if os.geteuid() != 0 or not shutil.which("ip") or not Path("/usr/sbin/sshd").exists():
+        pytest.skip("needs root, iproute2 and OpenSSH's sshd")
+    lab = Lab(tmp_path / "lab")
+    try:
+        lab.up({"A": 2, "B": 1, "C": 3}, {"A": "PRI", "B": "SEC1", "C": "SEC2"})
+        yield lab
+    finally:
+        lab.down()
+    assert not lab.net.exists()  # cleanup really happened
+
+
+def states(report: dict[str, Any]) -> dict[str, str]:
+    return {c["sec"]: c["state"] for c in report["compare"]}
+
+
+def keyscan_from_client(lab: Lab) -> str:
+    """The host key that answers on the PRI address, as the client sees it."""
+    out = lab.runner.run(["ip", "netns", "exec", lab.net.ns(CLIENT[0]), "ssh-keyscan", "-T", "5",
+                          "-t", "ed25519", ADDRESSES["PRI"]], check=False, timeout=20)
+    return out.stdout.split()[-1] if out.stdout.strip() else ""
+
+
+def role_key(lab: Lab, disk: str) -> str:
+    return (lab.base / "disks" / disk / "ssh/host_ed25519.pub").read_text().split()[1]
+
+
+def test_scenarios_across_namespaces(lab: Lab) -> None:
+    assert lab.net.addresses("A") == [ADDRESSES["PRI"]]
+    assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
+    assert keyscan_from_client(lab) == role_key(lab, "disk-A")
+    # Scenario 1: A's disk goes into B; B answers on the PRI address with the PRI's host key
+    lab.shutdown("A", "B")
+    disk_a, disk_b = lab.unplug("A"), lab.unplug("B")
+    lab.plug(disk_a, "B")
+    lab.boot("B")
+    assert lab.net.addresses("B") == [ADDRESSES["PRI"]]
+    assert lab.installed_identity("B").address == ADDRESSES["PRI"]
+    assert keyscan_from_client(lab) == role_key(lab, "disk-A")
+    report = lab.cycle("B")
+    assert states(report) == {"SEC1": "stale", "SEC2": "equal"}
+    sec1 = next(s for s in report["secs"] if s["sec"] == "SEC1")
+    assert not sec1["reached"]
+    # Scenario 2: B's old disk (SEC1) goes into A
+    lab.plug(disk_b, "A")
+    lab.boot("A")
+    assert lab.net.addresses("A") == [ADDRESSES["SEC1"]]
+    assert states(lab.cycle("B")) == {"SEC1": "equal", "SEC2": "equal"}
+    # Scenario 3: B and C swap: C (Env3) becomes PRI via on-demand conversion
+    lab.swap("B", "C")
+    assert lab.net.addresses("C") == [ADDRESSES["PRI"]]
+    assert lab.net.addresses("B") == [ADDRESSES["SEC2"]]
+    assert keyscan_from_client(lab) == role_key(lab, "disk-A")
+    report = lab.cycle("C")
+    assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
+    assert all(c["env"] == 3 for c in report["compare"])
+    status = lab.status()
+    roles = {s["name"]: (s["role"], s["disk"], s["address"]) for s in status["servers"]}
+    assert roles == {"A": ("SEC1", "disk-B", ADDRESSES["SEC1"]),
+                     "B": ("SEC2", "disk-C", ADDRESSES["SEC2"]),
+                     "C": ("PRI", "disk-A", ADDRESSES["PRI"])}
