@@ -35,8 +35,22 @@ def states(report: dict[str, Any]) -> dict[str, str]:
 
 def keyscan_from_client(lab: Lab) -> str:
     """The host key that answers on the PRI address, as the client sees it."""
-    out = lab.runner.run(["ip", "netns", "exec", lab.net.ns(CLIENT[0]), "ssh-keyscan", "-T", "5",
-                          "-t", "ed25519", ADDRESSES["PRI"]], check=False, timeout=20)
+    out = lab.runner.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.net.ns(CLIENT[0]),
+            "ssh-keyscan",
+            "-T",
+            "5",
+            "-t",
+            "ed25519",
+            ADDRESSES["PRI"],
+        ],
+        check=False,
+        timeout=20,
+    )
     return out.stdout.split()[-1] if out.stdout.strip() else ""
 
 
@@ -75,6 +89,8 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert all(c["env"] == 3 for c in report["compare"])
     status = lab.status()
     roles = {s["name"]: (s["role"], s["disk"], s["address"]) for s in status["servers"]}
-    assert roles == {"A": ("SEC1", "disk-B", ADDRESSES["SEC1"]),
-                     "B": ("SEC2", "disk-C", ADDRESSES["SEC2"]),
-                     "C": ("PRI", "disk-A", ADDRESSES["PRI"])}
+    assert roles == {
+        "A": ("SEC1", "disk-B", ADDRESSES["SEC1"]),
+        "B": ("SEC2", "disk-C", ADDRESSES["SEC2"]),
+        "C": ("PRI", "disk-A", ADDRESSES["PRI"]),
+    }
