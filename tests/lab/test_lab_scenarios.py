@@ -3,8 +3,10 @@ ssh transport between them; disks moved between servers; the client follows the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,12 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    if os.geteuid() != 0 or not shutil.which("ip") or not Path("/usr/sbin/sshd").exists():
+    if (
+        os.geteuid() != 0
+        or not shutil.which("ip")
+        or not Path("/usr/sbin/sshd").exists()
+        or not Path("/usr/sbin/nginx").exists()
+    ):
         pytest.skip("needs root, iproute2 and OpenSSH's sshd")
     lab = Lab(tmp_path / "lab")
     try:
@@ -54,6 +61,36 @@ def keyscan_from_client(lab: Lab) -> str:
     return out.stdout.split()[-1] if out.stdout.strip() else ""
 
 
+def http_from_client(lab: Lab, address: str, path: str = "/") -> tuple[int, str, str]:
+    """(status, X-Atlas header, body) of a request from the client namespace."""
+    code = (
+        "import json, urllib.request, urllib.error\n"
+        "try:\n"
+        f"    r = urllib.request.urlopen('http://{address}{path}', timeout=5)\n"
+        "    print(json.dumps([r.status, r.headers.get('X-Atlas') or '', r.read().decode()]))\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print(json.dumps([e.code, '', '']))\n"
+        "except OSError as e:\n"
+        "    print(json.dumps([0, '', str(e)]))\n"
+    )
+    out = lab.runner.run(
+        ["ip", "netns", "exec", lab.net.ns(CLIENT[0]), sys.executable, "-c", code],
+        check=False,
+        timeout=30,
+    )
+    status, header, body = json.loads(out.stdout)
+    return int(status), str(header), str(body)
+
+
+PRI_PAGE = "client data on the PRI's disk"
+
+
+def assert_pri_serves_client_data(lab: Lab) -> None:
+    status, _header, body = http_from_client(lab, ADDRESSES["PRI"])
+    assert status == 200 and PRI_PAGE in body
+    assert http_from_client(lab, ADDRESSES["PRI"], "/private/payroll.html")[0] == 403
+
+
 def role_key(lab: Lab, disk: str) -> str:
     return (lab.base / "disks" / disk / "ssh/host_ed25519.pub").read_text().split()[1]
 
@@ -62,6 +99,17 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert lab.net.addresses("A") == [ADDRESSES["PRI"]]
     assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
+    assert_pri_serves_client_data(lab)
+    # a configuration change on the PRI reaches every SEC, whose nginx is reloaded
+    site = lab.group.servers["A"].file("/etc/nginx/sites-enabled/www")
+    site.write_text(
+        site.read_text().replace("listen 80;", "listen 80;\n    add_header X-Atlas v2;")
+    )
+    assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
+    for sec in ("SEC1", "SEC2"):
+        status, header, body = http_from_client(lab, ADDRESSES[sec])
+        assert (status, header) == (200, "v2") and f"skeleton of the {sec} disk" in body
+        assert http_from_client(lab, ADDRESSES[sec], "/private/payroll.html")[0] == 403
     # Scenario 1: A's disk goes into B; B answers on the PRI address with the PRI's host key
     lab.shutdown("A", "B")
     disk_a, disk_b = lab.unplug("A"), lab.unplug("B")
@@ -70,6 +118,7 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert lab.net.addresses("B") == [ADDRESSES["PRI"]]
     assert lab.installed_identity("B").address == ADDRESSES["PRI"]
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
+    assert_pri_serves_client_data(lab)
     report = lab.cycle("B")
     assert states(report) == {"SEC1": "stale", "SEC2": "equal"}
     sec1 = next(s for s in report["secs"] if s["sec"] == "SEC1")
@@ -84,6 +133,7 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert lab.net.addresses("C") == [ADDRESSES["PRI"]]
     assert lab.net.addresses("B") == [ADDRESSES["SEC2"]]
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
+    assert_pri_serves_client_data(lab)
     report = lab.cycle("C")
     assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
     assert all(c["env"] == 3 for c in report["compare"])

@@ -91,6 +91,7 @@ class SimGroup:
         self.base = base
         self.group = group
         self.addresses = addresses or ADDRESSES
+        self.site = SITE
         self.servers: dict[str, SimServer] = {}
 
     @property
@@ -153,7 +154,7 @@ class SimGroup:
         sim.file("/etc/app").mkdir(parents=True, exist_ok=True)
         if with_config:
             name = "www.conf" if env.formats["nginx"] == "conf.d" else "www"
-            _write(sim.file(f"{site_dir}/{name}"), SITE, 0o644)
+            _write(sim.file(f"{site_dir}/{name}"), self.site, 0o644)
             _write(sim.file("/etc/app/app.conf"), b"level = 3\n", 0o640, APP_UID)
             (sim.file("/etc/app/conf.d")).mkdir(exist_ok=True)
             _write(sim.file("/etc/app/conf.d/extra.conf"), b"extra = yes\n", 0o644)

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.converters import identity
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ServerStateError
+from atlas_ha.lab import host, services
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.net import LabNet
 from atlas_ha.layout.atomic import atomic_write
@@ -78,7 +75,9 @@ class Lab:
     def up(self, envs: dict[str, int], roles: dict[str, str]) -> None:
         if self.state_file.exists():
             raise ServerStateError(f"{self.state_file}: a lab is set up here (lab down first)")
+        self.group.site = services.site(self.mountpoint / "www")
         self.group.build({name: (envs[name], roles[name]) for name in envs})
+        self._install_services(envs, roles)
         self.state = {
             "prefix": self.net.prefix,
             "servers": {
@@ -94,12 +93,33 @@ class Lab:
 
     def down(self) -> None:
         for name in list(self.servers()):
-            self._stop_sshd(name)
+            self._stop_all(name)
         self.net.destroy([*self.servers(), CLIENT[0]])
         self.state_file.unlink(missing_ok=True)
 
+    @property
+    def mountpoint(self) -> Path:
+        """Where each server sees its own plugged disk (in its own mount namespace)."""
+        return self.base / "mnt" / "unbound"
+
+    def _install_services(self, envs: dict[str, int], roles: dict[str, str]) -> None:
+        for name, sim in self.group.servers.items():
+            services.client_data(
+                self.base / "disks" / f"disk-{name}",
+                "client data on the PRI's disk"
+                if roles[name] == "PRI"
+                else f"skeleton of the {roles[name]} disk",
+            )
+            server = sim.server(lambda _l: None)
+            fmt = server.envs[envs[name]].formats["nginx"]
+            conf = services.write_nginx(sim.root, sim.base / "run", fmt)
+            reload = " ".join(services.nginx_argv(sim.base / "run", conf, "-s", "reload"))
+            with sim.config.open("a") as settings:
+                settings.write(f'\n[hooks]\nafter_install = ["{reload}"]\n')
+
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:
+        """Role/Identity Install, identity applied to the namespace, then sshd and nginx."""
         info = self.servers()[name]
         if info["state"] == "up":
             raise ServerStateError(f"{name} is up already")
@@ -111,17 +131,37 @@ class Lab:
             raise ServerStateError(f"boot {name}: {out.stderr.strip()}")
         ident = self.installed_identity(name)
         self.net.set_address(name, ident.address, ident.prefix)
-        info.update(state="up", hostname=ident.hostname, address=ident.address)
-        info["sshd_pid"] = self._start_sshd(name, ident.address)
+        disk = self.group.disk_of(name)
+        assert disk is not None
+        anchor = host.start_anchor(
+            self.net.ns(name), self.base / "disks" / disk, self.mountpoint, ident.hostname
+        )
+        info.update(state="up", hostname=ident.hostname, address=ident.address, anchor=anchor)
+        self._save()
+        info["sshd_pid"] = self._start_sshd(name, ident.address, anchor)
+        run = sim.base / "run"
+        conf = sim.root / "etc" / "nginx" / "nginx.conf"
+        info["nginx_pid"] = host.spawn(
+            anchor,
+            services.nginx_argv(run, conf, "-g", "daemon off;"),
+            run / "nginx.log",
+            what=f"nginx on {name}",
+        )
         self._save()
         return out.stdout.splitlines()
 
     def shutdown(self, *names: str) -> None:
         for name in names:
-            self._stop_sshd(name)
+            self._stop_all(name)
             self.net.clear_address(name)
             self.servers()[name].update(state="down", address=None)
         self._save()
+
+    def _stop_all(self, name: str) -> None:
+        info = self.servers()[name]
+        for key in ("nginx_pid", "sshd_pid", "anchor"):
+            host.stop(info.get(key))
+            info[key] = None
 
     def swap(self, a: str, b: str) -> None:
         self.shutdown(a, b)
@@ -208,60 +248,18 @@ class Lab:
         }
 
     # -- sshd ------------------------------------------------------------------------------------
-    def _start_sshd(self, name: str, address: str) -> int:
+    def _start_sshd(self, name: str, address: str, anchor: int) -> int:
         sim = self.group.servers[name]
         disk = self.group.disk_of(name)
         assert disk is not None
         host_key = self.base / "disks" / disk / "ssh" / "host_ed25519"
         config = sim.base / "esd" / "ssh" / "sshd_config"
         atomic_write(config, sshd_config(sim.base / "esd", address, SSH_PORT, host_key))
-        log_path = sim.base / "sshd.log"
-        log_path.touch()
-        offset = log_path.stat().st_size
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        with log_path.open("a") as log:
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.net.ns(name), SSHD, "-D", "-e", "-f", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 10
-        while b"Server listening" not in log_path.read_bytes()[offset:]:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise ServerStateError(
-                    f"sshd on {name} did not start: see {log_path} "
-                    f"(offset {offset}, size {log_path.stat().st_size}, "
-                    f"exit {proc.poll()})"
-                )
-            time.sleep(0.02)
-        return proc.pid
-
-    def _stop_sshd(self, name: str) -> None:
-        pid = self.servers()[name].get("sshd_pid")
-        if not pid:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(200):
-                if _reaped(pid):
-                    break
-                time.sleep(0.01)
-            else:
-                os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.servers()[name]["sshd_pid"] = None
-
-
-def _reaped(pid: int) -> bool:
-    """True once `pid` is gone (reaping it if it is our child)."""
-    try:
-        done, _status = os.waitpid(pid, os.WNOHANG)
-        return done == pid
-    except ChildProcessError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+        return host.spawn(
+            anchor,
+            [SSHD, "-D", "-e", "-f", str(config)],
+            sim.base / "sshd.log",
+            ready=b"Server listening",
+            what=f"sshd on {name}",
+        )

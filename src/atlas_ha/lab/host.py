@@ -1,0 +1,109 @@
+"""Processes of one lab server: an anchor holding its mount and UTS namespaces (inside its
+network namespace), and the daemons started in them. Everything is tracked by PID.
+
+The anchor bind-mounts the server's plugged disk on the lab's common mount point, so that
+configuration synced between servers (an nginx document root, a database directory) names
+the same path everywhere and each server sees its own Unbound Data there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from atlas_ha.errors import ServerStateError
+
+ANCHOR = 'mount --bind "$1" "$2" && hostname "$3" && exec sleep infinity'
+
+
+def start_anchor(netns: str, disk: Path, mountpoint: Path, hostname: str) -> int:
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            netns,
+            "unshare",
+            "--mount",
+            "--uts",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            ANCHOR,
+            "anchor",
+            str(disk),
+            str(mountpoint),
+            hostname,
+        ],
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while str(mountpoint) not in _mounts(proc.pid):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise ServerStateError(f"the namespace anchor of {netns} did not start")
+        time.sleep(0.01)
+    return proc.pid
+
+
+def _mounts(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/mountinfo").read_text()
+    except OSError:
+        return ""
+
+
+def enter(anchor: int) -> list[str]:
+    """The argv prefix that runs a command in the anchor's namespaces."""
+    return ["nsenter", "-t", str(anchor), "-m", "-u", "-n", "--"]
+
+
+def spawn(
+    anchor: int, argv: list[str], log: Path, ready: bytes | None = None, what: str = "daemon"
+) -> int:
+    """Start a daemon in the anchor's namespaces; wait until `ready` appears in its log."""
+    log.touch()
+    offset = log.stat().st_size
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*enter(anchor), *argv], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 15
+    while ready is not None and ready not in log.read_bytes()[offset:]:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise ServerStateError(f"{what} did not start (see {log})")
+        time.sleep(0.02)
+    return proc.pid
+
+
+def stop(pid: int | None, timeout: float = 5.0) -> None:
+    """SIGTERM, wait, SIGKILL: by PID, never by name."""
+    if not pid:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+        time.sleep(0.01)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        return done == pid
+    except ChildProcessError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
