@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from atlas_ha.lab import postgres
 from atlas_ha.lab.lab import ADDRESSES, CLIENT, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -85,10 +86,26 @@ def http_from_client(lab: Lab, address: str, path: str = "/") -> tuple[int, str,
 PRI_PAGE = "client data on the PRI's disk"
 
 
+def sql_from_client(lab: Lab, address: str, query: str) -> tuple[int, list[str], str]:
+    dsn = (
+        f"host={address} dbname=acme user={postgres.CLIENT_USER} "
+        f"password={postgres.CLIENT_PASSWORD} connect_timeout=5"
+    )
+    out = lab.runner.run(
+        ["ip", "netns", "exec", lab.net.ns(CLIENT[0]), "psql", dsn, "-Atc", query],
+        check=False,
+        timeout=30,
+    )
+    return out.returncode, out.stdout.split(), out.stderr
+
+
 def assert_pri_serves_client_data(lab: Lab) -> None:
+    """The client, using the PRI address, gets the PRI's pages and database rows."""
     status, _header, body = http_from_client(lab, ADDRESSES["PRI"])
     assert status == 200 and PRI_PAGE in body
     assert http_from_client(lab, ADDRESSES["PRI"], "/private/payroll.html")[0] == 403
+    code, rows, err = sql_from_client(lab, ADDRESSES["PRI"], "SELECT count(*) FROM customers")
+    assert (code, rows) == (0, [str(len(postgres.ROWS))]), err
 
 
 def role_key(lab: Lab, disk: str) -> str:
@@ -110,6 +127,9 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
         status, header, body = http_from_client(lab, ADDRESSES[sec])
         assert (status, header) == (200, "v2") and f"skeleton of the {sec} disk" in body
         assert http_from_client(lab, ADDRESSES[sec], "/private/payroll.html")[0] == 403
+        # a SEC's disk holds no client data: its database has no customers table
+        code, _rows, err = sql_from_client(lab, ADDRESSES[sec], "SELECT count(*) FROM customers")
+        assert code != 0 and "customers" in err
     # Scenario 1: A's disk goes into B; B answers on the PRI address with the PRI's host key
     lab.shutdown("A", "B")
     disk_a, disk_b = lab.unplug("A"), lab.unplug("B")

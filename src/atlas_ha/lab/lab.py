@@ -20,7 +20,7 @@ from typing import Any
 from atlas_ha.converters import identity
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ServerStateError
-from atlas_ha.lab import host, services
+from atlas_ha.lab import host, postgres, services
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.net import LabNet
 from atlas_ha.layout.atomic import atomic_write
@@ -110,6 +110,13 @@ class Lab:
                 if roles[name] == "PRI"
                 else f"skeleton of the {roles[name]} disk",
             )
+            if postgres.available():
+                postgres.init_cluster(
+                    self.runner,
+                    self.base / "disks" / f"disk-{name}",
+                    str(self.net.subnet),
+                    client_data=roles[name] == "PRI",
+                )
             server = sim.server(lambda _l: None)
             fmt = server.envs[envs[name]].formats["nginx"]
             conf = services.write_nginx(sim.root, sim.base / "run", fmt)
@@ -147,6 +154,15 @@ class Lab:
             run / "nginx.log",
             what=f"nginx on {name}",
         )
+        if postgres.available():
+            argv = postgres.postmaster_argv(self.mountpoint / "pgdata", ident.address, run / "pg")
+            info["postgres_pid"] = host.spawn(
+                anchor,
+                argv,
+                run / "postgres.log",
+                ready=b"ready to accept connections",
+                what=f"PostgreSQL on {name}",
+            )
         self._save()
         return out.stdout.splitlines()
 
@@ -159,7 +175,7 @@ class Lab:
 
     def _stop_all(self, name: str) -> None:
         info = self.servers()[name]
-        for key in ("nginx_pid", "sshd_pid", "anchor"):
+        for key in ("postgres_pid", "nginx_pid", "sshd_pid", "anchor"):
             host.stop(info.get(key))
             info[key] = None
 
