@@ -3,17 +3,15 @@ ssh transport between them; disks moved between servers; the client follows the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from atlas_ha.lab import postgres
+from atlas_ha.lab import client, postgres
 from atlas_ha.lab.lab import ADDRESSES, CLIENT, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -62,50 +60,18 @@ def keyscan_from_client(lab: Lab) -> str:
     return out.stdout.split()[-1] if out.stdout.strip() else ""
 
 
-def http_from_client(lab: Lab, address: str, path: str = "/") -> tuple[int, str, str]:
-    """(status, X-Atlas header, body) of a request from the client namespace."""
-    code = (
-        "import json, urllib.request, urllib.error\n"
-        "try:\n"
-        f"    r = urllib.request.urlopen('http://{address}{path}', timeout=5)\n"
-        "    print(json.dumps([r.status, r.headers.get('X-Atlas') or '', r.read().decode()]))\n"
-        "except urllib.error.HTTPError as e:\n"
-        "    print(json.dumps([e.code, '', '']))\n"
-        "except OSError as e:\n"
-        "    print(json.dumps([0, '', str(e)]))\n"
-    )
-    out = lab.runner.run(
-        ["ip", "netns", "exec", lab.net.ns(CLIENT[0]), sys.executable, "-c", code],
-        check=False,
-        timeout=30,
-    )
-    status, header, body = json.loads(out.stdout)
-    return int(status), str(header), str(body)
-
-
 PRI_PAGE = "client data on the PRI's disk"
-
-
-def sql_from_client(lab: Lab, address: str, query: str) -> tuple[int, list[str], str]:
-    dsn = (
-        f"host={address} dbname=acme user={postgres.CLIENT_USER} "
-        f"password={postgres.CLIENT_PASSWORD} connect_timeout=5"
-    )
-    out = lab.runner.run(
-        ["ip", "netns", "exec", lab.net.ns(CLIENT[0]), "psql", dsn, "-Atc", query],
-        check=False,
-        timeout=30,
-    )
-    return out.returncode, out.stdout.split(), out.stderr
 
 
 def assert_pri_serves_client_data(lab: Lab) -> None:
     """The client, using the PRI address, gets the PRI's pages and database rows."""
-    status, _header, body = http_from_client(lab, ADDRESSES["PRI"])
+    status, _header, body = client.http(lab, ADDRESSES["PRI"])
     assert status == 200 and PRI_PAGE in body
-    assert http_from_client(lab, ADDRESSES["PRI"], "/private/payroll.html")[0] == 403
-    code, rows, err = sql_from_client(lab, ADDRESSES["PRI"], "SELECT count(*) FROM customers")
+    assert client.http(lab, ADDRESSES["PRI"], "/private/payroll.html")[0] == 403
+    code, rows, err = client.sql(lab, ADDRESSES["PRI"], "SELECT count(*) FROM customers")
     assert (code, rows) == (0, [str(len(postgres.ROWS))]), err
+    code, rows, err = client.sql(lab, ADDRESSES["PRI"], "SELECT name FROM customers ORDER BY id")
+    assert rows == list(postgres.ROWS), err
 
 
 def role_key(lab: Lab, disk: str) -> str:
@@ -124,11 +90,11 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     )
     assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     for sec in ("SEC1", "SEC2"):
-        status, header, body = http_from_client(lab, ADDRESSES[sec])
+        status, header, body = client.http(lab, ADDRESSES[sec])
         assert (status, header) == (200, "v2") and f"skeleton of the {sec} disk" in body
-        assert http_from_client(lab, ADDRESSES[sec], "/private/payroll.html")[0] == 403
+        assert client.http(lab, ADDRESSES[sec], "/private/payroll.html")[0] == 403
         # a SEC's disk holds no client data: its database has no customers table
-        code, _rows, err = sql_from_client(lab, ADDRESSES[sec], "SELECT count(*) FROM customers")
+        code, _rows, err = client.sql(lab, ADDRESSES[sec], "SELECT count(*) FROM customers")
         assert code != 0 and "customers" in err
     # Scenario 1: A's disk goes into B; B answers on the PRI address with the PRI's host key
     lab.shutdown("A", "B")

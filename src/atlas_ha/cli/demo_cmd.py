@@ -1,4 +1,4 @@
-"""`atlas-ha demo`: the seed's scenarios on a three-server group on this machine."""
+"""`atlas-ha demo`: the seed's scenarios, on the lab when this machine allows it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,25 @@ from typing import Any
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the seed's failover scenarios on a 3-server group")
-    p.add_argument("--dir", type=Path, default=Path("/tmp/atlas-ha-demo"))
+    p.add_argument("--dir", type=Path, default=Path("/var/tmp/atlas-ha-demo"))
+    p.add_argument("--down", action="store_true", help="take the lab down at the end")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="simulate the servers on the filesystem only (no namespaces, no root)",
+    )
     p.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from atlas_ha.demo.lab_demo import lab_possible, run_lab_demo
     from atlas_ha.demo.scenarios import run_demo
 
+    if not args.local and lab_possible():
+        return run_lab_demo(args.dir, args.down)
+    if not args.local:
+        print(
+            "atlas-ha demo: the lab needs root, iproute2, sshd and nginx; running the "
+            "filesystem-only simulation (local transport, no services) instead"
+        )
     return run_demo(args.dir)

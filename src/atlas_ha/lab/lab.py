@@ -98,6 +98,10 @@ class Lab:
         self.state_file.unlink(missing_ok=True)
 
     @property
+    def client_ns(self) -> str:
+        return self.net.ns(CLIENT[0])
+
+    @property
     def mountpoint(self) -> Path:
         """Where each server sees its own plugged disk (in its own mount namespace)."""
         return self.base / "mnt" / "unbound"
