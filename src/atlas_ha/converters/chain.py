@@ -9,9 +9,15 @@ invalid; nothing is repaired here: the next cycle starts afresh.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 from atlas_ha.converters.aspects import ASPECTS
 from atlas_ha.converters.transaction import ConversionTx, write_manifest
 from atlas_ha.errors import AtlasError, ConversionError, InvalidSnapshotError
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.esd import EnvDef
 from atlas_ha.layout.sid import INVALID_VERSIONS
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.scan import scan_area
@@ -24,6 +30,10 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
     sid, envs = server.sid, server.envs
     source, target = sid.area(role, src_env), sid.area(role, dst_env)
     a, b = envs[src_env], envs[dst_env]
+    marker = sid.root / ".locks" / f"converted-{role}-Env{dst_env}"
+    inputs = _inputs_digest(server, source.manifest_file, a, b)
+    if _up_to_date(marker, inputs, target.manifest_file):
+        return  # same source, same converters, target untouched since: nothing to do
     tx = ConversionTx(source)
     for name, aspect in ASPECTS.items():
         if a.formats[name] != b.formats[name]:
@@ -43,6 +53,36 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
             ) from exc
         entries = scan_area(target, entries)
     write_manifest(target, entries)
+    atomic_write(
+        marker, json.dumps({"inputs": inputs, "target": _digest(target.manifest_file)}), mode=0o600
+    )
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return ""
+
+
+def _inputs_digest(server: Server, source_manifest: Path, a: EnvDef, b: EnvDef) -> str:
+    """What a conversion's result depends on: the source snapshot (its Manifest names every
+    object with its checksum, and the path lists), both environments and the site program."""
+    program = server.esd.converter_program(max(a.version, b.version))
+    parts = [_digest(source_manifest), repr(a), repr(b), _digest(program)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _up_to_date(marker: Path, inputs: str, target_manifest: Path) -> bool:
+    try:
+        recorded = json.loads(marker.read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    return (
+        isinstance(recorded, dict)
+        and recorded.get("inputs") == inputs
+        and recorded.get("target") == _digest(target_manifest) != ""
+    )
 
 
 def convert_to_older(server: Server, role: str, env: int) -> list[int]:
@@ -89,6 +129,6 @@ def convert_to_newer(server: Server, role: str, env: int) -> list[int]:
         "convert-newer",
         role,
         env,
-        [f"{role}/Env{v}" for v in written] + [f"{role}/SnapshotEnvVersion"],
+        [f"{role}/Env{v}" for v in written],
     )
     return written

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
@@ -58,7 +58,8 @@ Manifest = dict[tuple[str, str], Entry]
 
 def render(entries: Iterable[Entry]) -> str:
     rows = sorted(entries, key=lambda e: (TREES.index(e.tree), e.path))
-    return HEADER + "\n" + "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in rows)
+    # vars() rather than dataclasses.asdict: asdict deep-copies every field, 10x slower
+    return HEADER + "\n" + "".join(json.dumps(vars(e), sort_keys=True) + "\n" for e in rows)
 
 
 def parse(text: str, where: Path | str) -> Manifest:

@@ -25,8 +25,12 @@ INVALID_SEND = "InvalidSend"
 FLAGS = (INVALID_SNAPSHOT, INVALID_VERSIONS, INVALID_SEND)
 SEV_FILE = "SnapshotEnvVersion"
 ENV_RE = re.compile(r"^Env([1-9][0-9]*)$")
-# Not part of the history: flags are state, the rest is private working data.
-GITIGNORE = "".join(f"{f}\n" for f in FLAGS) + "/.locks/\n/.staging/\n/.results/\n.*.atlas-tmp.*\n"
+# Not part of the history: flags and SnapshotEnvVersion are state (SEV flips every cycle on a
+# PRI whose SECs are older: receive sets it down, ConvertToNewer up), the rest is private.
+GITIGNORE = (
+    "".join(f"{f}\n" for f in FLAGS)
+    + f"/*/{SEV_FILE}\n/.locks/\n/.staging/\n/.results/\n.*.atlas-tmp.*\n"
+)
 
 
 @dataclass(frozen=True)

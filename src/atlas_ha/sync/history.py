@@ -137,7 +137,9 @@ class History:
             f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
             + "".join(f"{key}: {value}\n" for key, value in trailers.items())
         )
-        self.git("commit", "-q", "--no-verify", "-F", "-", "--", *paths, input_text=message)
+        # a plain commit of what was just staged (the history lock keeps the index to these
+        # paths); `commit -- PATHS` would rebuild a temporary index of the whole tree
+        self.git("commit", "-q", "--no-verify", "-F", "-", input_text=message)
         return self.git("rev-parse", "HEAD").stdout.strip()
 
     def log(self, paths: list[str], limit: int = 50) -> list[Change]:

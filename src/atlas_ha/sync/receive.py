@@ -83,9 +83,7 @@ def commit(server: Server, role: str, sev: int, envs: list[int], peer: str) -> N
     sid.set_sev(role, sev)
     for v in envs:
         sid.clear_flag(sid.area(role, v), INVALID_SEND)
-    server.history.record(
-        "receive", role, sev, [f"{role}/Env{v}" for v in envs] + [f"{role}/SnapshotEnvVersion"]
-    )
+    server.history.record("receive", role, sev, [f"{role}/Env{v}" for v in envs])
 
 
 def validate_area(server: Server, area: Area) -> None:
