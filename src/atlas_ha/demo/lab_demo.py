@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from atlas_ha.demo import scenarios
 from atlas_ha.lab import client, postgres
 from atlas_ha.lab.lab import ADDRESSES, Lab
 
@@ -25,12 +26,15 @@ def lab_possible() -> bool:
 
 
 def show(lab: Lab) -> None:
-    for s in lab.status()["servers"]:
+    """Who holds which disk, role and address; each disk's SEVs; what the client sees."""
+    servers = {s["name"]: s for s in lab.status()["servers"]}
+    for s in servers.values():
         say(
             f"  {s['name']}: Env{s['env']} {s['state']:<4} disk {s['disk'] or '-':<7} role "
             f"{s['role'] or '-':<4} address {s['address'] or '-'}"
         )
-    holder = next((s["name"] for s in lab.status()["servers"] if s["address"] == PRI), None)
+    scenarios.show(lab.group, lambda name: servers[name]["state"] == "up")
+    holder = next((s["name"] for s in servers.values() if s["address"] == PRI), None)
     status, _h, body = client.http(lab, PRI)
     page = body.strip() if status == 200 else f"no page (HTTP {status})"
     code, rows, _err = (
@@ -44,9 +48,18 @@ def show(lab: Lab) -> None:
 def cycle(lab: Lab, name: str) -> dict[str, Any]:
     report = lab.cycle(name)
     for s in report["secs"]:
-        say(f"  {s['sec']}: " + ("synced" if s["reached"] else f"NOT SYNCED ({s['error'][:90]})"))
+        if not s["reached"]:
+            say(f"  {s['sec']}: NOT SYNCED ({s['error'][:90]})")
+            continue
+        r = s["reply"]
+        say(
+            f"  {s['sec']}: converted PRI up to {r['converted_pri'] or 'nothing'}, installed "
+            f"{r['installed'] or 'nothing new'}, created ({r['role']},{r['env']}), converted "
+            f"down to {r['converted_down'] or 'nothing'}, sent back"
+        )
     for c in report["compare"]:
         say(f"  compare {c['sec']} at Env{c['env']}: {c['state']} {c['note'][:80]}")
+    show(lab)
     return report
 
 
@@ -70,14 +83,15 @@ def run_lab_demo(base: Path, down: bool) -> int:
     lab.shutdown("A", "B")
     disk_a, disk_b = lab.unplug("A"), lab.unplug("B")
     lab.plug(disk_a, "B")
-    lab.boot("B")
+    for line in lab.boot("B"):
+        say(f"  {line}")
     show(lab)
     cycle(lab, "B")
     say("\n== Scenario 2: A repaired, gets B's old disk and returns as SEC1")
     lab.plug(disk_b, "A")
-    lab.boot("A")
+    for line in lab.boot("A"):
+        say(f"  {line}")
     cycle(lab, "B")
-    show(lab)
     say("\n== Scenario 3: B and C swap disks; C (Env3) becomes PRI")
     lab.swap("B", "C")
     show(lab)

@@ -3,6 +3,7 @@ what was installed and what Compare found, at every step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from atlas_ha.converters.chain import convert_to_older
@@ -22,9 +23,10 @@ def quiet(_line: str) -> None:
     """Operation logs are summarised by the narration instead."""
 
 
-def show(group: SimGroup) -> None:
+def show(group: SimGroup, up: Callable[[str], bool] | None = None) -> None:
+    """Each server: up/down, EnvVersion, role, and per role on its disk SEV and valid areas."""
     for name, sim in group.servers.items():
-        state = "up  " if group.is_up(name) else "down"
+        state = "up  " if (up or group.is_up)(name) else "down"
         try:
             server = sim.server(quiet)
             sid = server.sid
