@@ -94,7 +94,7 @@ class Lab:
     def down(self) -> None:
         for name in list(self.servers()):
             self._stop_all(name)
-        self.net.destroy([*self.servers(), CLIENT[0]])
+        self.net.destroy()
         self.state_file.unlink(missing_ok=True)
 
     @property

@@ -105,8 +105,10 @@ class LabNet:
         out = self.ip("-n", self.ns(host), "-o", "-4", "addr", "show", "dev", "eth0", check=False)
         return [line.split()[3].split("/")[0] for line in out.splitlines() if " inet " in line]
 
-    def destroy(self, hosts: list[str]) -> None:
-        for host in hosts:
-            self.ip("netns", "del", self.ns(host), check=False)
-        self.ip("netns", "del", self.bridge_ns, check=False)
+    def destroy(self) -> None:
+        """Remove every namespace of this lab (found by prefix, so a lab whose state file
+        was lost is still cleaned up) and the safety route."""
+        for ns in self.ip("netns", "list").split():
+            if ns.startswith(self.prefix):
+                self.ip("netns", "del", ns, check=False)
         self.ip("route", "del", "unreachable", str(self.subnet), check=False)

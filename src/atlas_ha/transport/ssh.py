@@ -21,6 +21,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from atlas_ha.errors import TransportError
 from atlas_ha.model import Partner
@@ -83,6 +84,16 @@ class SshConnection(PipeConnection):
         if options.bind == "own":
             self.ssh += ["-b", own]
         super().__init__(role, partner.address, [*self.ssh, self.target, "atlas-ha", "serve"])
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return super().call(request)
+        except TransportError as exc:
+            if self.proc.poll() == 255:  # ssh itself failed: no route, refused, host key
+                raise TransportError(
+                    f"{self.role} at {self.address}: unreachable over ssh: {self.stderr_tail()}"
+                ) from exc
+            raise
 
     def push(self, source: Path, dest: str) -> None:
         # the partner's forced command confines rsync to our role's own directory; name the
