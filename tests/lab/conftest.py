@@ -15,33 +15,11 @@ import pytest
 
 from atlas_ha.cli.main import main
 from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.keys import sshd_config
 
 ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
 PORT = 2222
 SSHD = "/usr/sbin/sshd"
-
-
-def sshd_config(esd: Path, address: str) -> str:
-    ssh = esd / "ssh"
-    return "\n".join(
-        [
-            f"ListenAddress {address}:{PORT}",
-            f"HostKey {ssh / 'host_ed25519'}",
-            f"PidFile {ssh / 'sshd.pid'}",
-            f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
-            "PermitRootLogin forced-commands-only",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "UseDNS no",
-            "StrictModes no",
-            "PrintMotd no",
-            "AllowTcpForwarding no",
-            "X11Forwarding no",
-            "LogLevel VERBOSE",
-            "",
-        ]
-    )
 
 
 def wait_listening(address: str, timeout: float = 10.0) -> None:
@@ -93,7 +71,8 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
     try:
         for name, sim in g.servers.items():
             cfg = sim.base / "esd/ssh/sshd_config"
-            cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]]))
+            host_key = sim.base / "esd/ssh/host_ed25519"
+            cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]], PORT, host_key))
             log = (sim.base / "sshd.log").open("w")
             procs.append(
                 subprocess.Popen(
