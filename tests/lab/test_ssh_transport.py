@@ -166,9 +166,6 @@ def test_rsync_is_confined_to_the_senders_own_role_area(
 
 def test_requests_from_the_wrong_address_are_refused(ssh_group: SimGroup) -> None:
     """SEC1's key from an address that is not SEC1's: the role check refuses the hello."""
-    proc = ssh_as(ssh_group, "B", "PRI", "atlas-ha", "serve", bind="127.0.0.99")
-    # with no input the session ends at once; ask for hello explicitly instead
-    assert proc.returncode == 0 or "refused" in proc.stderr
     from atlas_ha.model import MasterConfig, Partner
 
     esd = ssh_group.servers["B"].base / "esd/ssh"
