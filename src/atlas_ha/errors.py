@@ -13,6 +13,10 @@
     ├── HistoryError               11  the git history could not be read or written
     └── ServerStateError           12  the server (or lab) is not in the state the command needs
 
+An operating-system error the tool did not anticipate (a full disk, a read-only mount, a
+permission) exits with 14, naming the file. Nothing is half-written: every write is atomic
+and every snapshot is flagged invalid until its operation completed.
+
 `atlas-ha sync compare` and `atlas-ha sync cycle` exit with 20 when they ran but found
 differences or stale/unreachable SECs (not an exception: a result).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 EXIT_DIFFERENCES = 20
+EXIT_SYSTEM = 14
 
 
 class AtlasError(Exception):

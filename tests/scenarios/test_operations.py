@@ -131,3 +131,32 @@ def test_init_and_config_from_environment(
         ]
     )
     assert code == 12
+
+
+def test_system_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An OS error (here: SID_DATA on a filesystem that refuses writes) is a clear message
+    naming the path, with its own exit code, not a traceback."""
+    code = main(
+        [
+            "--config",
+            str(tmp_path / "a.toml"),
+            "init",
+            "--name",
+            "S",
+            "--env",
+            "1",
+            "--system-root",
+            str(tmp_path),
+            "--esd-data",
+            str(tmp_path / "esd"),
+            "--sid-data",
+            "/proc/atlas-ha-test/sid",
+            "--group",
+            "g",
+            "--role",
+            "PRI",
+        ]
+    )
+    assert code == 14
+    err = capsys.readouterr().err
+    assert "/proc/atlas-ha-test" in err and "Traceback" not in err

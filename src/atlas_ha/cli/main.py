@@ -9,7 +9,7 @@ from pathlib import Path
 
 from atlas_ha import __version__
 from atlas_ha.cli import history_cmds, lab_cmds, server_cmds, ssh_cmds, sync_cmds
-from atlas_ha.errors import AtlasError
+from atlas_ha.errors import EXIT_SYSTEM, AtlasError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AtlasError as exc:
         print(f"atlas-ha: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only or missing mount, permissions
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"atlas-ha: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_SYSTEM
     except KeyboardInterrupt:
         return 130
     return result
