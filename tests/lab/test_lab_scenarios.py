@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+def lab() -> Iterator[Lab]:
     if (
         os.geteuid() != 0
         or not shutil.which("ip")
@@ -26,12 +27,17 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         or not Path("/usr/sbin/nginx").exists()
     ):
         pytest.skip("needs root, iproute2 and OpenSSH's sshd")
-    lab = Lab(tmp_path / "lab")
+    # Not under pytest's tmp root: pytest resets that to 0700 at every session start, and the
+    # postgres user must traverse to each disk's cluster (as it can under /var/tmp).
+    base = Path(tempfile.mkdtemp(prefix="atlas-ha-lab-test-", dir="/var/tmp"))
+    base.chmod(0o755)
+    lab = Lab(base / "lab")
     try:
         lab.up({"A": 2, "B": 1, "C": 3}, {"A": "PRI", "B": "SEC1", "C": "SEC2"})
         yield lab
     finally:
         lab.down()
+        shutil.rmtree(base)
     assert not lab.net.exists()  # cleanup really happened
 
 
