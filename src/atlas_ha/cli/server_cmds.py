@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ def register(sub: Any) -> None:
     p.add_argument("--partner", action="append", default=[], metavar="ROLE=ADDRESS")
     p.set_defaults(handler=cmd_init)
     p = sub.add_parser("boot", help="Role/Identity Install, then answer on the role's address")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_boot)
     p = sub.add_parser("shutdown", help="stop answering on this server's addresses (local)")
     p.set_defaults(handler=cmd_shutdown)
@@ -74,12 +76,17 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_boot(args: argparse.Namespace) -> int:
     server = server_from(args)
     result = identity_install(server)
-    print(f"boot {server.name}: EnvID {result.env}, role {result.role}: {result.note}")
-    for path in result.installed:
-        print(f"  installed {path}")
+    address = None
     if server.settings.transport == "local":
         address = own_address(server)
         registry_of(server.settings).register(address, server.settings.config_file)
+    if args.json:
+        print_json({**asdict(result), "answering_on": address})
+        return 0
+    print(f"boot {server.name}: EnvID {result.env}, role {result.role}: {result.note}")
+    for path in result.installed:
+        print(f"  installed {path}")
+    if address:
         print(f"  answering on {address}")
     return 0
 

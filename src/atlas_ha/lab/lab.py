@@ -11,9 +11,12 @@ installed identity (read in the server's own format) to its namespace, then star
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,26 +133,46 @@ class Lab:
 
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:
-        """Role/Identity Install, identity applied to the namespace, then sshd and nginx."""
+        """Role/Identity Install, the identity applied to the namespace, then sshd, nginx and
+        PostgreSQL; each phase's duration is kept in the state as boot_timings."""
         info = self.servers()[name]
         if info["state"] == "up":
             raise ServerStateError(f"{name} is up already")
-        sim = self.group.servers[name]
+        timings: dict[str, float] = {}
+        with _timed(timings, "identity install"):
+            result = self._identity_install(name)
+        timings["  of which conversions"] = float(result["convert_seconds"])
+        with _timed(timings, "address + ARP"):
+            ident = self.installed_identity(name)
+            self.net.set_address(name, ident.address, ident.prefix)
+        with _timed(timings, "namespaces + sshd"):
+            disk = self.group.disk_of(name)
+            assert disk is not None
+            anchor = host.start_anchor(
+                self.net.ns(name), self.base / "disks" / disk, self.mountpoint, ident.hostname
+            )
+            info.update(state="up", hostname=ident.hostname, address=ident.address, anchor=anchor)
+            self._save()
+            info["sshd_pid"] = self._start_sshd(name, ident.address, anchor)
+        with _timed(timings, "nginx + PostgreSQL"):
+            self._start_services(name, anchor, ident.address)
+        info["boot_timings"] = timings
+        self._save()
+        lines = [f"boot {name}: EnvID {result['env']}, role {result['role']}: {result['note']}"]
+        return lines + [f"    installed {p}" for p in result["installed"]]
+
+    def _identity_install(self, name: str) -> dict[str, Any]:
+        config = str(self.group.servers[name].config)
         out = self.exec(
-            name, [sys.executable, "-m", "atlas_ha", "--config", str(sim.config), "boot"]
+            name, [sys.executable, "-m", "atlas_ha", "--config", config, "boot", "--json"]
         )
         if out.returncode != 0:
             raise ServerStateError(f"boot {name}: {out.stderr.strip()}")
-        ident = self.installed_identity(name)
-        self.net.set_address(name, ident.address, ident.prefix)
-        disk = self.group.disk_of(name)
-        assert disk is not None
-        anchor = host.start_anchor(
-            self.net.ns(name), self.base / "disks" / disk, self.mountpoint, ident.hostname
-        )
-        info.update(state="up", hostname=ident.hostname, address=ident.address, anchor=anchor)
-        self._save()
-        info["sshd_pid"] = self._start_sshd(name, ident.address, anchor)
+        result: dict[str, Any] = json.loads(out.stdout)
+        return result
+
+    def _start_services(self, name: str, anchor: int, address: str) -> None:
+        sim, info = self.group.servers[name], self.servers()[name]
         run = sim.base / "run"
         conf = sim.root / "etc" / "nginx" / "nginx.conf"
         info["nginx_pid"] = host.spawn(
@@ -159,7 +182,7 @@ class Lab:
             what=f"nginx on {name}",
         )
         if postgres.available():
-            argv = postgres.postmaster_argv(self.mountpoint / "pgdata", ident.address, run / "pg")
+            argv = postgres.postmaster_argv(self.mountpoint / "pgdata", address, run / "pg")
             info["postgres_pid"] = host.spawn(
                 anchor,
                 argv,
@@ -167,8 +190,6 @@ class Lab:
                 ready=b"ready to accept connections",
                 what=f"PostgreSQL on {name}",
             )
-        self._save()
-        return out.stdout.splitlines()
 
     def shutdown(self, *names: str) -> None:
         for name in names:
@@ -283,3 +304,12 @@ class Lab:
             ready=b"Server listening",
             what=f"sshd on {name}",
         )
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[phase] = time.monotonic() - started

@@ -76,27 +76,10 @@ class LabNet:
         self.ip("-n", ns, "addr", "add", f"{address}/{prefix}", "dev", "eth0")
         # gratuitous ARP so neighbours drop the old owner at once; without arping they learn
         # the address at their next ARP request
+        # (arping keeps waiting for replies after sending; 0.2 s is enough to send two)
+        argv = ["ip", "netns", "exec", ns, "timeout", "0.2", "arping", "-q", "-U", "-c", "2"]
         with contextlib.suppress(AtlasError):
-            self.runner.run(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    ns,
-                    "arping",
-                    "-q",
-                    "-U",
-                    "-c",
-                    "2",
-                    "-w",
-                    "1",
-                    "-I",
-                    "eth0",
-                    address,
-                ],
-                check=False,
-                timeout=5,
-            )
+            self.runner.run([*argv, "-I", "eth0", address], check=False, timeout=5)
 
     def clear_address(self, host: str) -> None:
         self.ip("-n", self.ns(host), "addr", "flush", "dev", "eth0", check=False)

@@ -24,12 +24,14 @@ class IdentityResult:
     installed: list[str]
     converted: list[int]
     note: str
+    convert_seconds: float = 0.0
 
 
 def identity_install(server: Server) -> IdentityResult:
     sid, env = server.sid, server.env_id
     role = server.role()
     converted: list[int] = []
+    convert_seconds = 0.0
     reason = sid.validity(role, env)
     if reason is not None:
         sev = sid.sev(role)
@@ -43,7 +45,9 @@ def identity_install(server: Server) -> IdentityResult:
             _record_role(server, role)
             return IdentityResult(role, env, [], [], note)
         if sev < env:
+            started = server.clock.monotonic()
             converted = convert_to_newer(server, role, env)
+            convert_seconds = server.clock.monotonic() - started
         else:
             raise InvalidSnapshotError(
                 f"snapshot ({role},{env}) is not valid ({reason}); identity not installed"
@@ -59,7 +63,7 @@ def identity_install(server: Server) -> IdentityResult:
     _record_role(server, role)
     server.run_hooks("after_identity_install", role)
     note = f"installed the {role} identity from ({role},{env})"
-    return IdentityResult(role, env, installed, converted, note)
+    return IdentityResult(role, env, installed, converted, note, convert_seconds)
 
 
 def _record_role(server: Server, role: str) -> None:
