@@ -94,13 +94,11 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
                 proc.wait()
 
 
-def ssh_as(
-    g: SimGroup, name: str, role_to: str, *command: str, bind: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ssh with server `name`'s key towards the role `role_to`, asking for `command`."""
+def ssh_argv(g: SimGroup, name: str, role_to: str, bind: str | None = None) -> list[str]:
+    """ssh with server `name`'s key towards the role `role_to` (no host part)."""
     esd = g.servers[name].base / "esd/ssh"
     own = {"A": "PRI", "B": "SEC1", "C": "SEC2"}[name]
-    argv = [
+    return [
         "ssh",
         "-i",
         str(esd / "id_ed25519"),
@@ -118,9 +116,24 @@ def ssh_as(
         "StrictHostKeyChecking=yes",
         "-b",
         bind or ADDR[own],
-        f"root@{ADDR[role_to]}",
-        *command,
     ]
+
+
+def ssh_as(
+    g: SimGroup,
+    name: str,
+    role_to: str,
+    *command: str,
+    bind: str | None = None,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ssh with server `name`'s key towards the role `role_to`, asking for `command`."""
+    argv = [*ssh_argv(g, name, role_to, bind), f"root@{ADDR[role_to]}", *command]
     return subprocess.run(
-        argv, capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        input=input_text if input_text is not None else "",
     )

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.lab.conftest import ADDR, PORT, ssh_as
+from tests.lab.conftest import ADDR, ssh_argv, ssh_as
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.sync.cycle import cycle
@@ -61,13 +61,7 @@ def test_rsync_without_a_receive_in_progress_is_refused(
 def rsync_as(
     g: SimGroup, name: str, role_to: str, src: str, dest: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:
-    esd = g.servers[name].base / "esd/ssh"
-    own = {"A": "PRI", "B": "SEC1", "C": "SEC2"}[name]
-    shell = (
-        f"ssh -i {esd / 'id_ed25519'} -p {PORT} -o BatchMode=yes -o IdentitiesOnly=yes "
-        f"-o UserKnownHostsFile={esd / 'known_hosts'} -o HostKeyAlias=atlas-{role_to} "
-        f"-b {ADDR[own]}"
-    )
+    shell = " ".join(ssh_argv(g, name, role_to))
     return subprocess.run(
         ["rsync", "-a", *extra, "-e", shell, src, f"root@{ADDR[role_to]}:{dest}"],
         capture_output=True,
@@ -81,30 +75,9 @@ def open_receive(g: SimGroup) -> subprocess.Popen[str]:
     """B (SEC1) opens a real session on A and starts a receive, as a sending SEC would."""
     from atlas_ha.demo.group import MasterConfig, Partner
 
-    esd = g.servers["B"].base / "esd/ssh"
+    argv = [*ssh_argv(g, "B", "PRI"), f"root@{ADDR['PRI']}", "atlas-ha", "serve"]
     proc = subprocess.Popen(
-        [
-            "ssh",
-            "-i",
-            str(esd / "id_ed25519"),
-            "-p",
-            str(PORT),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            f"UserKnownHostsFile={esd / 'known_hosts'}",
-            "-o",
-            "HostKeyAlias=atlas-PRI",
-            "-b",
-            ADDR["SEC1"],
-            f"root@{ADDR['PRI']}",
-            "atlas-ha",
-            "serve",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     mc = MasterConfig("acme-office", "SEC1", {"PRI": Partner(ADDR["PRI"])})
     for request in (
@@ -168,32 +141,8 @@ def test_requests_from_the_wrong_address_are_refused(ssh_group: SimGroup) -> Non
     """SEC1's key from an address that is not SEC1's: the role check refuses the hello."""
     from atlas_ha.model import MasterConfig, Partner
 
-    esd = ssh_group.servers["B"].base / "esd/ssh"
     mc = MasterConfig("acme-office", "SEC1", {"PRI": Partner(ADDR["PRI"])})
-    out = subprocess.run(
-        [
-            "ssh",
-            "-i",
-            str(esd / "id_ed25519"),
-            "-p",
-            str(PORT),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            f"UserKnownHostsFile={esd / 'known_hosts'}",
-            "-o",
-            "HostKeyAlias=atlas-PRI",
-            "-b",
-            "127.0.0.99",
-            f"root@{ADDR['PRI']}",
-            "atlas-ha",
-            "serve",
-        ],
-        input=json.dumps({"op": "hello", "master_config": mc.render()}) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    hello = json.dumps({"op": "hello", "master_config": mc.render()}) + "\n"
+    out = ssh_as(ssh_group, "B", "PRI", "atlas-ha", "serve", bind="127.0.0.99", input_text=hello)
     answer = json.loads(out.stdout.splitlines()[0])
     assert not answer["ok"] and "gives 127.0.0.12" in answer["error"]
