@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.cli.main import main
 from atlas_ha.demo.group import SimGroup
-from atlas_ha.lab.keys import sshd_config
+from atlas_ha.lab.keys import setup_keys, sshd_config
 
 ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
 PORT = 2222
@@ -40,38 +39,13 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
     layout = {"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")}
     g.build(layout)
     roles = {name: role for name, (_env, role) in layout.items()}
-    for sim in g.servers.values():
-        text = sim.config.read_text().replace('kind = "local"', f'kind = "ssh"\nport = "{PORT}"')
-        sim.config.write_text(text)
-        assert main(["--config", str(sim.config), "keys", "generate"]) == 0
-        subprocess.run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-f",
-                str(sim.base / "esd/ssh/host_ed25519"),
-            ],
-            check=True,
-        )
-    for name, sim in g.servers.items():
-        partners = [n for n in g.servers if (roles[n] == "PRI") != (roles[name] == "PRI")]
-        known = []
-        for other in partners:
-            pub = g.servers[other].base / "esd/ssh/id_ed25519.pub"
-            assert main(["--config", str(sim.config), "keys", "authorize", str(pub)]) == 0
-            host = (g.servers[other].base / "esd/ssh/host_ed25519.pub").read_text().split()
-            known.append(f"atlas-{roles[other]} {host[0]} {host[1]}\n")
-        (sim.base / "esd/ssh/known_hosts").write_text("".join(known))
+    setup_keys(g, roles, PORT)  # the lab's own key set-up: ssh settings, keys, known_hosts
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     procs = []
     try:
         for name, sim in g.servers.items():
             cfg = sim.base / "esd/ssh/sshd_config"
-            host_key = sim.base / "esd/ssh/host_ed25519"
+            host_key = g.disk(f"disk-{name}") / "ssh/host_ed25519"
             cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]], PORT, host_key))
             log = (sim.base / "sshd.log").open("w")
             procs.append(

@@ -59,6 +59,29 @@ def test_before_create_hook_runs_on_pri_only(group: SimGroup, run_cycle: Cycle) 
     assert marks.read_text() == "A\n"
 
 
+def init_argv(config: Path, root: Path, tmp_path: Path) -> list[str]:
+    """`atlas-ha init` of a new PRI at Env2 in tmp_path."""
+    return [
+        "--config",
+        str(config),
+        "init",
+        "--name",
+        "S",
+        "--env",
+        "2",
+        "--system-root",
+        str(root),
+        "--esd-data",
+        str(tmp_path / "esd"),
+        "--sid-data",
+        str(tmp_path / "sid"),
+        "--group",
+        "solo",
+        "--role",
+        "PRI",
+    ]
+
+
 def test_init_and_config_from_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -71,25 +94,9 @@ def test_init_and_config_from_environment(
     )
     code = main(
         [
-            "--config",
-            str(config),
-            "init",
-            "--name",
-            "S",
-            "--env",
-            "2",
-            "--system-root",
-            str(root),
-            "--esd-data",
-            str(tmp_path / "esd"),
-            "--sid-data",
-            str(tmp_path / "sid"),
+            *init_argv(config, root, tmp_path),
             "--registry",
             str(tmp_path / "net"),
-            "--group",
-            "solo",
-            "--role",
-            "PRI",
             "--partner",
             "SEC1=192.0.2.51",
         ]
@@ -109,27 +116,7 @@ def test_init_and_config_from_environment(
     assert main(["sync", "create"]) == 0
     assert (area / "IdentFiles/etc/network/interfaces").exists()
     # a second init must not overwrite an Unbound Data that is set up already
-    code = main(
-        [
-            "--config",
-            str(config),
-            "init",
-            "--name",
-            "S",
-            "--env",
-            "2",
-            "--system-root",
-            str(root),
-            "--esd-data",
-            str(tmp_path / "esd"),
-            "--sid-data",
-            str(tmp_path / "sid"),
-            "--group",
-            "solo",
-            "--role",
-            "PRI",
-        ]
-    )
+    code = main(init_argv(config, root, tmp_path))
     assert code == 12
 
 

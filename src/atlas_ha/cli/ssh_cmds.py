@@ -10,7 +10,9 @@ from typing import Any
 from atlas_ha.cli.common import server_from
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
+from atlas_ha.system import Runner
 from atlas_ha.transport.forced import forced_command
+from atlas_ha.transport.ssh import generate_key
 
 
 def register(sub: Any) -> None:
@@ -34,25 +36,9 @@ def ssh_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from atlas_ha.system import Runner
-
     server = server_from(args)
     key = ssh_dir(args) / "id_ed25519"
-    if not key.exists():
-        Runner().run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                f"atlas-ha@{server.name}",
-                "-f",
-                str(key),
-            ]
-        )
+    generate_key(Runner(), key, f"atlas-ha@{server.name}")
     print(key.with_suffix(".pub").read_text().strip())
     return 0
 

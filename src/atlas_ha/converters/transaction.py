@@ -19,8 +19,6 @@ from atlas_ha.layout.atomic import write_if_changed
 from atlas_ha.layout.manifest import Entry, Manifest
 from atlas_ha.layout.sid import Area
 
-PATH_LISTS = ("SyncFilePaths", "IdentFilePaths")
-
 
 class ConversionTx:
     def __init__(self, source: Area) -> None:

@@ -14,6 +14,7 @@ from atlas_ha.cli.main import main
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.system import Runner
+from atlas_ha.transport.ssh import generate_key
 
 
 def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
@@ -27,21 +28,7 @@ def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
         disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
         disk_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         host_key = disk_ssh / "host_ed25519"
-        if not host_key.exists():
-            runner.run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    f"atlas-{roles[name]}",
-                    "-f",
-                    str(host_key),
-                ]
-            )
+        generate_key(runner, host_key, f"atlas-{roles[name]}")
         role_keys[roles[name]] = host_key.with_suffix(".pub").read_text().split()[:2]
     known = "".join(f"atlas-{role} {kind} {key}\n" for role, (kind, key) in role_keys.items())
     for name, sim in group.servers.items():

@@ -26,11 +26,18 @@ from typing import Any
 from atlas_ha.errors import TransportError
 from atlas_ha.model import Partner
 from atlas_ha.settings import Settings
+from atlas_ha.system import Runner
 from atlas_ha.transport.base import Connection, Transport
 from atlas_ha.transport.local import RSYNC
 from atlas_ha.transport.pipe import PipeConnection
 
 CONNECT_TIMEOUT = 10
+
+
+def generate_key(runner: Runner, path: Path, comment: str) -> None:
+    """Create an ed25519 key pair without passphrase at `path` (and `path`.pub), once."""
+    if not path.exists():
+        runner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
 
 class SshOptions:
