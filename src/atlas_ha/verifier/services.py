@@ -1,0 +1,176 @@
+"""The services file (SPEC 6): itself synced, the same on every server of a group.
+
+It lives at SERVICES_PATH inside the system root and is environment-neutral: where a service's
+configuration lives in each EnvVersion is the verifier kind's knowledge, not the file's::
+
+    [defaults]
+    interval = 60                      # seconds between two checks of a service
+    timeout = 10                       # a check that takes longer is CRITICAL ("timed out")
+
+    [service.web]
+    kind = "http"                      # the verifier (entry point in "atlas_ha.verifiers")
+    install = "/usr/sbin/nginx"        # where the service is installed (optional)
+    configs = ["/etc/nginx/sites-enabled"]  # optional: else the kind finds them per environment
+    reload = ["/usr/sbin/nginx", "-s", "reload"]  # optional argv; {root} = the system root
+    interval = 30
+    timeout = 5
+    targets = "partners"               # partners | self | all (default: the kind's own)
+    [service.web.thresholds]
+    time = [0.5, 2.0]                  # measured label = [slow, unacceptable]
+    [service.web.options]              # kind-specific settings
+    port = 80
+
+Errors name the file, the line where TOML can tell it, and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from atlas_ha.errors import FormatError
+from atlas_ha.model import toml_line
+from atlas_ha.verifier.profile import Threshold
+
+SERVICES_PATH = "/etc/atlas-ha/services.toml"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+TARGETS = ("partners", "self", "all")
+SERVICE_KEYS = {
+    "kind",
+    "install",
+    "configs",
+    "reload",
+    "interval",
+    "timeout",
+    "targets",
+    "thresholds",
+    "options",
+}
+DEFAULT_KEYS = {"interval", "timeout"}
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    kind: str
+    install: str | None = None
+    configs: tuple[str, ...] = ()
+    reload: tuple[str, ...] = ()
+    interval: float = 60.0
+    timeout: float = 10.0
+    targets: str | None = None  # None: the kind's default
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def reload_argv(self, system_root: Path) -> list[str]:
+        return [part.replace("{root}", str(system_root)) for part in self.reload]
+
+
+def services_file(system_root: Path) -> Path:
+    return system_root / SERVICES_PATH.lstrip("/")
+
+
+def load(system_root: Path) -> list[ServiceDef]:
+    """The services of this server's system root; none when there is no services file."""
+    path = services_file(system_root)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return parse(text, path)
+
+
+def parse(text: str, path: Path | str) -> list[ServiceDef]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FormatError(path, toml_line(exc), f"valid TOML ({exc})") from exc
+    unknown = set(data) - {"defaults", "service"}
+    if unknown:
+        raise FormatError(path, None, f"only [defaults] and [service.NAME], not {sorted(unknown)}")
+    defaults = _table(data.get("defaults", {}), path, "[defaults]")
+    if bad := set(defaults) - DEFAULT_KEYS:
+        raise FormatError(path, None, f"[defaults] takes {sorted(DEFAULT_KEYS)}, not {sorted(bad)}")
+    services = _table(data.get("service", {}), path, "[service]")
+    return [
+        _service(name, _table(raw, path, f"[service.{name}]"), defaults, path)
+        for name, raw in services.items()
+    ]
+
+
+def _service(
+    name: str, raw: dict[str, Any], defaults: dict[str, Any], path: Path | str
+) -> ServiceDef:
+    where = f"[service.{name}]"
+    if not NAME_RE.match(name):
+        raise FormatError(path, None, f"{where}: a name of letters, digits, '-' and '_'")
+    if bad := set(raw) - SERVICE_KEYS:
+        raise FormatError(path, None, f"{where}: unknown keys {sorted(bad)}")
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise FormatError(path, None, f'{where}: kind = "<verifier kind>" is required')
+    targets = raw.get("targets")
+    if targets is not None and targets not in TARGETS:
+        raise FormatError(path, None, f"{where}: targets is one of {TARGETS}, not {targets!r}")
+    return ServiceDef(
+        name=name,
+        kind=kind,
+        install=_opt_str(raw, "install", path, where),
+        configs=_paths(raw.get("configs", []), path, f"{where} configs"),
+        reload=_strings(raw.get("reload", []), path, f"{where} reload"),
+        interval=_seconds(raw.get("interval", defaults.get("interval", 60)), path, where),
+        timeout=_seconds(raw.get("timeout", defaults.get("timeout", 10)), path, where),
+        targets=targets,
+        thresholds=_thresholds(raw.get("thresholds", {}), path, where),
+        options=_table(raw.get("options", {}), path, f"{where} options"),
+    )
+
+
+def _table(value: Any, path: Path | str, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FormatError(path, None, f"{where}: a table")
+    return value
+
+
+def _opt_str(raw: dict[str, Any], key: str, path: Path | str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise FormatError(path, None, f"{where}: {key} is a string")
+    return value
+
+
+def _strings(value: Any, path: Path | str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FormatError(path, None, f"{where}: a list of strings")
+    return tuple(value)
+
+
+def _paths(value: Any, path: Path | str, where: str) -> tuple[str, ...]:
+    paths = _strings(value, path, where)
+    for item in paths:
+        if not item.startswith("/") or "/../" in f"{item}/":
+            raise FormatError(path, None, f"{where}: absolute paths without '..', not {item!r}")
+    return paths
+
+
+def _seconds(value: Any, path: Path | str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise FormatError(path, None, f"{where}: interval and timeout are positive seconds")
+    return float(value)
+
+
+def _thresholds(value: Any, path: Path | str, where: str) -> dict[str, Threshold]:
+    result = {}
+    for label, pair in _table(value, path, f"{where} thresholds").items():
+        ok = (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+        )
+        if not ok:
+            raise FormatError(path, None, f"{where} thresholds: {label} = [slow, unacceptable]")
+        result[label] = Threshold(float(pair[0]), float(pair[1]))
+    return result
