@@ -107,3 +107,27 @@ def test_status_json_and_exit_codes(group: SimGroup, run_cycle: Cycle, capsys: o
     assert main(["--config", b, "sync", "compare"]) == 7
     assert main(["--config", str(Path("/nonexistent/atlas.toml")), "status"]) == 2
     os.environ.pop("ATLAS_HA_FAULTS", None)
+
+
+def test_postgresql_configuration_moves_between_pgdata_and_etc(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    """The PRI's tuned PostgreSQL configuration (Env2, /etc/postgresql/15/main) reaches B in
+    Env1's PGDATA location and C in Env3's; the OS defaults they had are replaced."""
+    a, b, c = (group.servers[n] for n in "ABC")
+    assert b"log_connections" not in b.file("/var/lib/pgsql/data/postgresql.conf").read_bytes()
+    a.file("/etc/postgresql/15/main/postgresql.conf").write_bytes(
+        a.file("/etc/postgresql/15/main/postgresql.conf").read_bytes()
+        + b"hba_file = '/etc/postgresql/15/main/pg_hba.conf'\n"
+    )
+    report = run_cycle("A")
+    assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
+    on_b = b.file("/var/lib/pgsql/data/postgresql.conf").read_bytes()
+    assert b"log_connections = on" in on_b
+    assert b"hba_file = '/var/lib/pgsql/data/pg_hba.conf'" in on_b  # path setting moved
+    assert not b.file("/etc/postgresql/15/main/postgresql.conf").exists()
+    on_c = c.file("/etc/postgresql/15/main/postgresql.conf").read_bytes()
+    assert on_c == a.file("/etc/postgresql/15/main/postgresql.conf").read_bytes()
+    listed = (b.server().sid.area("PRI", 1).path / "SyncFilePaths").read_text()
+    assert "/var/lib/pgsql/data/pg_hba.conf" in listed
+    assert "/etc/postgresql" not in listed

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from atlas_ha.converters import accounts, identity, nginx
+from atlas_ha.converters import accounts, identity, nginx, postgresql
 from atlas_ha.converters.transaction import ConversionTx
 from atlas_ha.errors import ConversionError
 
@@ -77,6 +77,21 @@ def convert_nginx(tx: ConversionTx, src: str, dst: str, device: str) -> None:
     tx.replace_listed(nginx.paths(src), nginx.paths(dst))
 
 
+def convert_postgresql(tx: ConversionTx, src: str, dst: str, device: str) -> None:
+    top = postgresql.conf_dir(src)
+    for entry in tx.under("SyncFiles", top):
+        if entry.path == top:
+            continue
+        new = postgresql.rename(src, dst, entry.path)
+        if entry.type == "file" and entry.path.endswith("/postgresql.conf"):
+            content = postgresql.convert_conf(src, dst, tx.read("SyncFiles", entry.path), new)
+            tx.remove("SyncFiles", entry.path)
+            tx.write("SyncFiles", new, content, entry)
+        else:
+            tx.rename("SyncFiles", entry.path, new)
+    tx.replace_listed(postgresql.paths(src), postgresql.paths(dst))
+
+
 ASPECTS: dict[str, Aspect] = {
     "identity": Aspect(
         "identity", "IdentFiles", identity.FORMATS, identity.paths, convert_identity
@@ -90,5 +105,12 @@ ASPECTS: dict[str, Aspect] = {
     ),
     "nginx": Aspect(
         "nginx", "SyncFiles", nginx.FORMATS, lambda fmt, _dev: nginx.paths(fmt), convert_nginx
+    ),
+    "postgresql": Aspect(
+        "postgresql",
+        "SyncFiles",
+        postgresql.FORMATS,
+        lambda fmt, _dev: postgresql.paths(fmt),
+        convert_postgresql,
     ),
 }

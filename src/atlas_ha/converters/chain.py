@@ -36,8 +36,9 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
         return  # same source, same converters, target untouched since: nothing to do
     tx = ConversionTx(source)
     for name, aspect in ASPECTS.items():
-        if a.formats[name] != b.formats[name]:
-            aspect.convert(tx, a.formats[name], b.formats[name], b.device)
+        fa, fb = a.formats.get(name), b.formats.get(name)
+        if fa and fb and fa != fb:  # an optional aspect one environment lacks: left alone
+            aspect.convert(tx, fa, fb, b.device)
     if a.sync_paths != b.sync_paths:
         tx.replace_listed(a.sync_paths, b.sync_paths)
     entries = tx.materialise(target)

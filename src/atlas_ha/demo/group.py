@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from atlas_ha.converters import accounts, identity
+from atlas_ha.converters import accounts, identity, postgresql
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout.esd import REFERENCE, EnvDef
 from atlas_ha.model import MasterConfig, Partner
@@ -40,6 +40,14 @@ PASSWD = (
     "alice:$6$alicesalt$AliceHash0:1000:1000:Alice:/home/alice:/bin/bash\n"
 )
 GROUP = "root:x:0:\nwww-data:x:33:\nalice:x:1000:\n"
+# The PostgreSQL server configuration the OS installs (postgresql.conf, pg_hba.conf); the
+# PRI's copy is tuned by the administrator and synced, in each environment's location.
+PG_CONF = b"listen_addresses = '*'\nport = 5432\nmax_connections = 50\n"
+PG_TUNED = b"shared_buffers = 64MB\nlog_connections = on\n"
+PG_HBA = (
+    b"local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    b"host all all 192.0.2.0/24 scram-sha-256\n"
+)
 
 
 def demo_envs(top: int) -> dict[int, EnvDef]:
@@ -92,6 +100,7 @@ class SimGroup:
         self.group = group
         self.addresses = addresses or ADDRESSES
         self.site = SITE
+        self.pg_files = {"postgresql.conf": PG_CONF, "pg_hba.conf": PG_HBA}
         self.servers: dict[str, SimServer] = {}
 
     @property
@@ -152,6 +161,10 @@ class SimGroup:
         )
         sim.file(site_dir).mkdir(parents=True, exist_ok=True)
         sim.file("/etc/app").mkdir(parents=True, exist_ok=True)
+        pg_dir = postgresql.conf_dir(env.formats["postgresql"])
+        for name, content in self.pg_files.items():
+            tuned = with_config and name == "postgresql.conf"
+            _write(sim.file(f"{pg_dir}/{name}"), content + PG_TUNED * tuned, 0o644)
         if with_config:
             name = "www.conf" if env.formats["nginx"] == "conf.d" else "www"
             _write(sim.file(f"{site_dir}/{name}"), self.site, 0o644)

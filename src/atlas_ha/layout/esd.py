@@ -7,6 +7,7 @@ envs.toml describes every EnvVersion up to EnvID (and nothing newer)::
     identity = "rhel-ifcfg"        # format of the identity files
     accounts = "passwd-hash"       # format of the local accounts
     nginx = "conf.d"               # where nginx sites live
+    postgresql = "pgdata"          # where the PostgreSQL configuration lives (optional)
     device = "eth0"                # the interface the identity configures (default eth0)
     sync_paths = ["/etc/motd"]     # further SyncFilePathsSpecial of this environment (optional)
 """
@@ -23,7 +24,8 @@ from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.model import toml_line
 
 ASPECT_KEYS = ("identity", "accounts", "nginx")
-ENV_KEYS = {"description", "device", "sync_paths", *ASPECT_KEYS}
+OPTIONAL_ASPECT_KEYS = ("postgresql",)  # an environment without it leaves those files alone
+ENV_KEYS = {"description", "device", "sync_paths", *ASPECT_KEYS, *OPTIONAL_ASPECT_KEYS}
 
 
 @dataclass(frozen=True)
@@ -38,18 +40,35 @@ class EnvDef:
 REFERENCE = {
     1: EnvDef(
         1,
-        "RHEL-like: ifcfg identity, passwd with hashes, nginx conf.d",
-        {"identity": "rhel-ifcfg", "accounts": "passwd-hash", "nginx": "conf.d"},
+        "RHEL-like: ifcfg identity, passwd with hashes, nginx conf.d, PostgreSQL in PGDATA",
+        {
+            "identity": "rhel-ifcfg",
+            "accounts": "passwd-hash",
+            "nginx": "conf.d",
+            "postgresql": "pgdata",
+        },
     ),
     2: EnvDef(
         2,
-        "Debian-like: interfaces identity, passwd + shadow, nginx sites-enabled",
-        {"identity": "debian-interfaces", "accounts": "shadow", "nginx": "sites-enabled"},
+        "Debian-like: interfaces identity, passwd + shadow, nginx sites-enabled, "
+        "PostgreSQL in /etc/postgresql",
+        {
+            "identity": "debian-interfaces",
+            "accounts": "shadow",
+            "nginx": "sites-enabled",
+            "postgresql": "debian",
+        },
     ),
     3: EnvDef(
         3,
-        "systemd-networkd identity, passwd + shadow, nginx sites-enabled",
-        {"identity": "networkd", "accounts": "shadow", "nginx": "sites-enabled"},
+        "systemd-networkd identity, passwd + shadow, nginx sites-enabled, "
+        "PostgreSQL in /etc/postgresql",
+        {
+            "identity": "networkd",
+            "accounts": "shadow",
+            "nginx": "sites-enabled",
+            "postgresql": "debian",
+        },
     ),
 }
 
@@ -133,9 +152,11 @@ def _env_def(version: int, table: dict[str, object], where: Path) -> EnvDef:
             where, None, f"[env.{version}]: keys {sorted(ENV_KEYS)}; unknown {sorted(unknown)}"
         )
     formats: dict[str, str] = {}
-    for aspect in ASPECT_KEYS:
+    for aspect in ASPECT_KEYS + OPTIONAL_ASPECT_KEYS:
         fmt = table.get(aspect)
         known = ASPECTS[aspect].formats
+        if fmt is None and aspect in OPTIONAL_ASPECT_KEYS:
+            continue
         if fmt not in known:
             raise FormatError(
                 where, None, f"[env.{version}] {aspect} = one of {known}, got {fmt!r}"
@@ -161,7 +182,9 @@ def render_envs(defs: dict[int, EnvDef]) -> str:
     for v in sorted(defs):
         d = defs[v]
         out += [f"[env.{v}]", f'description = "{d.description}"']
-        out += [f'{k} = "{d.formats[k]}"' for k in ASPECT_KEYS]
+        out += [
+            f'{k} = "{d.formats[k]}"' for k in ASPECT_KEYS + OPTIONAL_ASPECT_KEYS if k in d.formats
+        ]
         out.append(f'device = "{d.device}"')
         if d.sync_paths:
             out.append("sync_paths = [" + ", ".join(f'"{p}"' for p in d.sync_paths) + "]")

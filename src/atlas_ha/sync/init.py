@@ -35,7 +35,7 @@ def default_paths(env: EnvDef) -> tuple[list[str], list[str]]:
     ident = list(ASPECTS["identity"].paths(env.formats["identity"], env.device))
     special: list[str] = []
     for name, aspect in ASPECTS.items():
-        if aspect.tree == "SyncFiles":
+        if aspect.tree == "SyncFiles" and name in env.formats:
             special += aspect.paths(env.formats[name], env.device)
     return ident, special + list(env.sync_paths)
 
