@@ -94,11 +94,21 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     site.write_text(
         site.read_text().replace("listen 80;", "listen 80;\n    add_header X-Atlas v2;")
     )
+    # ... and so does its PostgreSQL configuration, each SEC in its own environment's place
+    pg_conf = lab.group.servers["A"].file("/etc/postgresql/15/main/postgresql.conf")
+    pg_conf.write_text(pg_conf.read_text() + "work_mem = '7MB'\n")
+    assert client.sql(lab, ADDRESSES["SEC1"], "SHOW work_mem")[1] == ["4MB"]  # the default
     assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
+    b_conf = lab.group.servers["B"].file("/var/lib/pgsql/data/postgresql.conf")  # Env1: PGDATA
+    assert "work_mem = '7MB'" in b_conf.read_text()
+    c_conf = lab.group.servers["C"].file("/etc/postgresql/15/main/postgresql.conf")
+    assert c_conf.read_text() == pg_conf.read_text()
     for sec in ("SEC1", "SEC2"):
         status, header, body = client.http(lab, ADDRESSES[sec])
         assert (status, header) == (200, "v2") and f"skeleton of the {sec} disk" in body
         assert client.http(lab, ADDRESSES[sec], "/private/payroll.html")[0] == 403
+        # the SEC's postmaster was reloaded with the synced configuration
+        assert client.sql(lab, ADDRESSES[sec], "SHOW work_mem")[1] == ["7MB"]
         # a SEC's disk holds no client data: its database has no customers table
         code, _rows, err = client.sql(lab, ADDRESSES[sec], "SELECT count(*) FROM customers")
         assert code != 0 and "customers" in err

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from atlas_ha.converters import identity
+from atlas_ha.converters import identity, postgresql
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ServerStateError
 from atlas_ha.lab import host, postgres, services
@@ -79,6 +79,7 @@ class Lab:
         if self.state_file.exists():
             raise ServerStateError(f"{self.state_file}: a lab is set up here (lab down first)")
         self.group.site = services.site(self.mountpoint / "www")
+        self.group.pg_files = postgres.server_files(str(self.net.subnet))
         self.group.build({name: (envs[name], roles[name]) for name in envs})
         self._install_services(envs, roles)
         self.state = {
@@ -127,9 +128,12 @@ class Lab:
             server = sim.server(lambda _l: None)
             fmt = server.envs[envs[name]].formats["nginx"]
             conf = services.write_nginx(sim.root, sim.base / "run", fmt)
-            reload = " ".join(services.nginx_argv(sim.base / "run", conf, "-s", "reload"))
+            reloads = [" ".join(services.nginx_argv(sim.base / "run", conf, "-s", "reload"))]
+            if postgres.available():
+                reloads.append(" ".join(postgres.reload_argv(self.mountpoint / "pgdata")))
+            hooks = ", ".join(f'"{r}"' for r in reloads)
             with sim.config.open("a") as settings:
-                settings.write(f'\n[hooks]\nafter_install = ["{reload}"]\n')
+                settings.write(f"\n[hooks]\nafter_install = [{hooks}]\n")
 
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:
@@ -182,7 +186,10 @@ class Lab:
             what=f"nginx on {name}",
         )
         if postgres.available():
-            argv = postgres.postmaster_argv(self.mountpoint / "pgdata", address, run / "pg")
+            server = sim.server(lambda _l: None)
+            fmt = server.envs[server.env_id].formats["postgresql"]
+            conf_dir = sim.file(postgresql.conf_dir(fmt))
+            argv = postgres.postmaster_argv(self.mountpoint / "pgdata", conf_dir, run / "pg")
             info["postgres_pid"] = host.spawn(
                 anchor,
                 argv,

@@ -62,8 +62,6 @@ def init_cluster(runner: Runner, disk: Path, subnet: str, client_data: bool) -> 
         ),
         timeout=120,
     )
-    with (data / "pg_hba.conf").open("a") as hba:
-        hba.write(f"host all all {subnet} scram-sha-256\n")
     statements = [
         f"CREATE ROLE {CLIENT_USER} LOGIN PASSWORD '{CLIENT_PASSWORD}';",
         f"CREATE DATABASE {CLIENT_USER} OWNER {CLIENT_USER};",
@@ -92,16 +90,33 @@ def single(runner: Runner, data: Path, database: str, statements: list[str]) -> 
     )
 
 
-def postmaster_argv(data: Path, address: str, sockets: Path) -> list[str]:
+def server_files(subnet: str) -> dict[str, bytes]:
+    """postgresql.conf and pg_hba.conf as the OS installs them (system root, env location)."""
+    conf = b"listen_addresses = '*'\nport = 5432\nmax_connections = 50\n"
+    hba = (
+        "local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        f"host all all {subnet} scram-sha-256\n"
+    ).encode()
+    return {"postgresql.conf": conf, "pg_hba.conf": hba}
+
+
+def postmaster_argv(data: Path, conf_dir: Path, sockets: Path) -> list[str]:
+    """The postmaster of a disk's cluster, configured from the server's system root."""
     _chown_postgres(sockets)
+    traversable(conf_dir)
     return as_postgres(
         str(PG_BIN / "postgres"),
         "-D",
         str(data),
         "-c",
-        f"listen_addresses={address}",
+        f"config_file={conf_dir / 'postgresql.conf'}",
+        "-c",
+        f"hba_file={conf_dir / 'pg_hba.conf'}",
         "-c",
         f"unix_socket_directories={sockets}",
-        "-c",
-        "port=5432",
     )
+
+
+def reload_argv(data: Path) -> list[str]:
+    """Make the running postmaster of `data` re-read its configuration (SIGHUP via pg_ctl)."""
+    return as_postgres(str(PG_BIN / "pg_ctl"), "reload", "-s", "-D", str(data))
