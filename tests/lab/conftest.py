@@ -5,8 +5,10 @@ Every sshd is started here and stopped by PID."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
+from atlas_ha.lab.lab import Lab
 
 ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
 PORT = 2222
@@ -111,3 +114,26 @@ def ssh_as(
         check=False,
         input=input_text if input_text is not None else "",
     )
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    if (
+        os.geteuid() != 0
+        or not shutil.which("ip")
+        or not Path("/usr/sbin/sshd").exists()
+        or not Path("/usr/sbin/nginx").exists()
+    ):
+        pytest.skip("needs root, iproute2 and OpenSSH's sshd")
+    # Not under pytest's tmp root: pytest resets that to 0700 at every session start, and the
+    # postgres user must traverse to each disk's cluster (as it can under /var/tmp).
+    base = Path(tempfile.mkdtemp(prefix="atlas-ha-lab-test-", dir="/var/tmp"))
+    base.chmod(0o755)
+    lab = Lab(base / "lab")
+    try:
+        lab.up({"A": 2, "B": 1, "C": 3}, {"A": "PRI", "B": "SEC1", "C": "SEC2"})
+        yield lab
+    finally:
+        lab.down()
+        shutil.rmtree(base)
+    assert not lab.net.exists()  # cleanup really happened

@@ -3,85 +3,18 @@ ssh transport between them; disks moved between servers; the client follows the 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
+from tests.lab.common import (
+    assert_pri_serves_client_data,
+    keyscan_from_client,
+    role_key,
+    states,
+)
 
-from atlas_ha.lab import client, postgres
-from atlas_ha.lab.lab import ADDRESSES, CLIENT, Lab
+from atlas_ha.lab import client
+from atlas_ha.lab.lab import ADDRESSES, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    if (
-        os.geteuid() != 0
-        or not shutil.which("ip")
-        or not Path("/usr/sbin/sshd").exists()
-        or not Path("/usr/sbin/nginx").exists()
-    ):
-        pytest.skip("needs root, iproute2 and OpenSSH's sshd")
-    # Not under pytest's tmp root: pytest resets that to 0700 at every session start, and the
-    # postgres user must traverse to each disk's cluster (as it can under /var/tmp).
-    base = Path(tempfile.mkdtemp(prefix="atlas-ha-lab-test-", dir="/var/tmp"))
-    base.chmod(0o755)
-    lab = Lab(base / "lab")
-    try:
-        lab.up({"A": 2, "B": 1, "C": 3}, {"A": "PRI", "B": "SEC1", "C": "SEC2"})
-        yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(base)
-    assert not lab.net.exists()  # cleanup really happened
-
-
-def states(report: dict[str, Any]) -> dict[str, str]:
-    return {c["sec"]: c["state"] for c in report["compare"]}
-
-
-def keyscan_from_client(lab: Lab) -> str:
-    """The host key that answers on the PRI address, as the client sees it."""
-    out = lab.runner.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.net.ns(CLIENT[0]),
-            "ssh-keyscan",
-            "-T",
-            "5",
-            "-t",
-            "ed25519",
-            ADDRESSES["PRI"],
-        ],
-        check=False,
-        timeout=20,
-    )
-    return out.stdout.split()[-1] if out.stdout.strip() else ""
-
-
-PRI_PAGE = "client data on the PRI's disk"
-
-
-def assert_pri_serves_client_data(lab: Lab) -> None:
-    """The client, using the PRI address, gets the PRI's pages and database rows."""
-    status, _header, body = client.http(lab, ADDRESSES["PRI"])
-    assert status == 200 and PRI_PAGE in body
-    assert client.http(lab, ADDRESSES["PRI"], "/private/payroll.html")[0] == 403
-    code, rows, err = client.sql(lab, ADDRESSES["PRI"], "SELECT count(*) FROM customers")
-    assert (code, rows) == (0, [str(len(postgres.ROWS))]), err
-    code, rows, err = client.sql(lab, ADDRESSES["PRI"], "SELECT name FROM customers ORDER BY id")
-    assert rows == list(postgres.ROWS), err
-
-
-def role_key(lab: Lab, disk: str) -> str:
-    return (lab.base / "disks" / disk / "ssh/host_ed25519.pub").read_text().split()[1]
 
 
 def test_scenarios_across_namespaces(lab: Lab) -> None:

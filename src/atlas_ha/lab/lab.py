@@ -161,6 +161,7 @@ class Lab:
         with _timed(timings, "nginx + PostgreSQL"):
             self._start_services(name, anchor, ident.address)
         info["boot_timings"] = timings
+        info["installed"] = list(result["installed"])  # identity files installed from the disk
         self._save()
         lines = [f"boot {name}: EnvID {result['env']}, role {result['role']}: {result['note']}"]
         return lines + [f"    installed {p}" for p in result["installed"]]

@@ -67,11 +67,14 @@ def test_path_settings_into_the_config_dir_move() -> None:
         "ident_file = '/srv/elsewhere/pg_ident.conf'\n"
     ).encode()
     out = postgresql.convert_conf(RHEL, DEB, conf, "x")
-    assert out == (
-        f"hba_file = '{DEB_DIR}/pg_hba.conf'  # moved\n"
-        f"include_dir '{DEB_DIR}/conf.d'\n"
-        "ident_file = '/srv/elsewhere/pg_ident.conf'\n"
-    ).encode()
+    assert (
+        out
+        == (
+            f"hba_file = '{DEB_DIR}/pg_hba.conf'  # moved\n"
+            f"include_dir '{DEB_DIR}/conf.d'\n"
+            "ident_file = '/srv/elsewhere/pg_ident.conf'\n"
+        ).encode()
+    )
     assert postgresql.convert_conf(DEB, RHEL, out, "x") == conf
 
 
