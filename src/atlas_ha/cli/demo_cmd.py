@@ -12,6 +12,11 @@ def register(sub: Any) -> None:
     p.add_argument("--dir", type=Path, default=Path("/var/tmp/atlas-ha-demo"))
     p.add_argument("--down", action="store_true", help="take the lab down at the end")
     p.add_argument(
+        "--loopback",
+        action="store_true",
+        help="servers on loopback addresses and unprivileged ports (the default without root)",
+    )
+    p.add_argument(
         "--local",
         action="store_true",
         help="simulate the servers on the filesystem only (no namespaces, no root)",
@@ -23,11 +28,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from atlas_ha.demo.lab_demo import lab_possible, run_lab_demo
     from atlas_ha.demo.scenarios import run_demo
 
-    if not args.local and lab_possible():
-        return run_lab_demo(args.dir, args.down)
+    mode = None if args.local else lab_possible()
+    if mode is not None:
+        return run_lab_demo(args.dir, args.down, loopback=args.loopback or mode == "loopback")
     if not args.local:
         print(
-            "atlas-ha demo: the lab needs root, iproute2, sshd and nginx; running the "
+            "atlas-ha demo: the lab needs OpenSSH's sshd and nginx; running the "
             "filesystem-only simulation (local transport, no services) instead"
         )
     return run_demo(args.dir)

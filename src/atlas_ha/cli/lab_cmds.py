@@ -20,6 +20,12 @@ def register(sub: Any) -> None:
     p = lsub.add_parser("up", help="build the servers, their namespaces, keys and sshd; boot")
     p.add_argument("--servers", default="A=2,B=1,C=3", help="NAME=EnvVersion,...")
     p.add_argument("--roles", default="A=PRI,B=SEC1,C=SEC2", help="NAME=ROLE,...")
+    p.add_argument(
+        "--loopback",
+        action="store_true",
+        help="loopback addresses and unprivileged ports instead of namespaces (default "
+        "without root)",
+    )
     p.set_defaults(handler=cmd_up)
     p = lsub.add_parser("status", help="servers, disks, addresses")
     p.add_argument("--json", action="store_true")
@@ -57,7 +63,7 @@ def register(sub: Any) -> None:
 def _lab(args: argparse.Namespace) -> Any:
     from atlas_ha.lab.lab import Lab
 
-    return Lab(args.dir)
+    return Lab(args.dir, loopback=True if getattr(args, "loopback", False) else None)
 
 
 def _pairs(text: str, what: str) -> dict[str, str]:
@@ -89,9 +95,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     for s in status["servers"]:
         print(
             f"{s['name']}: Env{s['env']} {s['state']:<4} disk {s['disk'] or '-':<7} "
-            f"role {s['role'] or '-':<4} address {s['address'] or '-'} ({s['netns']})"
+            f"role {s['role'] or '-':<4} address {s['address'] or '-'} "
+            f"({s['netns'] or 'loopback'})"
         )
-    print(f"client: {status['client']['address']} ({status['client']['netns']})")
+    client = status["client"]
+    print(f"client: {client['address']} ({client['netns'] or 'loopback'})")
     return 0
 
 

@@ -11,18 +11,18 @@ from typing import Any
 
 from atlas_ha.demo import scenarios
 from atlas_ha.lab import client, postgres
-from atlas_ha.lab.lab import ADDRESSES, Lab
-
-PRI = ADDRESSES["PRI"]
+from atlas_ha.lab.lab import Lab
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def lab_possible() -> bool:
-    tools = ("/usr/sbin/sshd", "/usr/sbin/nginx")
-    return os.geteuid() == 0 and bool(shutil.which("ip")) and all(Path(t).exists() for t in tools)
+def lab_possible() -> str | None:
+    """ "netns" as root with iproute2, "loopback" without root, None without sshd and nginx."""
+    if not all(Path(t).exists() for t in ("/usr/sbin/sshd", "/usr/sbin/nginx")):
+        return None
+    return "netns" if os.geteuid() == 0 and shutil.which("ip") else "loopback"
 
 
 def show(lab: Lab) -> None:
@@ -34,15 +34,16 @@ def show(lab: Lab) -> None:
             f"{s['role'] or '-':<4} address {s['address'] or '-'}"
         )
     scenarios.show(lab.group, lambda name: servers[name]["state"] == "up")
-    holder = next((s["name"] for s in servers.values() if s["address"] == PRI), None)
-    status, _h, body = client.http(lab, PRI)
+    pri = lab.addresses["PRI"]
+    holder = next((s["name"] for s in servers.values() if s["address"] == pri), None)
+    status, _h, body = client.http(lab, pri)
     page = body.strip() if status == 200 else f"no page (HTTP {status})"
     code, rows, _err = (
-        client.sql(lab, PRI, "SELECT name FROM customers ORDER BY id")
+        client.sql(lab, pri, "SELECT name FROM customers ORDER BY id")
         if postgres.available()
         else (1, [], "")
     )
-    say(f"  client -> {PRI} answered by {holder}: {page}; rows {rows if code == 0 else '-'}")
+    say(f"  client -> {pri} answered by {holder}: {page}; rows {rows if code == 0 else '-'}")
 
 
 def cycle(lab: Lab, name: str) -> dict[str, Any]:
@@ -63,16 +64,23 @@ def cycle(lab: Lab, name: str) -> dict[str, Any]:
     return report
 
 
-def run_lab_demo(base: Path, down: bool) -> int:
+def run_lab_demo(base: Path, down: bool, loopback: bool = False) -> int:
     lab = Lab(base)
     if lab.state_file.exists():
         say(f"(taking down the previous lab in {base})")
         lab.down()
     if base.exists():
         shutil.rmtree(base)
-    lab = Lab(base)
+    lab = Lab(base, loopback=loopback)
+    if loopback:
+        say(
+            "Note: no network namespaces (not root): the servers use loopback addresses "
+            f"{', '.join(sorted(lab.addresses.values()))} and unprivileged ports (ssh "
+            f"{lab.mode.ssh_port}, http {lab.mode.http_port}, PostgreSQL {lab.mode.pg_port})."
+        )
+    where = "loopback addresses" if loopback else "namespaces"
     say(
-        f"== lab up in {base}: A Env2 PRI, B Env1 SEC1, C Env3 SEC2 (namespaces, sshd, "
+        f"== lab up in {base}: A Env2 PRI, B Env1 SEC1, C Env3 SEC2 ({where}, sshd, "
         "nginx, PostgreSQL)"
     )
     lab.up({"A": 2, "B": 1, "C": 3}, {"A": "PRI", "B": "SEC1", "C": "SEC2"})

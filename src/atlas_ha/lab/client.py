@@ -25,18 +25,9 @@ except OSError as e:
 
 def http(lab: Lab, address: str, path: str = "/") -> tuple[int, str, str]:
     """(status, X-Atlas header, body) of a GET from the client namespace; status 0 = no answer."""
+    url = f"http://{address}:{lab.mode.http_port}{path}"
     out = lab.runner.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.client_ns,
-            sys.executable,
-            "-c",
-            HTTP.format(url=f"http://{address}{path}"),
-        ],
-        check=False,
-        timeout=30,
+        lab.on_client([sys.executable, "-c", HTTP.format(url=url)]), check=False, timeout=30
     )
     status, header, body = json.loads(out.stdout)
     return int(status), str(header), str(body)
@@ -45,10 +36,8 @@ def http(lab: Lab, address: str, path: str = "/") -> tuple[int, str, str]:
 def sql(lab: Lab, address: str, query: str) -> tuple[int, list[str], str]:
     """(exit code, rows, stderr) of a psql query from the client namespace."""
     dsn = (
-        f"host={address} dbname=acme user={postgres.CLIENT_USER} "
+        f"host={address} port={lab.mode.pg_port} dbname=acme user={postgres.CLIENT_USER} "
         f"password={postgres.CLIENT_PASSWORD} connect_timeout=5"
     )
-    out = lab.runner.run(
-        ["ip", "netns", "exec", lab.client_ns, "psql", dsn, "-Atc", query], check=False, timeout=30
-    )
+    out = lab.runner.run(lab.on_client(["psql", dsn, "-Atc", query]), check=False, timeout=30)
     return out.returncode, out.stdout.splitlines(), out.stderr

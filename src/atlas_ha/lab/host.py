@@ -58,13 +58,13 @@ def _mounts(pid: int) -> str:
         return ""
 
 
-def enter(anchor: int) -> list[str]:
-    """The argv prefix that runs a command in the anchor's namespaces."""
-    return ["nsenter", "-t", str(anchor), "-m", "-u", "-n", "--"]
+def enter(anchor: int | None) -> list[str]:
+    """The argv prefix that runs a command in the anchor's namespaces (none: on the host)."""
+    return [] if anchor is None else ["nsenter", "-t", str(anchor), "-m", "-u", "-n", "--"]
 
 
 def spawn(
-    anchor: int, argv: list[str], log: Path, ready: bytes | None = None, what: str = "daemon"
+    anchor: int | None, argv: list[str], log: Path, ready: bytes | None = None, what: str = "daemon"
 ) -> int:
     """Start a daemon in the anchor's namespaces; wait until `ready` appears in its log."""
     log.touch()
@@ -82,12 +82,14 @@ def spawn(
 
 
 def stop(pid: int | None, timeout: float = 5.0) -> None:
-    """SIGTERM, wait, SIGKILL: by PID, never by name."""
+    """SIGTERM, wait, SIGKILL: by PID, never by name. Then the rest of the process group we
+    started it in (nginx workers outlive their master for a moment)."""
     if not pid:
         return
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
+        _stop_group(pid, timeout)
         return
     deadline = time.monotonic() + timeout
     while not _gone(pid):
@@ -95,6 +97,20 @@ def stop(pid: int | None, timeout: float = 5.0) -> None:
             os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + timeout
         time.sleep(0.01)
+    _stop_group(pid, timeout)
+
+
+def _stop_group(pgid: int, timeout: float) -> None:
+    """Every process left in the session/process group `pgid` (we started it as leader)."""
+    deadline, sig = time.monotonic() + timeout, signal.SIGTERM
+    while True:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
+        if time.monotonic() > deadline:
+            sig = signal.SIGKILL
 
 
 def _gone(pid: int) -> bool:

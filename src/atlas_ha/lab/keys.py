@@ -8,6 +8,8 @@ command (atlas-ha's serve entry point); the role checks of SPEC 5.8 decide the r
 
 from __future__ import annotations
 
+import os
+import pwd
 from pathlib import Path
 
 from atlas_ha.cli.main import main
@@ -20,8 +22,11 @@ from atlas_ha.transport.ssh import generate_key
 def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
     runner = Runner()
     role_keys = {}
+    user = pwd.getpwuid(os.geteuid()).pw_name  # root, or whoever runs an unprivileged lab
     for name, sim in group.servers.items():
-        text = sim.config.read_text().replace('kind = "local"', f'kind = "ssh"\nport = "{port}"')
+        text = sim.config.read_text().replace(
+            'kind = "local"', f'kind = "ssh"\nport = "{port}"\nuser = "{user}"'
+        )
         atomic_write(sim.config, text)
         if main(["--config", str(sim.config), "keys", "generate"]) != 0:
             raise RuntimeError(f"keys generate failed on {name}")

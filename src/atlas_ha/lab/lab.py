@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ServerStateError
 from atlas_ha.lab import host, postgres, services
 from atlas_ha.lab.keys import setup_keys, sshd_config
+from atlas_ha.lab.loopnet import LoopNet
 from atlas_ha.lab.net import LabNet
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.system import Completed, Runner
@@ -40,14 +43,50 @@ SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How the lab's servers get their network: namespaces (root) or loopback (no root)."""
+
+    name: str
+    addresses: dict[str, str]
+    client: tuple[str, str]
+    ssh_port: int
+    http_port: int
+    pg_port: int
+
+
+NETNS = Mode("netns", ADDRESSES, CLIENT, SSH_PORT, 80, 5432)
+LOOPBACK = Mode(
+    "loopback",
+    {role: a.replace("198.51.100.", "127.0.1.") for role, a in ADDRESSES.items()},
+    ("client", "127.0.1.100"),
+    2222,
+    8080,
+    15432,
+)
+
+
 class Lab:
-    def __init__(self, base: Path, runner: Runner | None = None) -> None:
+    def __init__(
+        self, base: Path, runner: Runner | None = None, loopback: bool | None = None
+    ) -> None:
+        """`loopback`: None = namespaces when running as root, else loopback addresses; a lab
+        that is up keeps the mode it was set up with."""
         self.base = base.resolve()
         self.runner = runner or Runner()
-        self.group = SimGroup(self.base, addresses=ADDRESSES)
-        digest = hashlib.sha1(str(self.base).encode()).hexdigest()[:4]  # noqa: S324 (a name)
-        self.net = LabNet(f"ah{digest}-", self.runner)
         self.state: dict[str, Any] = self._load()
+        if "mode" in self.state:
+            loopback = self.state["mode"] == LOOPBACK.name
+        elif loopback is None:
+            loopback = os.geteuid() != 0
+        self.mode = LOOPBACK if loopback else NETNS
+        self.group = SimGroup(self.base, addresses=self.mode.addresses)
+        digest = hashlib.sha1(str(self.base).encode()).hexdigest()[:4]  # noqa: S324 (a name)
+        self.net: LabNet | LoopNet = (
+            LoopNet(self.base / "loopnet.json", f"ah{digest}-")
+            if loopback
+            else LabNet(f"ah{digest}-", self.runner)
+        )
         for name, info in self.state.get("servers", {}).items():
             from atlas_ha.demo.group import SimServer
 
@@ -78,20 +117,27 @@ class Lab:
     def up(self, envs: dict[str, int], roles: dict[str, str]) -> None:
         if self.state_file.exists():
             raise ServerStateError(f"{self.state_file}: a lab is set up here (lab down first)")
-        self.group.site = services.site(self.mountpoint / "www")
-        self.group.pg_files = postgres.server_files(str(self.net.subnet))
+        loopback = self.mode is LOOPBACK
+        self.group.site = (
+            services.site_body(services.LOOP_DOCROOT)
+            if loopback
+            else services.site(self.mountpoint / "www")
+        )
+        subnet = "127.0.0.0/8" if loopback else str(self.net.subnet)
+        self.group.pg_files = postgres.server_files(subnet)
         self.group.build({name: (envs[name], roles[name]) for name in envs})
         self._install_services(envs, roles)
         self.state = {
+            "mode": self.mode.name,
             "prefix": self.net.prefix,
             "servers": {
                 name: {"env": envs[name], "state": "down", "sshd_pid": None} for name in envs
             },
         }
         self._save()
-        setup_keys(self.group, roles, SSH_PORT)
-        self.net.create([*envs, CLIENT[0]])
-        self.net.set_address(CLIENT[0], CLIENT[1], 24)
+        setup_keys(self.group, roles, self.mode.ssh_port)
+        self.net.create([*envs, self.mode.client[0]])
+        self.net.set_address(*self.mode.client, 24)
         for name in envs:
             self.boot(name)
 
@@ -103,7 +149,15 @@ class Lab:
 
     @property
     def client_ns(self) -> str:
-        return self.net.ns(CLIENT[0])
+        return self.net.ns(self.mode.client[0])
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return self.mode.addresses
+
+    def on_client(self, argv: list[str]) -> list[str]:
+        """`argv` run on the lab's client host."""
+        return self.net.wrap(self.mode.client[0], argv)
 
     @property
     def mountpoint(self) -> Path:
@@ -125,12 +179,10 @@ class Lab:
                     str(self.net.subnet),
                     client_data=roles[name] == "PRI",
                 )
-            server = sim.server(lambda _l: None)
-            fmt = server.envs[envs[name]].formats["nginx"]
-            conf = services.write_nginx(sim.root, sim.base / "run", fmt)
-            reloads = [" ".join(services.nginx_argv(sim.base / "run", conf, "-s", "reload"))]
+            conf = self._write_nginx(name, None)
+            reloads = [" ".join(self._nginx_argv(name, conf, "-s", "reload"))]
             if postgres.available():
-                reloads.append(" ".join(postgres.reload_argv(self.mountpoint / "pgdata")))
+                reloads.append(" ".join(postgres.reload_argv(self._pgdata(name))))
             hooks = ", ".join(f'"{r}"' for r in reloads)
             with sim.config.open("a") as settings:
                 settings.write(f"\n[hooks]\nafter_install = [{hooks}]\n")
@@ -152,8 +204,12 @@ class Lab:
         with _timed(timings, "namespaces + sshd"):
             disk = self.group.disk_of(name)
             assert disk is not None
-            anchor = host.start_anchor(
-                self.net.ns(name), self.base / "disks" / disk, self.mountpoint, ident.hostname
+            anchor = (
+                None
+                if self.mode is LOOPBACK
+                else host.start_anchor(
+                    self.net.ns(name), self.base / "disks" / disk, self.mountpoint, ident.hostname
+                )
             )
             info.update(state="up", hostname=ident.hostname, address=ident.address, anchor=anchor)
             self._save()
@@ -176,13 +232,31 @@ class Lab:
         result: dict[str, Any] = json.loads(out.stdout)
         return result
 
-    def _start_services(self, name: str, anchor: int, address: str) -> None:
+    def _pgdata(self, name: str) -> Path:
+        """The cluster on the server's plugged disk, as the server sees it."""
+        if self.mode is LOOPBACK:  # no mount namespace: the server's own link to its disk
+            return self.group.servers[name].base / "unbound" / "pgdata"
+        return self.mountpoint / "pgdata"
+
+    def _write_nginx(self, name: str, address: str | None) -> Path:
+        """The main nginx.conf (Bound Data): in loopback mode it holds the listen address."""
+        sim = self.group.servers[name]
+        fmt = sim.server(lambda _l: None).envs[sim.env].formats["nginx"]
+        listen = f"{address}:{self.mode.http_port}" if address else None
+        return services.write_nginx(sim.root, sim.base / "run", fmt, listen)
+
+    def _nginx_argv(self, name: str, conf: Path, *extra: str) -> list[str]:
+        sim = self.group.servers[name]
+        prefix = sim.base if self.mode is LOOPBACK else sim.base / "run"
+        return services.nginx_argv(prefix, sim.base / "run", conf, *extra)
+
+    def _start_services(self, name: str, anchor: int | None, address: str) -> None:
         sim, info = self.group.servers[name], self.servers()[name]
         run = sim.base / "run"
-        conf = sim.root / "etc" / "nginx" / "nginx.conf"
+        conf = self._write_nginx(name, address if self.mode is LOOPBACK else None)
         info["nginx_pid"] = host.spawn(
             anchor,
-            services.nginx_argv(run, conf, "-g", "daemon off;"),
+            self._nginx_argv(name, conf, "-g", "daemon off;"),
             run / "nginx.log",
             what=f"nginx on {name}",
         )
@@ -190,7 +264,8 @@ class Lab:
             server = sim.server(lambda _l: None)
             fmt = server.envs[server.env_id].formats["postgresql"]
             conf_dir = sim.file(postgresql.conf_dir(fmt))
-            argv = postgres.postmaster_argv(self.mountpoint / "pgdata", conf_dir, run / "pg")
+            listen = (address, self.mode.pg_port) if self.mode is LOOPBACK else None
+            argv = postgres.postmaster_argv(self._pgdata(name), conf_dir, run / "pg", listen)
             info["postgres_pid"] = host.spawn(
                 anchor,
                 argv,
@@ -230,9 +305,7 @@ class Lab:
 
     # -- running things ------------------------------------------------------------------------
     def exec(self, name: str, argv: list[str], timeout: float = 300) -> Completed:
-        return self.runner.run(
-            ["ip", "netns", "exec", self.net.ns(name), *argv], check=False, timeout=timeout
-        )
+        return self.runner.run(self.net.wrap(name, argv), check=False, timeout=timeout)
 
     def cycle(self, name: str) -> dict[str, Any]:
         sim = self.group.servers[name]
@@ -283,7 +356,7 @@ class Lab:
                     "disk": disk,
                     "role": role,
                     "address": info.get("address"),
-                    "netns": self.net.ns(name),
+                    "netns": self.net.netns(name),
                 }
             )
         disks = [
@@ -292,19 +365,23 @@ class Lab:
         ]
         return {
             "servers": servers,
-            "client": {"netns": self.net.ns(CLIENT[0]), "address": CLIENT[1]},
+            "client": {
+                "netns": self.net.netns(self.mode.client[0]),
+                "address": self.mode.client[1],
+            },
             "disks": disks,
         }
 
     # -- sshd ------------------------------------------------------------------------------------
-    def _start_sshd(self, name: str, address: str, anchor: int) -> int:
+    def _start_sshd(self, name: str, address: str, anchor: int | None) -> int:
         sim = self.group.servers[name]
         disk = self.group.disk_of(name)
         assert disk is not None
         host_key = self.base / "disks" / disk / "ssh" / "host_ed25519"
         config = sim.base / "esd" / "ssh" / "sshd_config"
-        atomic_write(config, sshd_config(sim.base / "esd", address, SSH_PORT, host_key))
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        atomic_write(config, sshd_config(sim.base / "esd", address, self.mode.ssh_port, host_key))
+        if os.geteuid() == 0:  # privilege separation directory (an unprivileged sshd has none)
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         return host.spawn(
             anchor,
             [SSHD, "-D", "-e", "-f", str(config)],

@@ -29,6 +29,14 @@ class LabNet:
     def ns(self, host: str) -> str:
         return f"{self.prefix}{host}"
 
+    def netns(self, host: str) -> str | None:
+        """The network namespace of `host` (for status)."""
+        return self.ns(host)
+
+    def wrap(self, host: str, argv: list[str]) -> list[str]:
+        """`argv` run on `host`'s network."""
+        return ["ip", "netns", "exec", self.ns(host), *argv]
+
     def ip(self, *args: str, check: bool = True) -> str:
         return self.runner.run(["ip", *args], check=check, timeout=30).stdout
 

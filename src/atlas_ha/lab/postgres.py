@@ -26,11 +26,16 @@ def available() -> bool:
 
 
 def as_postgres(*argv: str) -> list[str]:
+    """As root: run as the postgres user (PostgreSQL refuses root). Otherwise: as ourselves."""
+    if os.geteuid() != 0:
+        return list(argv)
     return ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups", "--", *argv]
 
 
 def traversable(path: Path) -> None:
     """Let the postgres user reach `path` (search permission only, on root-owned parents)."""
+    if os.geteuid() != 0:
+        return  # an unprivileged lab runs PostgreSQL as its own user
     for directory in [path, *path.parents]:
         st = directory.stat()
         if st.st_uid == 0 and not st.st_mode & stat.S_IXOTH:
@@ -38,9 +43,10 @@ def traversable(path: Path) -> None:
 
 
 def _chown_postgres(path: Path) -> None:
-    pw = pwd.getpwnam("postgres")
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chown(path, pw.pw_uid, pw.pw_gid)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
 def init_cluster(runner: Runner, disk: Path, subnet: str, client_data: bool) -> None:
@@ -100,10 +106,14 @@ def server_files(subnet: str) -> dict[str, bytes]:
     return {"postgresql.conf": conf, "pg_hba.conf": hba}
 
 
-def postmaster_argv(data: Path, conf_dir: Path, sockets: Path) -> list[str]:
-    """The postmaster of a disk's cluster, configured from the server's system root."""
+def postmaster_argv(
+    data: Path, conf_dir: Path, sockets: Path, listen: tuple[str, int] | None = None
+) -> list[str]:
+    """The postmaster of a disk's cluster, configured from the server's system root;
+    `listen` overrides the configured address and port (loopback mode shares the host)."""
     _chown_postgres(sockets)
     traversable(conf_dir)
+    where = ["-c", f"listen_addresses={listen[0]}", "-c", f"port={listen[1]}"] if listen else []
     return as_postgres(
         str(PG_BIN / "postgres"),
         "-D",
@@ -114,6 +124,7 @@ def postmaster_argv(data: Path, conf_dir: Path, sockets: Path) -> list[str]:
         f"hba_file={conf_dir / 'pg_hba.conf'}",
         "-c",
         f"unix_socket_directories={sockets}",
+        *where,
     )
 
 
