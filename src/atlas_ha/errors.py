@@ -11,7 +11,9 @@
     ├── TransportError              9  a partner could not be reached or the transfer failed
     ├── ReceiveError               10  received data failed validation (paths, sizes, checksums)
     ├── HistoryError               11  the git history could not be read or written
-    └── ServerStateError           12  the server (or lab) is not in the state the command needs
+    ├── ServerStateError           12  the server (or lab) is not in the state the command needs
+    └── SuspendedError             15  a SyncCycle while the Synchronizer is suspended
+                                       (daemon/suspend.py)
 
 An operating-system error the tool did not anticipate (a full disk, a read-only mount, a
 permission) exits with 14, naming the file. Nothing is half-written: every write is atomic

@@ -3,6 +3,8 @@ ssh transport between them; disks moved between servers; the client follows the 
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from tests.lab.common import (
     assert_pri_serves_client_data,
@@ -72,6 +74,12 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     report = lab.cycle("C")
     assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
     assert all(c["env"] == 3 for c in report["compare"])
+    # every server runs its sync runner (the daemon), alive and telling what it decided
+    for name in ("A", "B", "C"):
+        config = str(lab.group.servers[name].config)
+        argv = [sys.executable, "-m", "atlas_ha", "--config", config, "daemon", "status"]
+        out = lab.exec(name, argv)
+        assert out.returncode == 0 and "first SyncCycle decision in 300 s" in out.stdout, out
     status = lab.status()
     roles = {s["name"]: (s["role"], s["disk"], s["address"]) for s in status["servers"]}
     assert roles == {

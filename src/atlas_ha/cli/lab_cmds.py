@@ -26,6 +26,12 @@ def register(sub: Any) -> None:
         help="loopback addresses and unprivileged ports instead of namespaces (default "
         "without root)",
     )
+    p.add_argument(
+        "--cycle-interval",
+        type=float,
+        default=300.0,
+        help="seconds between the PRI sync runner's SyncCycles (default 300)",
+    )
     p.set_defaults(handler=cmd_up)
     p = lsub.add_parser("status", help="servers, disks, addresses")
     p.add_argument("--json", action="store_true")
@@ -82,7 +88,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if set(envs) != set(roles):
         raise SettingsError("--servers and --roles must name the same servers")
     lab = _lab(args)
-    lab.up(envs, roles)
+    lab.up(envs, roles, args.cycle_interval)
     print(f"lab up in {lab.base}: " + ", ".join(f"{n} Env{envs[n]} {roles[n]}" for n in envs))
     return 0
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atlas_ha import __version__
-from atlas_ha.cli import history_cmds, lab_cmds, server_cmds, ssh_cmds, sync_cmds
+from atlas_ha.cli import daemon_cmds, history_cmds, lab_cmds, server_cmds, ssh_cmds, sync_cmds
 from atlas_ha.errors import EXIT_SYSTEM, AtlasError
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     history_cmds.register(sub)
     ssh_cmds.register(sub)
     lab_cmds.register(sub)
+    daemon_cmds.register(sub)
     from atlas_ha.cli import demo_cmd
 
     demo_cmd.register(sub)
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AtlasError as exc:
         print(f"atlas-ha: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # the reader went away (`| head`): nothing to report
+        return 141
     except OSError as exc:  # a full disk, a read-only or missing mount, permissions
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"atlas-ha: error: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
         )
         p.add_argument("--json", action="store_true")
         p.set_defaults(handler=handler)
+    from atlas_ha.cli.daemon_cmds import register_suspend
+
+    register_suspend(sync)
 
 
 def cmd_create(args: argparse.Namespace) -> int:

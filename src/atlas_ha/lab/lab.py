@@ -41,6 +41,7 @@ ADDRESSES = {
 CLIENT = ("client", "198.51.100.100")
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
+CYCLE_INTERVAL = 300.0  # the lab's sync runner: seconds between SyncCycles on the PRI
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,9 @@ class Lab:
         return servers
 
     # -- up and down -----------------------------------------------------------------------
-    def up(self, envs: dict[str, int], roles: dict[str, str]) -> None:
+    def up(
+        self, envs: dict[str, int], roles: dict[str, str], cycle_interval: float = CYCLE_INTERVAL
+    ) -> None:
         if self.state_file.exists():
             raise ServerStateError(f"{self.state_file}: a lab is set up here (lab down first)")
         loopback = self.mode is LOOPBACK
@@ -129,6 +132,7 @@ class Lab:
         self._install_services(envs, roles)
         self.state = {
             "mode": self.mode.name,
+            "cycle_interval": cycle_interval,
             "prefix": self.net.prefix,
             "servers": {
                 name: {"env": envs[name], "state": "down", "sshd_pid": None} for name in envs
@@ -216,6 +220,8 @@ class Lab:
             info["sshd_pid"] = self._start_sshd(name, ident.address, anchor)
         with _timed(timings, "nginx + PostgreSQL"):
             self._start_services(name, anchor, ident.address)
+        with _timed(timings, "sync runner"):
+            self._start_daemon(name, anchor)
         info["boot_timings"] = timings
         info["installed"] = list(result["installed"])  # identity files installed from the disk
         self._save()
@@ -231,6 +237,19 @@ class Lab:
             raise ServerStateError(f"boot {name}: {out.stderr.strip()}")
         result: dict[str, Any] = json.loads(out.stdout)
         return result
+
+    def _start_daemon(self, name: str, anchor: int | None) -> None:
+        """The sync runner (`atlas-ha daemon run`): SyncCycles on the PRI every interval."""
+        sim, info = self.group.servers[name], self.servers()[name]
+        interval = float(self.state.get("cycle_interval", CYCLE_INTERVAL))
+        argv = [sys.executable, "-m", "atlas_ha", "--config", str(sim.config), "daemon", "run"]
+        info["daemon_pid"] = host.spawn(
+            anchor,
+            [*argv, "--interval", f"{interval:g}"],
+            sim.base / "daemon.log",
+            ready=b"started;",
+            what=f"the sync runner on {name}",
+        )
 
     def _pgdata(self, name: str) -> Path:
         """The cluster on the server's plugged disk, as the server sees it."""
@@ -283,7 +302,7 @@ class Lab:
 
     def _stop_all(self, name: str) -> None:
         info = self.servers()[name]
-        for key in ("postgres_pid", "nginx_pid", "sshd_pid", "anchor"):
+        for key in ("daemon_pid", "postgres_pid", "nginx_pid", "sshd_pid", "anchor"):
             host.stop(info.get(key))
             info[key] = None
 

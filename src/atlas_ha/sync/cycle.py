@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from atlas_ha.converters.chain import convert_to_older
+from atlas_ha.daemon.suspend import check_not_suspended
 from atlas_ha.errors import AtlasError, RoleError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.model import role_key
@@ -62,6 +63,7 @@ def cycle(server: Server) -> CycleReport:
     env = server.env_id
     report = CycleReport(server.name, env, server.clock.now())
     with server.sid.lock("cycle"):
+        check_not_suspended(server)
         create(server, "PRI")
         report.converted_down = convert_to_older(server, "PRI", env)
         secs = sorted(master.partners, key=role_key)

@@ -1,0 +1,126 @@
+"""`atlas-ha daemon run|start|stop|restart|status|units` and `atlas-ha sync suspend|resume`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from atlas_ha.cli.common import print_json, server_from
+
+DEFAULT_INTERVAL = 300.0
+
+
+def register(sub: Any) -> None:
+    daemon = sub.add_parser("daemon", help="the Sentry daemon: SyncCycle loop, Verifier schedule")
+    dsub = daemon.add_subparsers(dest="daemon_command", required=True)
+    p = dsub.add_parser("run", help="run in the foreground (what systemd starts)")
+    p.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, help="s between cycles")
+    p.set_defaults(handler=cmd_run)
+    for name, handler in (("start", cmd_start), ("restart", cmd_restart)):
+        p = dsub.add_parser(name, help=f"{name} the daemon in the background")
+        p.add_argument("--interval", type=float, default=None)
+        p.set_defaults(handler=handler)
+    dsub.add_parser("stop", help="stop the daemon (a running cycle finishes)").set_defaults(
+        handler=cmd_stop
+    )
+    p = dsub.add_parser("status", help="is it running, its heartbeat and last decision")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_status)
+    p = dsub.add_parser("units", help="print (or --write) the systemd units")
+    p.add_argument("--write", type=Path, metavar="DIR")
+    p.set_defaults(handler=cmd_units)
+
+
+def register_suspend(sync: Any) -> None:
+    p = sync.add_parser("suspend", help="wait for a running cycle, then start no new one")
+    p.add_argument("--reason", default="suspended by an operator")
+    p.set_defaults(handler=cmd_suspend)
+    sync.add_parser("resume", help="let SyncCycles run again").set_defaults(handler=cmd_resume)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon import control
+    from atlas_ha.daemon.loop import Daemon
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
+    server = server_from(args)
+    control.claim(server)
+    try:
+        Daemon(server, args.interval, log=lambda line: print(line, flush=True)).run(stop)
+    finally:
+        control.release(server)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon import control
+
+    pid = control.start(server_from(args), args.interval)
+    print(f"daemon running, pid {pid}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon import control
+
+    pid = control.stop(server_from(args))
+    print(f"daemon {pid} stopped" if pid else "daemon was not running")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon import control
+
+    server = server_from(args)
+    control.stop(server)
+    print(f"daemon running, pid {control.start(server, args.interval)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon import control
+
+    state = control.status(server_from(args))
+    if args.json:
+        print_json(state)
+    elif state["running"]:
+        age = state["heartbeat_age"]
+        print(f"running, pid {state['pid']}, heartbeat {age:.0f} s ago: {state['sentence']}")
+    else:
+        print(f"not running (last said: {state['sentence'] or 'nothing'})")
+    return 0 if state["running"] else 3  # LSB: program is not running
+
+
+def cmd_units(args: argparse.Namespace) -> int:
+    from atlas_ha.layout.atomic import atomic_write
+
+    units = resources.files("atlas_ha.daemon").joinpath("units")
+    for unit in sorted(units.iterdir(), key=lambda u: u.name):
+        text = unit.read_text()
+        if args.write:
+            atomic_write(args.write / unit.name, text, mode=0o644)
+            print(f"wrote {args.write / unit.name}")
+        else:
+            print(f"# --- {unit.name}\n{text}")
+    return 0
+
+
+def cmd_suspend(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon.suspend import suspend
+
+    flag = suspend(server_from(args), args.reason)
+    print(f"suspended (by {flag['by']}: {flag['reason']}); no SyncCycle runs until resume")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from atlas_ha.daemon.suspend import resume
+
+    print("resumed" if resume(server_from(args)) else "was not suspended")
+    return 0

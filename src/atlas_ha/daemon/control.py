@@ -1,0 +1,107 @@
+"""`atlas-ha daemon start|stop|restart|status`: the daemon by its PID file (ESD_DATA/daemon.pid).
+
+The PID file is Bound Data (the process belongs to the server, not to the disk). A PID is
+only signalled after /proc/<pid>/cmdline shows it is an atlas-ha daemon, so a stale file
+whose PID was reused by another program never gets that program killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from atlas_ha.daemon.loop import read_heartbeat
+from atlas_ha.errors import ServerStateError
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.sync.context import Server
+
+
+def pid_file(server: Server) -> Path:
+    return server.settings.esd_data / "daemon.pid"
+
+
+def running_pid(server: Server) -> int | None:
+    """The daemon's PID when it runs (checked against /proc), else None."""
+    try:
+        pid = int(pid_file(server).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+    ours = b"atlas_ha" in b" ".join(argv) and b"daemon" in argv and b"run" in argv
+    return pid if ours and state != "Z" else None
+
+
+def claim(server: Server) -> None:
+    """Called by `daemon run`: one daemon per server; record our PID."""
+    other = running_pid(server)
+    if other is not None and other != os.getpid():
+        raise ServerStateError(f"a daemon runs already on {server.name} (pid {other})")
+    atomic_write(pid_file(server), f"{os.getpid()}\n", mode=0o644)
+
+
+def release(server: Server) -> None:
+    if running_pid(server) == os.getpid():
+        pid_file(server).unlink(missing_ok=True)
+
+
+def start(server: Server, interval: float | None, timeout: float = 15.0) -> int:
+    if (pid := running_pid(server)) is not None:
+        return pid
+    logs = server.settings.esd_data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "atlas_ha", "--config", str(server.settings.config_file)]
+    argv += ["daemon", "run", *(["--interval", f"{interval:g}"] if interval else [])]
+    with (logs / "daemon.log").open("ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    atomic_write(pid_file(server), f"{proc.pid}\n", mode=0o644)
+    deadline = time.monotonic() + timeout
+    while (read_heartbeat(server) or {}).get("pid") != proc.pid:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise ServerStateError(f"the daemon did not start (see {logs / 'daemon.log'})")
+        time.sleep(0.05)
+    return proc.pid
+
+
+def stop(server: Server, timeout: float = 30.0) -> int | None:
+    """SIGTERM (the daemon finishes its turn: a running cycle completes), then SIGKILL."""
+    pid = running_pid(server)
+    if pid is None:
+        pid_file(server).unlink(missing_ok=True)
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running_pid(server) == pid:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+        time.sleep(0.05)
+    pid_file(server).unlink(missing_ok=True)
+    return pid
+
+
+def status(server: Server) -> dict[str, Any]:
+    beat = read_heartbeat(server) or {}
+    now = server.clock.now()
+    age = now - float(beat["heartbeat"]) if "heartbeat" in beat else None
+    return {
+        "running": running_pid(server) is not None,
+        "pid": running_pid(server),
+        "heartbeat_age": age,
+        "sentence": beat.get("sentence"),
+        "interval": beat.get("interval"),
+    }

@@ -1,0 +1,106 @@
+"""The daemon loop (SPEC 7.1): the SyncCycle loop on the PRI and the Verifier schedule.
+
+Each turn decides one thing and returns it as one sentence; that sentence is what the log
+shows and what `atlas-ha daemon status` reports. The first SyncCycle runs one interval after
+start (a booting server does not cycle at once). Between turns the loop wakes every few
+seconds to write its heartbeat (SID_DATA/.results/daemon.json: pid, started, heartbeat, the
+last sentence), which is how its liveness is verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from atlas_ha.daemon.suspend import suspended
+from atlas_ha.errors import AtlasError
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.sync.context import Server
+from atlas_ha.sync.cycle import cycle
+
+HEARTBEAT = "daemon.json"
+TICK = 5.0  # seconds between heartbeats
+
+
+def heartbeat_path(server: Server) -> Path:
+    return server.sid.root / ".results" / HEARTBEAT
+
+
+def read_heartbeat(server: Server) -> dict[str, Any] | None:
+    try:
+        data = json.loads(heartbeat_path(server).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass
+class Daemon:
+    server: Server
+    interval: float  # seconds between two SyncCycles (PRI)
+    verifier: Callable[[threading.Event], None] | None = None  # the Verifier schedule
+    log: Callable[[str], None] = print
+    started: float = 0.0
+    sentence: str = "starting"
+    next_cycle: float = field(default=0.0)
+
+    def turn(self) -> str:
+        """One decision: cycle now, or why not."""
+        server = self.server
+        try:
+            role = server.role()
+        except AtlasError as exc:
+            return f"no role: {exc}"
+        if role != "PRI":
+            return f"{role}: standing by (the PRI drives SyncCycles)"
+        flag = suspended(server)
+        if flag is not None:
+            return f"suspended by {flag.get('by')} ({flag.get('reason')}): no SyncCycle"
+        try:
+            report = cycle(server)
+        except AtlasError as exc:
+            return f"SyncCycle failed: {exc}"
+        states = ", ".join(f"{c.sec} {c.state}" for c in report.compare) or "no SECs"
+        verdict = "all equal" if report.all_equal else "NOT all equal"
+        return f"SyncCycle done in {report.finished - report.started:.1f} s: {verdict} ({states})"
+
+    def beat(self) -> None:
+        path = heartbeat_path(self.server)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = {
+            "pid": os.getpid(),
+            "server": self.server.name,
+            "started": self.started,
+            "heartbeat": self.server.clock.now(),
+            "interval": self.interval,
+            "sentence": self.sentence,
+        }
+        atomic_write(path, json.dumps(data), mode=0o600)
+
+    def run(self, stop: threading.Event) -> None:
+        clock = self.server.clock
+        self.started = clock.now()
+        self.next_cycle = clock.monotonic() + self.interval
+        verifier = None
+        if self.verifier is not None:
+            verifier = threading.Thread(target=self.verifier, args=(stop,), daemon=True)
+            verifier.start()
+        self.sentence = f"started; first SyncCycle decision in {self.interval:g} s"
+        self.log(self.sentence)
+        self.beat()
+        while not stop.wait(min(TICK, max(0.0, self.next_cycle - clock.monotonic()))):
+            if clock.monotonic() >= self.next_cycle:
+                self.sentence = self.turn()
+                self.log(self.sentence)
+                self.next_cycle = clock.monotonic() + self.interval
+            self.beat()
+        self.sentence = "stopped"
+        self.log(self.sentence)
+        self.beat()
+        if verifier is not None:
+            verifier.join(timeout=TICK)
