@@ -291,3 +291,23 @@ def test_a_local_edit_on_a_sec_and_its_undoing_are_both_in_its_history(
     assert code == 0
     assert out.splitlines()[0].startswith(undo[:10])
     assert out.splitlines()[1].startswith(local[:10])
+
+
+def test_a_synced_gitignore_hides_nothing_from_the_history(group: SimGroup) -> None:
+    """A synced copy of a .gitignore (etckeeper keeps one in /etc) must not keep the files it
+    names out of the history; flags and SnapshotEnvVersion stay out of it."""
+    a = group.servers["A"]
+    a.file("/etc/app/.gitignore").write_text("*.conf\nsecret\n")
+    a.file("/etc/app/secret").write_text("kept in history\n")
+    a.file("/etc/app/new.conf").write_text("new = 1\n")
+    server = a.server(_quiet)
+    cycle(server)
+    tracked = server.history.git("ls-files", "PRI").stdout.splitlines()
+    for name in (".gitignore", "secret", "new.conf"):
+        assert f"PRI/Env2/SyncFiles/etc/app/{name}" in tracked
+    assert not any(t.rsplit("/", 1)[-1].startswith("Invalid") for t in tracked)
+    assert "PRI/SnapshotEnvVersion" not in tracked
+    # a flag written later is state, not history
+    server.sid.area("PRI", 1).path.joinpath("InvalidSend").write_text("")
+    server.history.record("create", "PRI", 1, ["PRI/Env1"])
+    assert "PRI/Env1/InvalidSend" not in server.history.git("ls-files", "PRI").stdout

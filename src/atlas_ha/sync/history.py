@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tarfile
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, HistoryError
 from atlas_ha.layout.atomic import locked, write_if_changed
+from atlas_ha.layout.sid import FLAGS, SEV_FILE
 from atlas_ha.system import Completed, Runner
 
 if TYPE_CHECKING:
@@ -46,6 +48,17 @@ GIT_ENV = {
 # not make git convert line endings, encodings or keywords when it stores or restores files.
 NEUTRAL_ATTRIBUTES = "* -text !eol -filter -ident -working-tree-encoding -export-subst\n"
 FILE_TREES = ("SyncFiles", "IdentFiles")
+_TMP = re.compile(r"^\..*\.atlas-tmp\.")
+
+
+def _is_private(name: str) -> bool:
+    """Mirrors layout.sid.GITIGNORE for files an `add --force` may have staged."""
+    parts = name.split("/")
+    base = parts[-1]
+    if _TMP.match(base) or parts[0].startswith("."):
+        return True
+    in_area_dir = len(parts) == 3 and base in FLAGS  # ROLE/EnvN/<flag>
+    return in_area_dir or (len(parts) == 2 and base == SEV_FILE)
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,13 @@ class History:
     ) -> str | None:
         self.ensure()
         self._neutralise()
-        self.git("add", "-A", "--", *paths)
+        # --force: a synced file named .gitignore (a copy of, say, etckeeper's /etc/.gitignore)
+        # must not hide the files it names from the history; our own private files are
+        # unstaged by name instead of by ignore rules
+        self.git("add", "-A", "--force", "--", *paths)
+        private = self._staged_private(paths)
+        if private:
+            self.git("rm", "--cached", "-q", "--", *private)
         if self.git("diff", "--cached", "--quiet", "--", *paths, check=False).returncode == 0:
             return None
         message = (
@@ -141,6 +160,11 @@ class History:
         # paths); `commit -- PATHS` would rebuild a temporary index of the whole tree
         self.git("commit", "-q", "--no-verify", "-F", "-", input_text=message)
         return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def _staged_private(self, paths: list[str]) -> list[str]:
+        """Staged files that are state, not history: flags, SnapshotEnvVersion, temp files."""
+        out = self.git("diff", "--cached", "--name-only", "-z", "--diff-filter=A", "--", *paths)
+        return [name for name in out.stdout.split("\0") if name and _is_private(name)]
 
     def log(self, paths: list[str], limit: int = 50) -> list[Change]:
         self.ensure()
