@@ -129,7 +129,8 @@ class VerifierResults:
             )
         if version < SCHEMA_VERSION:
             with self._transaction():
-                self.db.executescript(SCHEMA)
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
