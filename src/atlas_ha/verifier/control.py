@@ -10,7 +10,7 @@ from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.api import Context, Verifier, discover
 from atlas_ha.verifier.results import ResultRow, Retention, VerifierResults, results_file
 from atlas_ha.verifier.scheduler import Check, Outcome, VerifierControl
-from atlas_ha.verifier.targets import checks_for, safe_sev
+from atlas_ha.verifier.targets import checks_for, received_env, safe_sev
 
 
 @dataclass
@@ -37,9 +37,8 @@ def plan(server: Server, only: str | None = None) -> Plan:
                 f"no service {only!r} in {services_mod.services_file(server.settings.system_root)}"
             )
     kinds = discover()
-    checks = checks_for(
-        services, kinds, master, own_address(server), server.env_id, safe_sev(server.sid.sev)
-    )
+    env_of = received_env(server.history, safe_sev(server.sid.sev))
+    checks = checks_for(services, kinds, master, own_address(server), server.env_id, env_of)
     return Plan(server, master.role, services, kinds, checks)
 
 

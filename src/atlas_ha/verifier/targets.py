@@ -3,16 +3,19 @@
 From this server's MasterConfig (the disk's role): its partners are the targets of a service
 whose `targets` (or its kind's `default_targets`) is "partners" or "all"; "self" or "all" add
 this server itself (own=True, its own address and EnvID). A partner's `env` is the
-SnapshotEnvVersion of that role's area in this SID_DATA when there is one (the EnvVersion its
-last snapshot came in), so a verifier knows which format the partner's service speaks.
+EnvVersion its last snapshot came in, so a verifier knows which format the partner's service
+speaks: the SnapshotEnvVersion it sent, as recorded by the last "receive" in the history;
+else the SnapshotEnvVersion of that role's area in this SID_DATA (which ConvertToNewer raises
+to this server's EnvID when the partner is older).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from atlas_ha.errors import FormatError
+from atlas_ha.errors import AtlasError, FormatError
 from atlas_ha.model import MasterConfig, role_key
+from atlas_ha.sync.history import History
 from atlas_ha.verifier.api import Target, UnknownKindError, Verifier, verifier_for
 from atlas_ha.verifier.scheduler import Check
 from atlas_ha.verifier.services import TARGETS, ServiceDef
@@ -52,6 +55,25 @@ def mode_of(service: ServiceDef, kinds: dict[str, type[Verifier]]) -> str:
         return service.targets
     kind = kinds.get(service.kind)
     return kind.default_targets if kind is not None else "partners"
+
+
+def received_env(
+    history: History, fallback: Callable[[str], int | None]
+) -> Callable[[str], int | None]:
+    """The EnvVersion of a partner role: the SnapshotEnvVersion it last sent (history), else
+    `fallback(role)`."""
+
+    def env(role: str) -> int | None:
+        try:
+            changes = history.log([role], limit=30)
+        except AtlasError:
+            changes = []
+        for change in changes:
+            if change.operation == "receive" and change.role == role and change.env.isdigit():
+                return int(change.env)
+        return fallback(role)
+
+    return env
 
 
 def safe_sev(read: Callable[[str], int | None]) -> Callable[[str], int | None]:
