@@ -71,7 +71,7 @@ def ping_profile(stdout: str, stderr: str, code: int, who: str, service: Service
     if loss_match is None:
         reason = (stderr or stdout).strip().splitlines()
         return Profile(
-            Status.CRITICAL if code == 1 else Status.UNKNOWN,
+            Status.CRITICAL if code in (1, 2) else Status.UNKNOWN,
             f"{who}: ping failed (exit {code}): {reason[-1] if reason else 'no output'}",
         )
     sent, received, loss = (
