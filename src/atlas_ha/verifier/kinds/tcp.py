@@ -7,12 +7,14 @@
     connect = [0.2, 1.0]          # seconds to establish the connection: slow, unacceptable
     [service.smtp-port.options]
     port = 25
-    send = "QUIT\\r\\n"           # optional: sent after connecting (after the banner if expect)
-    expect = "220 "               # optional: the answer must contain this text
+    send = "QUIT\\r\\n"           # optional: sent right after connecting
+    expect = "220 "               # optional: then the answer must contain this text
     host = "127.0.0.1"            # optional: this address instead of the target's
 
-Measured: `connect` (s) and `time` (s, the whole exchange). Every socket operation is bounded
-by the service's timeout, so a service that accepts and never answers is CRITICAL in time.
+As with check_tcp: send first (if any), then read until the expected text appears, the peer
+closes or 4 KiB arrived. Measured: `connect` (s) and `time` (s, the whole exchange). Every
+socket operation is bounded by the service's timeout, so a service that accepts and never
+answers is CRITICAL in time.
 """
 
 from __future__ import annotations
@@ -54,13 +56,13 @@ class TcpVerifier(Verifier):
         with sock:
             sock.settimeout(max(0.01, service.timeout - connect))
             try:
+                if send:
+                    sock.sendall(send)
                 if expect:
                     deadline = started + service.timeout
                     banner = _read_until(sock, expect, lambda: deadline - clock.monotonic())
                     if expect not in banner:
                         failures.append(f"{where}: expected {expect!r}, got {banner[:80]!r}")
-                if send:
-                    sock.sendall(send)
             except TimeoutError:
                 failures.append(f"{where}: no answer within {service.timeout:g} s")
             except OSError as exc:
