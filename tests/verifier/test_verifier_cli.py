@@ -200,6 +200,33 @@ def test_verify_run_all_ok_exits_0_and_unknown_kind_23(lgroup: SimGroup, tmp_pat
     assert "no service 'nope' in" in missing.stderr
 
 
+def test_verify_run_loop_streams_json_until_terminated(lgroup: SimGroup, tmp_path: Path) -> None:
+    proc = proc_fixture(tmp_path)
+    write_services(
+        lgroup,
+        f'[service.health]\nkind = "health"\ninterval = 0.3\noptions = {{ proc = "{proc}" }}\n',
+    )
+    config = str(lgroup.servers["B"].config)
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "atlas_ha", "--config", config, "verify", "run", "--loop", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert loop.stdout is not None
+        lines = [json.loads(loop.stdout.readline()) for _ in range(3)]
+    finally:
+        loop.terminate()  # SIGTERM: the loop stops cleanly
+        code = loop.wait(timeout=10)
+    assert code == 0
+    assert [(r["service"], r["target_role"], r["role"]) for r in lines] == [
+        ("health", "SEC1", "SEC1")
+    ] * 3
+    assert lines[2]["started"] - lines[0]["started"] >= 0.5  # every 0.3 s
+    stored = json.loads(cli(lgroup, "B", "verify", "results", "--history", "9", "--json").stdout)
+    assert len(stored["history"]["health@SEC1"]) >= 3
+
+
 def test_services_detect_proposes_a_valid_services_file(lgroup: SimGroup) -> None:
     sim = lgroup.servers["A"]
     for program in ("/usr/sbin/nginx", "/usr/lib/postgresql/15/bin/postgres", "/usr/sbin/sshd"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -202,3 +203,29 @@ def master(role: str, partners: dict[str, str]):  # type: ignore[no-untyped-def]
     from atlas_ha.model import MasterConfig, Partner
 
     return MasterConfig("g", role, {r: Partner(a) for r, a in partners.items()})
+
+
+def test_the_loop_survives_a_results_database_that_cannot_be_written(ctx: Context) -> None:
+    logged: list[str] = []
+    ctx.server.log = logged.append
+    check = Check(
+        ServiceDef("a", "instant", interval=0.05, timeout=1), Target("SEC1", "x"), Instant()
+    )
+    stored: list[Outcome] = []
+
+    def record(outcomes: list[Outcome]) -> None:
+        if not logged:
+            raise sqlite3.OperationalError("database or disk is full")
+        stored.extend(outcomes)
+
+    control = VerifierControl(ctx, [check], Clock(), record)
+    stop = threading.Event()
+    loop = threading.Thread(target=control.run_forever, args=(stop,))
+    loop.start()
+    deadline = time.monotonic() + 3
+    while len(stored) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    loop.join(timeout=2)
+    assert logged == ["ALERT verifier results not stored (1): database or disk is full"]
+    assert len(stored) >= 3

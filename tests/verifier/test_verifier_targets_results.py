@@ -129,3 +129,27 @@ def test_results_newer_schema_or_garbage_is_a_clear_error(tmp_path: Path) -> Non
 
 def test_results_database_is_ignored_by_the_history() -> None:
     assert "/*/VerifierResults.sqlite*\n" in GITIGNORE
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("[results]\nkeep_days = 0\n", "[results] keep_days is a positive number"),
+        ("[results]\nkeep_rows = 2.5\n", "[results] keep_rows is a whole number"),
+        ("[results]\nkeep = 1\n", "[results] takes ['keep_days', 'keep_rows'], not ['keep']"),
+        ("[result]\n", "only [defaults], [results] and [service.NAME], not ['result']"),
+    ],
+)
+def test_results_policy_errors_name_the_file(table: str, expected: str) -> None:
+    with pytest.raises(FormatError) as info:
+        parse(table, "/etc/atlas-ha/services.toml")
+    assert str(info.value) == f"/etc/atlas-ha/services.toml: {expected}"
+
+
+def test_results_policy_is_read_from_the_services_file(tmp_path: Path) -> None:
+    from atlas_ha.verifier.services import load_results_policy, services_file
+
+    assert load_results_policy(tmp_path) == {}
+    services_file(tmp_path).parent.mkdir(parents=True)
+    services_file(tmp_path).write_text("[results]\nkeep_days = 7\nkeep_rows = 50\n")
+    assert load_results_policy(tmp_path) == {"keep_days": 7.0, "keep_rows": 50.0}

@@ -18,6 +18,7 @@ The clock (atlas_ha.system.Clock) is passed in: `tick(now)` is the whole schedul
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import traceback
 from collections.abc import Callable
@@ -189,8 +190,16 @@ class VerifierControl:
             self._wake.clear()
             outcomes = self.tick()
             if outcomes:
-                self.record(outcomes)
+                self._record_or_alert(outcomes)
             self._wait(min(MAX_WAIT, self.next_wake() - self.clock.monotonic()))
+
+    def _record_or_alert(self, outcomes: list[Outcome]) -> None:
+        """Record; a results database that cannot be written (full disk) does not stop the
+        schedule: the failure is logged and the next outcomes are tried again."""
+        try:
+            self.record(outcomes)
+        except (AtlasError, OSError, sqlite3.Error) as exc:
+            self.ctx.server.log(f"ALERT verifier results not stored ({len(outcomes)}): {exc}")
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:

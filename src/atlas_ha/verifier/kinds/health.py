@@ -65,9 +65,10 @@ class HealthVerifier(Verifier):
             measured.append(_disk(ctx, path, service, failures))
         measured += _load(proc, service) + _memory(proc, service) + _temps(sys_root, service)
         raid_status, raid_notes = mdstat(proc / "mdstat")
-        failures += [n for n in raid_notes if raid_status == Status.CRITICAL]
-        profile = from_checks(failures, "healthy", [m for m in measured if m is not None])
-        if raid_status == Status.WARNING and profile.status < Status.CRITICAL:
+        if raid_status == Status.CRITICAL:
+            failures += raid_notes
+        profile = from_checks(failures, "healthy", measured)
+        if raid_status == Status.WARNING:  # recovering: no failure, but not healthy either
             summary = "; ".join([*raid_notes, profile.summary])
             return Profile(worst([profile.status, raid_status]), summary, profile.measurements)
         return profile
