@@ -72,6 +72,7 @@ def proc_fixture(base: Path) -> Path:
     return proc
 
 
+@pytest.mark.slow
 def test_verify_run_list_results_on_pri_and_sec(
     lgroup: SimGroup, sec1_port: int, tmp_path: Path
 ) -> None:
@@ -101,6 +102,7 @@ kind = "nagios"
 command = ["check_tcp", "-H", "{{address}}", "-p", "{sec1_port}"]
 [service.health]
 kind = "health"
+thresholds = {{ free = [0, -1] }}
 [service.health.options]
 proc = "{proc}"
 """,
@@ -150,8 +152,8 @@ proc = "{proc}"
     assert data["services"]["web"] == "CRITICAL" and data["services"]["health"] == "OK"
     assert len(data["history"]["web@SEC1"]) == 2  # keep_rows = 2 of the 3 runs
     shown = cli(lgroup, "A", "verify", "results", "--service", "web")
-    assert "servers: SEC1 127.77.0.12 GO, SEC2 127.77.0.13 NO-GO" in shown.stdout
-    assert "services: web NO-GO" in shown.stdout
+    assert "servers: SEC1 127.77.0.12 GO, SEC2 127.77.0.13 NO-GO (CRITICAL)" in shown.stdout
+    assert "services: web NO-GO (CRITICAL)" in shown.stdout
 
     # a SEC verifies its PRI (nothing listens on the PRI's address)
     sec = cli(lgroup, "B", "verify", "run", "--service", "web", "--json")
@@ -187,7 +189,11 @@ proc = "{proc}"
 
 def test_verify_run_all_ok_exits_0_and_unknown_kind_23(lgroup: SimGroup, tmp_path: Path) -> None:
     proc = proc_fixture(tmp_path)
-    write_services(lgroup, f'[service.health]\nkind = "health"\noptions = {{ proc = "{proc}" }}\n')
+    write_services(
+        lgroup,
+        f'[service.health]\nkind = "health"\noptions = {{ proc = "{proc}" }}\n'
+        "thresholds = { free = [0, -1] }\n",
+    )
     ok = cli(lgroup, "C", "verify", "run")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip().endswith("GO: 1 checks, worst OK")

@@ -22,6 +22,7 @@ from atlas_ha.verifier.control import Plan, control_for, open_results, plan, row
 from atlas_ha.verifier.profile import Status, worst
 from atlas_ha.verifier.results import ResultRow
 from atlas_ha.verifier.scheduler import Outcome
+from atlas_ha.verifier.services import services_file
 from atlas_ha.verifier.targets import mode_of
 
 RUN_HELP = """\
@@ -64,6 +65,9 @@ def register(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     server = server_from(args)
     the_plan = plan(server, args.service)
+    if not the_plan.services:
+        where = services_file(server.settings.system_root)
+        print(f"atlas-ha: no services in {where} (see `atlas-ha services detect`)", file=sys.stderr)
     with open_results(server, the_plan.role) as results:
         control = control_for(the_plan, results)
         if args.loop:
@@ -100,7 +104,7 @@ def _show(the_plan: Plan, outcomes: list[Outcome], as_json: bool, stream: bool) 
         print(_line(row), flush=True)
     if not stream:
         status = worst([r.profile.status for r in rows])
-        print(f"{_go(status)}: {len(rows)} checks, worst {status.name}")
+        print(f"{_go(status).split()[0]}: {len(rows)} checks, worst {status.name}")
 
 
 def _line(row: ResultRow) -> str:
@@ -112,7 +116,10 @@ def _line(row: ResultRow) -> str:
 
 
 def _go(status: Status) -> str:
-    return "GO" if status == Status.OK else "NO-GO"
+    """Go/no-go of a status: OK and WARNING are go, CRITICAL and UNKNOWN no-go."""
+    if status == Status.OK:
+        return "GO"
+    return f"{'GO' if status == Status.WARNING else 'NO-GO'} ({status.name})"
 
 
 # -- verify list ----------------------------------------------------------------------------
