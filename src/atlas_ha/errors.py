@@ -20,7 +20,9 @@ permission) exits with 14, naming the file. Nothing is half-written: every write
 and every snapshot is flagged invalid until its operation completed.
 
 `atlas-ha sync compare` and `atlas-ha sync cycle` exit with 20 when they ran but found
-differences or stale/unreachable SECs (not an exception: a result).
+differences or stale/unreachable SECs (not an exception: a result). `atlas-ha verify run`
+exits with 20 + the worst status of its round when a check is not OK: 21 WARNING,
+22 CRITICAL, 23 UNKNOWN.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 
 EXIT_DIFFERENCES = 20
 EXIT_SYSTEM = 14
+EXIT_VERIFY_BASE = 20  # + Status: 21 WARNING, 22 CRITICAL, 23 UNKNOWN
 
 
 class AtlasError(Exception):

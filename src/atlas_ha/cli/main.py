@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atlas_ha import __version__
-from atlas_ha.cli import daemon_cmds, history_cmds, lab_cmds, server_cmds, ssh_cmds, sync_cmds
+from atlas_ha.cli import (
+    daemon_cmds,
+    history_cmds,
+    lab_cmds,
+    server_cmds,
+    ssh_cmds,
+    sync_cmds,
+    verify_cmds,
+)
 from atlas_ha.errors import EXIT_SYSTEM, AtlasError
 
 
@@ -27,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     ssh_cmds.register(sub)
     lab_cmds.register(sub)
     daemon_cmds.register(sub)
+    verify_cmds.register(sub)
     from atlas_ha.cli import demo_cmd
 
     demo_cmd.register(sub)

@@ -26,10 +26,12 @@ FLAGS = (INVALID_SNAPSHOT, INVALID_VERSIONS, INVALID_SEND)
 SEV_FILE = "SnapshotEnvVersion"
 ENV_RE = re.compile(r"^Env([1-9][0-9]*)$")
 # Not part of the history: flags and SnapshotEnvVersion are state (SEV flips every cycle on a
-# PRI whose SECs are older: receive sets it down, ConvertToNewer up), the rest is private.
+# PRI whose SECs are older: receive sets it down, ConvertToNewer up), the rest is private;
+# each role's VerifierResults database (SPEC 8.5) lives beside its Env<N> areas, unsynced.
 GITIGNORE = (
     "".join(f"{f}\n" for f in FLAGS)
     + f"/*/{SEV_FILE}\n/.locks/\n/.staging/\n/.results/\n.*.atlas-tmp.*\n"
+    + "/*/VerifierResults.sqlite*\n"
 )
 
 

@@ -20,6 +20,10 @@ configuration lives in each EnvVersion is the verifier kind's knowledge, not the
     [service.web.options]              # kind-specific settings
     port = 80
 
+    [results]                          # optional: VerifierResults retention on every server
+    keep_days = 30                     # rows older than this are deleted
+    keep_rows = 1000                   # and all but the newest N of each check
+
 Errors name the file, the line where TOML can tell it, and what was expected.
 """
 
@@ -50,6 +54,7 @@ SERVICE_KEYS = {
     "options",
 }
 DEFAULT_KEYS = {"interval", "timeout"}
+RESULTS_KEYS = {"keep_days", "keep_rows"}
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,12 @@ def parse(text: str, path: Path | str) -> list[ServiceDef]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FormatError(path, toml_line(exc), f"valid TOML ({exc})") from exc
-    unknown = set(data) - {"defaults", "service"}
+    unknown = set(data) - {"defaults", "service", "results"}
     if unknown:
-        raise FormatError(path, None, f"only [defaults] and [service.NAME], not {sorted(unknown)}")
+        raise FormatError(
+            path, None, f"only [defaults], [results] and [service.NAME], not {sorted(unknown)}"
+        )
+    _results(data, path)
     defaults = _table(data.get("defaults", {}), path, "[defaults]")
     if bad := set(defaults) - DEFAULT_KEYS:
         raise FormatError(path, None, f"[defaults] takes {sorted(DEFAULT_KEYS)}, not {sorted(bad)}")
@@ -174,3 +182,29 @@ def _thresholds(value: Any, path: Path | str, where: str) -> dict[str, Threshold
             raise FormatError(path, None, f"{where} thresholds: {label} = [slow, unacceptable]")
         result[label] = Threshold(float(pair[0]), float(pair[1]))
     return result
+
+
+def load_results_policy(system_root: Path) -> dict[str, float]:
+    """The [results] table of the services file (keep_days, keep_rows), validated."""
+    path = services_file(system_root)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FormatError(path, toml_line(exc), f"valid TOML ({exc})") from exc
+    return _results(data, path)
+
+
+def _results(data: dict[str, Any], path: Path | str) -> dict[str, float]:
+    raw = _table(data.get("results", {}), path, "[results]")
+    if bad := set(raw) - RESULTS_KEYS:
+        raise FormatError(path, None, f"[results] takes {sorted(RESULTS_KEYS)}, not {sorted(bad)}")
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise FormatError(path, None, f"[results] {key} is a positive number")
+    if not isinstance(raw.get("keep_rows", 1), int):
+        raise FormatError(path, None, "[results] keep_rows is a whole number")
+    return {k: float(v) for k, v in raw.items()}

@@ -1,0 +1,226 @@
+"""VerifierResults (SPEC 8.5): every profile with its history, in SQLite on the Unbound Data.
+
+The database is SID_DATA/<ROLE>/VerifierResults.sqlite: in the area of this disk's role, so it
+moves with the disk, but outside the snapshot directories (Env<N>/), so Snapshot Send, receive
+and Compare never see it, and ignored by the history (git). Mode 0600 like all of SID_DATA.
+WAL mode: `atlas-ha verify results` reads while the scheduler writes.
+
+One row per check run: the server that ran it, its role, the service, kind, target role and
+address, when it started (unix seconds), how long it took, the status, the one-line summary
+and the whole profile as JSON. Retention: rows older than `keep_days` and all but the newest
+`keep_rows` of each check (service, target role) are deleted after every write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_ha.errors import FormatError
+from atlas_ha.verifier.profile import Profile
+
+FILE_NAME = "VerifierResults.sqlite"
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL,
+    role TEXT NOT NULL,
+    service TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target_role TEXT NOT NULL,
+    target_address TEXT NOT NULL,
+    started REAL NOT NULL,
+    duration REAL NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    profile TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_check ON results (service, target_role, started);
+CREATE INDEX IF NOT EXISTS results_started ON results (started);
+"""
+INSERT = (
+    "INSERT INTO results (server, role, service, kind, target_role, target_address, started, "
+    "duration, status, summary, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+LATEST = (
+    "SELECT server, role, service, kind, target_role, target_address, started, duration, "
+    "status, summary, profile FROM results WHERE id IN (SELECT id FROM (SELECT id, "
+    "ROW_NUMBER() OVER (PARTITION BY service, target_role ORDER BY started DESC, id DESC) "
+    "AS n FROM results WHERE ?1 IS NULL OR service = ?1) WHERE n = 1) "
+    "ORDER BY service, target_role"
+)
+HISTORY = (
+    "SELECT server, role, service, kind, target_role, target_address, started, duration, "
+    "status, summary, profile FROM results WHERE service = ?1 "
+    "AND (?2 IS NULL OR target_role = ?2) ORDER BY started DESC, id DESC LIMIT ?3"
+)
+
+
+@dataclass(frozen=True)
+class Retention:
+    keep_days: float = 30.0
+    keep_rows: int = 1000  # per check
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    server: str
+    role: str
+    service: str
+    kind: str
+    target_role: str
+    target_address: str
+    started: float
+    duration: float
+    profile: Profile
+
+    @property
+    def check(self) -> str:
+        return f"{self.service}@{self.target_role}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "role": self.role,
+            "service": self.service,
+            "kind": self.kind,
+            "target_role": self.target_role,
+            "target_address": self.target_address,
+            "started": self.started,
+            "duration": round(self.duration, 6),
+            "profile": self.profile.to_dict(),
+        }
+
+
+def results_file(sid_root: Path, role: str) -> Path:
+    return sid_root / role / FILE_NAME
+
+
+class VerifierResults:
+    """The results database of one role's area; use as a context manager or close()."""
+
+    def __init__(self, path: Path, retention: Retention | None = None) -> None:
+        self.path = path
+        self.retention = retention or Retention()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+        self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise FormatError(path, None, f"a VerifierResults SQLite database ({exc})") from exc
+
+    def _migrate(self) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this atlas-ha's {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION:
+            with self._transaction():
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> VerifierResults:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, rows: list[ResultRow], now: float) -> None:
+        """Store `rows` and apply the retention, in one transaction."""
+        if not rows:
+            return
+        with self._transaction():
+            self.db.executemany(
+                INSERT,
+                [_values(r) for r in rows],
+            )
+            self._prune(now, {(r.service, r.target_role) for r in rows})
+
+    def _prune(self, now: float, checks: set[tuple[str, str]]) -> None:
+        cutoff = now - self.retention.keep_days * 86400
+        self.db.execute("DELETE FROM results WHERE started < ?", (cutoff,))
+        for service, target_role in checks:
+            self.db.execute(
+                "DELETE FROM results WHERE service = ? AND target_role = ? AND id NOT IN "
+                "(SELECT id FROM results WHERE service = ? AND target_role = ? "
+                "ORDER BY started DESC, id DESC LIMIT ?)",
+                (service, target_role, service, target_role, self.retention.keep_rows),
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+    def latest(self, service: str | None = None) -> list[ResultRow]:
+        """The newest row of every check (of one service), ordered by service and target."""
+        return [_row(r) for r in self.db.execute(LATEST, (service,))]
+
+    def history(
+        self, service: str, target_role: str | None = None, limit: int = 20
+    ) -> list[ResultRow]:
+        """The newest `limit` rows of one check (or of every target of the service), newest
+        first."""
+        rows = self.db.execute(HISTORY, (service, target_role, limit))
+        return [_row(r) for r in rows]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM results").fetchone()[0])
+
+
+def _values(row: ResultRow) -> tuple[object, ...]:
+    return (
+        row.server,
+        row.role,
+        row.service,
+        row.kind,
+        row.target_role,
+        row.target_address,
+        row.started,
+        row.duration,
+        row.profile.status.name,
+        row.profile.summary,
+        json.dumps(row.profile.to_dict(), sort_keys=True, default=str),
+    )
+
+
+def _row(raw: tuple[object, ...]) -> ResultRow:
+    server, role, service, kind, t_role, t_addr, started, duration, _s, _sum, profile = raw
+    return ResultRow(
+        server=str(server),
+        role=str(role),
+        service=str(service),
+        kind=str(kind),
+        target_role=str(t_role),
+        target_address=str(t_addr),
+        started=float(str(started)),
+        duration=float(str(duration)),
+        profile=Profile.from_dict(json.loads(str(profile))),
+    )
