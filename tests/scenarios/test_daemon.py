@@ -104,3 +104,28 @@ def test_units_are_shipped() -> None:
     assert "ExecStart=/usr/local/bin/atlas-ha boot" in out.stdout
     assert "Before=network-pre.target" in out.stdout
     assert "ExecStart=/usr/local/bin/atlas-ha daemon run" in out.stdout
+
+
+def test_the_daemon_runs_the_verifier_schedule(group: SimGroup) -> None:
+    """A service declared in the (synced) services file is verified by the daemon without
+    a restart, and its profiles land in the role's results database."""
+    from atlas_ha.verifier.results import VerifierResults, results_file
+
+    a = group.servers["A"].server(quiet)
+    started = cli(group, "A", "daemon", "start", "--interval", "600", "--replan", "1")
+    assert started.returncode == 0, started.stderr
+    try:
+        services = group.servers["A"].file("/etc/atlas-ha/services.toml")
+        services.parent.mkdir(parents=True, exist_ok=True)
+        services.write_text('[service.host]\nkind = "health"\ninterval = 0.5\n')
+        db = results_file(a.settings.sid_data, "PRI")
+        deadline = time.monotonic() + 60
+        rows: list[object] = []
+        while not rows:
+            assert time.monotonic() < deadline, "no verifier result recorded"
+            if db.exists():
+                with VerifierResults(db) as results:
+                    rows = list(results.latest("host"))
+            time.sleep(0.2)
+    finally:
+        assert cli(group, "A", "daemon", "stop").returncode == 0

@@ -12,6 +12,7 @@ from typing import Any
 from atlas_ha.cli.common import print_json, server_from
 
 DEFAULT_INTERVAL = 300.0
+REPLAN = 300.0
 
 
 def register(sub: Any) -> None:
@@ -19,10 +20,13 @@ def register(sub: Any) -> None:
     dsub = daemon.add_subparsers(dest="daemon_command", required=True)
     p = dsub.add_parser("run", help="run in the foreground (what systemd starts)")
     p.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, help="s between cycles")
+    p.add_argument("--no-verifier", action="store_true", help="only the SyncCycle loop")
+    p.add_argument("--replan", type=float, default=REPLAN, help="s between services-file reads")
     p.set_defaults(handler=cmd_run)
     for name, handler in (("start", cmd_start), ("restart", cmd_restart)):
         p = dsub.add_parser(name, help=f"{name} the daemon in the background")
         p.add_argument("--interval", type=float, default=None)
+        p.add_argument("--replan", type=float, default=None)
         p.set_defaults(handler=handler)
     dsub.add_parser("stop", help="stop the daemon (a running cycle finishes)").set_defaults(
         handler=cmd_stop
@@ -44,15 +48,20 @@ def register_suspend(sync: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
-    from atlas_ha.daemon.loop import Daemon
+    from atlas_ha.daemon.loop import Daemon, verifier_schedule
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
     server = server_from(args)
     control.claim(server)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    verifier = None if args.no_verifier else verifier_schedule(server, log, args.replan)
     try:
-        Daemon(server, args.interval, log=lambda line: print(line, flush=True)).run(stop)
+        Daemon(server, args.interval, verifier, log=log).run(stop)
     finally:
         control.release(server)
     return 0
@@ -61,7 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_start(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
 
-    pid = control.start(server_from(args), args.interval)
+    pid = control.start(server_from(args), args.interval, args.replan)
     print(f"daemon running, pid {pid}")
     return 0
 
@@ -79,7 +88,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
     server = server_from(args)
     control.stop(server)
-    print(f"daemon running, pid {control.start(server, args.interval)}")
+    print(f"daemon running, pid {control.start(server, args.interval, args.replan)}")
     return 0
 
 

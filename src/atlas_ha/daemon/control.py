@@ -53,13 +53,16 @@ def release(server: Server) -> None:
         pid_file(server).unlink(missing_ok=True)
 
 
-def start(server: Server, interval: float | None, timeout: float = 15.0) -> int:
+def start(
+    server: Server, interval: float | None, replan: float | None = None, timeout: float = 15.0
+) -> int:
     if (pid := running_pid(server)) is not None:
         return pid
     logs = server.settings.esd_data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "atlas_ha", "--config", str(server.settings.config_file)]
     argv += ["daemon", "run", *(["--interval", f"{interval:g}"] if interval else [])]
+    argv += ["--replan", f"{replan:g}"] if replan else []
     with (logs / "daemon.log").open("ab") as log:
         proc = subprocess.Popen(
             argv,

@@ -25,6 +25,7 @@ from atlas_ha.sync.cycle import cycle
 
 HEARTBEAT = "daemon.json"
 TICK = 5.0  # seconds between heartbeats
+REPLAN = 300.0  # seconds: the Verifier re-reads the (synced) services file this often
 
 
 def heartbeat_path(server: Server) -> Path:
@@ -104,3 +105,37 @@ class Daemon:
         self.beat()
         if verifier is not None:
             verifier.join(timeout=TICK)
+
+
+def verifier_schedule(
+    server: Server, log: Callable[[str], None], replan: float = REPLAN
+) -> Callable[[threading.Event], None]:
+    """The Verifier schedule for the daemon: this server's checks, recorded in its results
+    database; re-planned every `replan` seconds so services added by a SyncCycle (a synced
+    services file) are verified without a restart."""
+    from atlas_ha.verifier.control import control_for, open_results, plan
+
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            period = threading.Event()
+            deadline = server.clock.monotonic() + replan
+            relay = threading.Thread(target=_relay, args=(stop, period, deadline, server))
+            relay.start()
+            try:
+                the_plan = plan(server)
+                with open_results(server, the_plan.role) as results:
+                    control_for(the_plan, results).run_forever(period)
+            except AtlasError as exc:
+                log(f"ALERT verifier: {exc}")
+                period.wait()
+            relay.join()
+
+    return run
+
+
+def _relay(stop: threading.Event, period: threading.Event, deadline: float, server: Server) -> None:
+    """End one planning period at `deadline` or at `stop`, whichever comes first."""
+    while not stop.wait(min(1.0, max(0.0, deadline - server.clock.monotonic()))):
+        if server.clock.monotonic() >= deadline:
+            break
+    period.set()
