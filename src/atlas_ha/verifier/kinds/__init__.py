@@ -1,0 +1,1 @@
+"""Built-in verifier kinds (entry points in pyproject.toml)."""
