@@ -126,10 +126,11 @@ class Lab:
                 )
             server = sim.server(lambda _l: None)
             fmt = server.envs[envs[name]].formats["nginx"]
-            conf = services.write_nginx(sim.root, sim.base / "run", fmt)
-            reload = " ".join(services.nginx_argv(sim.base / "run", conf, "-s", "reload"))
-            with sim.config.open("a") as settings:
-                settings.write(f'\n[hooks]\nafter_install = ["{reload}"]\n')
+            services.write_nginx(sim.root, sim.base / "run", fmt)
+            services.mirror_mount(sim.root, self.mountpoint, sim.base / "unbound")
+            if roles[name] == "PRI":  # synced to the SECs by the first cycle
+                services.write_verifier_files(sim.root)
+            # nginx is reloaded after an install by the services file's reload command
 
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:

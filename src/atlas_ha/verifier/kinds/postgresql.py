@@ -89,8 +89,7 @@ class PostgresqlVerifier(Verifier):
         failures = []
         lines = done.stdout.splitlines()
         if done.returncode != 0:
-            tail = " / ".join(done.stderr.strip().splitlines()[-2:])
-            failures.append(f"psql exit {done.returncode}: {tail or 'no message'}")
+            failures.append(f"psql exit {done.returncode}: {_error(done.stderr)}")
         seen = next((line[6:] for line in lines if line.startswith("token=")), None)
         if done.returncode == 0 and seen is None:
             failures.append("verifier table is empty")
@@ -118,8 +117,16 @@ def _apply(ctx: Context, service: ServiceDef, token: str) -> None:
     host = service.options.get("host") or own_address(ctx.server)
     done = _psql(ctx, service, str(host), APPLY, {"token": token}, service.timeout)
     if done.returncode != 0:
-        tail = " / ".join(done.stderr.strip().splitlines()[-2:])
-        raise AtlasError(f"psql on {host}: exit {done.returncode}: {tail}")
+        raise AtlasError(f"psql on {host}: exit {done.returncode}: {_error(done.stderr)}")
+
+
+def _error(stderr: str) -> str:
+    """The line of psql's messages that says what went wrong (not the query context)."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    for line in lines:
+        if any(word in line for word in ("ERROR:", "FATAL:", "error:", "timeout")):
+            return line.removeprefix("psql:").strip()
+    return lines[-1] if lines else "no message"
 
 
 def _psql(
