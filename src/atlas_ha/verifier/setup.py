@@ -94,14 +94,25 @@ def _remember(server: Server, token: str) -> None:
 def accepts(server: Server, role: str, seen: str, installed: str) -> bool:
     """Whether a token served by a partner is current: on the PRI, one of its recent tokens;
     on a SEC, the token installed here or a newer one (the PRI has moved on since)."""
-    if role == "PRI":
-        return seen in recent_tokens(server)
-    if seen == installed:
-        return True
-    t_seen, t_installed = token_time(seen), token_time(installed)
-    if t_seen is None:
-        return False
-    return t_installed is None or t_installed < t_seen <= server.clock.now() + 300
+    return TokenJudge(server, role, installed)(seen)
+
+
+class TokenJudge:
+    """`accepts` for many tokens of one check (the PRI's recent tokens are read once)."""
+
+    def __init__(self, server: Server, role: str, installed: str) -> None:
+        self.role, self.installed, self.now = role, installed, server.clock.now()
+        self.recent = set(recent_tokens(server)) if role == "PRI" else set()
+
+    def __call__(self, seen: str) -> bool:
+        if self.role == "PRI":
+            return seen in self.recent
+        if seen == self.installed:
+            return True
+        t_seen, t_installed = token_time(seen), token_time(self.installed)
+        if t_seen is None:
+            return False
+        return (t_installed is None or t_installed < t_seen) and t_seen <= self.now + 300
 
 
 def data_file(service: ServiceDef, suffix: str) -> str:

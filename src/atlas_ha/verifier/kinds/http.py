@@ -21,24 +21,22 @@ Options: ``credentials`` = path of a synced secret file "user:password" (mode 06
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import re
-import socket
 import ssl
 import stat
 import time
 from dataclasses import asdict
-from typing import Any
 
 from atlas_ha.converters.nginx import site_dir
 from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.verifier.api import Context, SetUpResult, Target, Verifier
+from atlas_ha.verifier.httpwire import Connection
 from atlas_ha.verifier.nginxconf import AUTH, DENY, Probe, probes, read_sites
 from atlas_ha.verifier.profile import Profile, Status, from_checks, judged
 from atlas_ha.verifier.services import ServiceDef
-from atlas_ha.verifier.setup import accepts, data_file
+from atlas_ha.verifier.setup import TokenJudge, data_file
 
 PAGE = "atlas-ha-verify.html"
 TOKEN_RE = re.compile(r"atlas-ha verifier token ([0-9]+-[0-9a-f]+)")
@@ -111,8 +109,11 @@ class HttpVerifier(Verifier):
         failures: list[str] = []
         auth = _credentials(ctx, service, failures)
         check = _Check(ctx, service, target, deadline, installed, auth)
-        for probe in found:
-            failures += check.probe(probe)
+        try:
+            for probe in found:
+                failures += check.probe(probe)
+        finally:
+            check.close()
         measurements = [judged("time", round(check.slowest, 4), "s", service.thresholds)]
         if check.size is not None:
             measurements.append(judged("size", check.size, "B", service.thresholds))
@@ -171,6 +172,8 @@ class _Check:
         self.cert_days: float | None = None
         self.details: list[str] = []
         self.tokens_seen: list[str] = []
+        self.connections: dict[tuple[int, bool, str], Connection] = {}
+        self.judge = TokenJudge(ctx.server, ctx.role, installed)
 
     def probe(self, probe: Probe) -> list[str]:
         name = f"{'https' if probe.tls else 'http'}://{probe.host or self.target.address}"
@@ -187,7 +190,7 @@ class _Check:
             return self._served(name, status, body)
         except TimeoutError:
             return [f"{name}: timed out"]
-        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+        except OSError as exc:  # includes ssl.SSLError and HttpError
             return [f"{name}: {_reason(exc)}"]
 
     def _refused(self, name: str, status: int, body: bytes) -> list[str]:
@@ -206,63 +209,43 @@ class _Check:
             return [f"{name}: wrong content (no verifier token)"]
         seen = match.group(1)
         self.tokens_seen.append(seen)
-        if not accepts(self.ctx.server, self.ctx.role, seen, self.installed):
+        if not self.judge(seen):
             return [f"{name}: wrong content (token {seen}, expected {self.installed})"]
         return []
 
     def _get(self, probe: Probe, auth: str | None) -> tuple[int, bytes]:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
         headers = {"Host": probe.host or self.target.address, "User-Agent": "atlas-ha-verifier"}
         if auth:
             headers["Authorization"] = auth
-        conn = self._connection(probe, remaining)
+        conn = self._connection(probe)
         started = time.monotonic()
-        try:
-            conn.request("GET", probe.url, headers=headers)
-            response = conn.getresponse()
-            body = response.read(MAX_BODY)
-            if probe.tls and self.cert_days is None:
-                self._certificate(conn)
-        finally:
-            conn.close()
+        status, body = conn.get(probe.url, headers)
         self.slowest = max(self.slowest, time.monotonic() - started)
-        return response.status, body
-
-    def _connection(self, probe: Probe, timeout: float) -> http.client.HTTPConnection:
-        if not probe.tls:
-            return http.client.HTTPConnection(self.target.address, probe.port, timeout=timeout)
-        ca_file = self.service.options.get("ca_file")
-        context = ssl.create_default_context(
-            cafile=str(self.ctx.in_root(ca_file)) if isinstance(ca_file, str) else None
-        )
-        return _SniConnection(
-            self.target.address, probe.port, probe.host, context=context, timeout=timeout
-        )
-
-    def _certificate(self, conn: http.client.HTTPConnection) -> None:
-        sock = conn.sock
-        if isinstance(sock, ssl.SSLSocket):
-            cert: Any = sock.getpeercert()
-            if cert and "notAfter" in cert:
-                expires = ssl.cert_time_to_seconds(cert["notAfter"])
+        if probe.tls and self.cert_days is None and conn.peer_cert:
+            not_after = conn.peer_cert.get("notAfter")
+            if isinstance(not_after, str):
+                expires = ssl.cert_time_to_seconds(not_after)
                 self.cert_days = round((expires - self.ctx.server.clock.now()) / 86400, 1)
+        return status, body[:MAX_BODY]
 
+    def _connection(self, probe: Probe) -> Connection:
+        """One keep-alive connection per port, TLS and Host for all probes of the check."""
+        key = (probe.port, probe.tls, probe.host)
+        conn = self.connections.get(key)
+        if conn is None:
+            context = None
+            if probe.tls:
+                ca_file = self.service.options.get("ca_file")
+                cafile = str(self.ctx.in_root(ca_file)) if isinstance(ca_file, str) else None
+                context = ssl.create_default_context(cafile=cafile)
+            server_name = probe.host or self.target.address
+            conn = Connection(self.target.address, probe.port, self.deadline, context, server_name)
+            self.connections[key] = conn
+        return conn
 
-class _SniConnection(http.client.HTTPSConnection):
-    """HTTPS to an address, with the site's name for SNI and certificate verification."""
-
-    def __init__(
-        self, address: str, port: int, name: str, context: ssl.SSLContext, timeout: float
-    ) -> None:
-        super().__init__(address, port, timeout=timeout, context=context)
-        self._name = name or address
-        self._ctx = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=self._name)
+    def close(self) -> None:
+        for conn in self.connections.values():
+            conn.close()
 
 
 def _reason(exc: BaseException) -> str:

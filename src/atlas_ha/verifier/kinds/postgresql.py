@@ -83,8 +83,12 @@ class PostgresqlVerifier(Verifier):
         started = time.monotonic()
         try:
             done = _psql(ctx, service, target.address, PROBE, {}, service.timeout)
-        except AtlasError as exc:
-            return Profile(Status.CRITICAL, f"{target.role} {target.address}: {exc}")
+        except AtlasError as exc:  # the process deadline, psql missing, the password file
+            hung = "no answer within" in str(exc)
+            reason = f"timed out after {service.timeout:g} s" if hung else str(exc)
+            return Profile(
+                Status.CRITICAL, f"{target.role} {target.address}: {reason}", details=str(exc)
+            )
         elapsed = time.monotonic() - started
         failures = []
         lines = done.stdout.splitlines()
@@ -140,7 +144,9 @@ def _psql(
     opts = service.options
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PGCONNECT_TIMEOUT": str(max(2, int(timeout))),
+        # libpq's own limit (whole seconds, at least 2) ends first; the process deadline is
+        # the backstop for a server that accepts and then stalls
+        "PGCONNECT_TIMEOUT": str(max(2, int(timeout) - 1)),
         "PGOPTIONS": f"-c statement_timeout={int(timeout * 1000)}",
         "PGAPPNAME": "atlas-ha-verifier",
         "PGSSLMODE": str(opts.get("sslmode", "prefer")),
