@@ -212,7 +212,10 @@ def _included(system_root: Path, pattern: str, depth: int) -> list[Directive]:
     absolute = absolute_path(pattern)
     found = sorted(glob.glob(str(system_root / absolute.lstrip("/"))))  # noqa: PTH207
     result: list[Directive] = []
+    inside = system_root.resolve()
     for fs_path in found:
+        if not Path(fs_path).resolve().is_relative_to(inside):
+            raise FormatError(pattern, None, f"an include inside the system root {system_root}")
         system_path = "/" + str(Path(fs_path).relative_to(system_root))
         result += _load(system_root, system_path, depth)
     return result

@@ -218,3 +218,11 @@ def test_any_layout_reads_the_same(site: tuple[str, dict[str, object]]) -> None:
         assert (loc.auth_file == other) == (what == "auth")
         assert ("all" in loc.deny) == (what == "deny")
         assert (loc.root == other) == (what == "root")
+
+
+def test_include_outside_the_system_root_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (tmp_path / "outside.conf").write_text("location /x/ { }\n")
+    write(root, "/etc/nginx/sites-enabled/www", "server { include ../../../outside.conf; }\n")
+    with pytest.raises(FormatError, match="an include inside the system root"):
+        read_sites(root, "sites-enabled")

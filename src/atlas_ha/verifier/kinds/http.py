@@ -33,7 +33,7 @@ from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.verifier.api import Context, SetUpResult, Target, Verifier
 from atlas_ha.verifier.httpwire import Connection
-from atlas_ha.verifier.nginxconf import AUTH, DENY, Probe, probes, read_sites
+from atlas_ha.verifier.nginxconf import AUTH, DENY, PUBLIC, Probe, probes, read_sites
 from atlas_ha.verifier.profile import Profile, Status, from_checks, judged
 from atlas_ha.verifier.services import ServiceDef
 from atlas_ha.verifier.setup import TokenJudge, data_file
@@ -100,7 +100,10 @@ class HttpVerifier(Verifier):
     # -- Verify ------------------------------------------------------------------------------
     def verify(self, ctx: Context, service: ServiceDef, target: Target) -> Profile:
         deadline = time.monotonic() + service.timeout
-        record = _load_record(ctx, service)
+        try:
+            record = _load_record(ctx, service)
+        except RecordError as exc:
+            return Profile(Status.UNKNOWN, f"verifier data malformed: {exc}")
         if record is None:
             return Profile(Status.UNKNOWN, f"no verifier data {data_file(service, 'json')}")
         installed, found = record
@@ -128,13 +131,46 @@ class HttpVerifier(Verifier):
         )
 
 
+URL_RE = re.compile(r"^/[\x21-\x7e]*$")  # no spaces, no control characters (no CR/LF)
+HOST_RE = re.compile(r"^[A-Za-z0-9._:\[\]-]{0,255}$")
+
+
+class RecordError(ValueError):
+    pass
+
+
 def _load_record(ctx: Context, service: ServiceDef) -> tuple[str, list[Probe]] | None:
+    """The synced probe list (it came from the PRI: every field is checked before use)."""
+    path = data_file(service, "json")
     try:
-        raw = json.loads(ctx.in_root(data_file(service, "json")).read_text())
-        found = [Probe(**p) for p in raw["probes"]]
-        return str(raw["token"]), found
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = json.loads(ctx.in_root(path).read_text())
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        raise RecordError(f"{path}: unreadable ({exc})") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("probes"), list):
+        raise RecordError(f"{path}: expected {{token, probes: [...]}}")
+    return str(raw.get("token", "")), [_probe(p, path) for p in raw["probes"]]
+
+
+def _probe(raw: object, path: str) -> Probe:
+    try:
+        probe = Probe(**raw) if isinstance(raw, dict) else None
+    except TypeError:
+        probe = None
+    ok = (
+        probe is not None
+        and isinstance(probe.port, int)
+        and 0 < probe.port < 65536
+        and isinstance(probe.url, str)
+        and URL_RE.match(probe.url) is not None
+        and isinstance(probe.host, str)
+        and HOST_RE.match(probe.host) is not None
+        and probe.access in (PUBLIC, AUTH, DENY)
+    )
+    if not ok or probe is None:
+        raise RecordError(f"{path}: a probe {{host, port, tls, url, access, ...}}, got {raw!r:.80}")
+    return probe
 
 
 def _credentials(ctx: Context, service: ServiceDef, failures: list[str]) -> str | None:

@@ -1,9 +1,11 @@
-"""The http verifier against a real local nginx on loopback with TLS: certificate checked
-against the configured CA, days to expiry measured and judged, untrusted or wrongly named
-certificates CRITICAL; the plain-HTTP probes of the same site alongside."""
+"""The http verifier against a real local nginx on loopback (plain and TLS): certificate
+checked against the configured CA, days to expiry measured and judged, untrusted or wrongly
+named certificates CRITICAL; credentials (mode, wrong password); a malformed synced probe
+list; which tokens the PRI and a SEC accept."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -21,7 +23,7 @@ from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.http import HttpVerifier
 from atlas_ha.verifier.profile import Profile, Status
 from atlas_ha.verifier.services import ServiceDef
-from atlas_ha.verifier.setup import run_setup, state_dir
+from atlas_ha.verifier.setup import accepts, recent_tokens, run_setup, state_dir
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not Path(lab_services.NGINX).exists(), reason="needs root and nginx"
@@ -177,3 +179,47 @@ def test_certificate_for_another_name_is_critical(site: Site) -> None:
     profile = site.verify()
     assert profile.status == Status.CRITICAL
     assert "certificate not valid: Hostname mismatch" in profile.summary, profile
+
+
+def test_credentials_file_readable_by_others_is_critical(site: Site) -> None:
+    secret = site.root / "etc/atlas-ha/secrets/web"
+    secret.chmod(0o644)
+    profile = site.verify()
+    assert profile.status == Status.CRITICAL
+    assert "credentials file /etc/atlas-ha/secrets/web must be mode 0600" in profile.summary
+
+
+def test_wrong_credentials_are_refused_and_critical(site: Site) -> None:
+    secret = site.root / "etc/atlas-ha/secrets/web"
+    secret.write_text(f"{USER}:not-the-password\n")
+    profile = site.verify()
+    assert profile.status == Status.CRITICAL
+    assert "/private/atlas-ha-verify.html: HTTP 401" in profile.summary, profile
+
+
+def test_malformed_probe_list_is_unknown_not_followed(site: Site) -> None:
+    record = site.root / "var/lib/atlas-ha/verifier/web.json"
+    data = json.loads(record.read_text())
+    data["probes"][0]["url"] = "/x HTTP/1.1\r\nHost: evil\r\n\r\nGET /"
+    record.write_text(json.dumps(data))
+    profile = site.verify()
+    assert profile.status == Status.UNKNOWN
+    assert profile.summary.startswith(
+        "verifier data malformed: /var/lib/atlas-ha/verifier/web.json"
+    )
+    record.unlink()
+    assert site.verify().summary == "no verifier data /var/lib/atlas-ha/verifier/web.json"
+
+
+def test_token_acceptance_on_pri_and_sec(site: Site) -> None:
+    server = site.sim.server(quiet)
+    (current,) = recent_tokens(server)
+    assert accepts(server, "PRI", current, "")
+    assert not accepts(server, "PRI", "1000-abcdef", "")
+    now = int(server.clock.now())
+    installed = f"{now - 300}-aa"
+    assert accepts(server, "SEC1", installed, installed)
+    assert accepts(server, "SEC1", f"{now}-bb", installed)  # the PRI moved on
+    assert not accepts(server, "SEC1", f"{now - 600}-cc", installed)  # older than installed
+    assert not accepts(server, "SEC1", f"{now + 3600}-dd", installed)  # from the future
+    assert not accepts(server, "SEC1", "garbage", installed)
