@@ -177,3 +177,23 @@ def test_broken_services_file_keeps_the_lists_and_the_cycle(
     assert states(run_cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     # the broken file itself still reaches the SECs (it is listed), so they see the same
     assert group.servers["B"].file("/etc/atlas-ha/services.toml").read_text() == "[service.web\n"
+
+
+def test_sec_reloads_a_service_only_when_its_configs_changed(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    reload = '["sh", "-c", "echo reloaded >> {root}/reloads.log"]'
+    configure(group, SERVICES.replace('kind = "http"', f'kind = "http"\nreload = {reload}'))
+    run_cycle("A")  # first install: the site arrives on the SECs
+    logs = {n: group.servers[n].file("/reloads.log") for n in ("B", "C")}
+    assert all(log.read_text() == "reloaded\n" for log in logs.values())
+    run_cycle("A")  # only the test data changed (a new token): no reload
+    assert all(log.read_text() == "reloaded\n" for log in logs.values())
+    pri_site(group, "/var/www/acme")  # same site, rewritten identically: nothing changed
+    run_cycle("A")
+    assert all(log.read_text() == "reloaded\n" for log in logs.values())
+    site = group.servers["A"].file(SITE_FILES[2])
+    site.write_text(site.read_text().replace("listen 80;", "listen 8080;"))
+    run_cycle("A")
+    assert all(log.read_text() == "reloaded\n" * 2 for log in logs.values())
+    assert not group.servers["A"].file("/reloads.log").exists()  # never on the PRI
