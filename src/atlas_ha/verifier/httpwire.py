@@ -13,6 +13,7 @@ import ssl
 import time
 
 MAX_HEADER = 1 << 14
+MAX_BODY = 1 << 20  # a test page is small; anything bigger is not what a check wants
 
 
 class HttpError(OSError):
@@ -102,6 +103,8 @@ class Connection:
         return head
 
     def _exactly(self, n: int) -> bytes:
+        if n > MAX_BODY:
+            raise HttpError(f"a body of {n} bytes (more than {MAX_BODY})")
         while len(self.buffer) < n:
             self.buffer += self._recv()
         body, self.buffer = self.buffer[:n], self.buffer[n:]
@@ -119,15 +122,18 @@ class Connection:
                 self._until(b"\r\n")
                 return body
             body += self._exactly(size)
+            if len(body) > MAX_BODY:
+                raise HttpError(f"a body of more than {MAX_BODY} bytes")
             self._until(b"\r\n")
 
     def _rest(self) -> bytes:
         body = self.buffer
         try:
-            while True:
+            while len(body) <= MAX_BODY:
                 body += self._recv()
         except ConnectionResetError:
             return body
+        raise HttpError(f"a body of more than {MAX_BODY} bytes")
 
 
 def _parse_head(head: bytes) -> tuple[int, int, bool, bool]:
