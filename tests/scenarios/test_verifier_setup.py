@@ -197,3 +197,20 @@ def test_sec_reloads_a_service_only_when_its_configs_changed(
     run_cycle("A")
     assert all(log.read_text() == "reloaded\n" * 2 for log in logs.values())
     assert not group.servers["A"].file("/reloads.log").exists()  # never on the PRI
+
+
+def test_an_env1_server_holding_the_pri_disk_sets_up_in_its_own_format(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    configure(group)
+    run_cycle("A")
+    group.swap("A", "B")  # B (Env1) gets the PRI's disk, A (Env2) SEC1's
+    group.boot("A")
+    group.boot("B")
+    report = run_cycle("B")
+    assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
+    b = group.servers["B"]
+    assert area_list(b, "PRI", 1, "SyncFilePathsSvcwebconfigs")[0] == "/etc/nginx/conf.d"
+    token = recent_tokens(b.server(quiet))[0]
+    for sim in group.servers.values():
+        assert token_in(sim, "/var/www/acme/" + PAGE) == token, sim.name
