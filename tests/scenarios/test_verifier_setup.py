@@ -214,3 +214,20 @@ def test_an_env1_server_holding_the_pri_disk_sets_up_in_its_own_format(
     token = recent_tokens(b.server(quiet))[0]
     for sim in group.servers.values():
         assert token_in(sim, "/var/www/acme/" + PAGE) == token, sim.name
+
+
+def test_a_failing_setup_keeps_the_last_good_lists_and_test_data(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    configure(group)
+    run_cycle("A")
+    a = group.servers["A"]
+    before = area_list(a, "PRI", 2, "SyncFilePathsSvcwebdata")
+    site = a.file(SITE_FILES[2])
+    site.write_text(site.read_text().rstrip().removesuffix("}"))  # the server block is open
+    report = run_setup(a.server(quiet))
+    assert report.errors == [
+        "service web: SetUp failed: /etc/nginx/sites-enabled/www:8: a closing '}'"
+    ]
+    assert area_list(a, "PRI", 2, "SyncFilePathsSvcwebdata") == before
+    assert all(a.file(p).exists() for p in before)

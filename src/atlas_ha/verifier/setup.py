@@ -4,8 +4,8 @@ run_setup (PRI only):
   1. read the synced services file (a broken file is reported and the lists are kept);
   2. make this cycle's token "<unix time>-<random hex>", remember the recent ones in
      SID_DATA/.results/verifier/tokens (private, never synced);
-  3. call each service's verifier SetUp; a failing service is logged and the others go on
-     (Verify reports it);
+  3. call each service's verifier SetUp; a failing service is logged, its lists and test data
+     stay as the last good SetUp left them, and the others go on (Verify reports it);
   4. write SyncFilePathsSvc<name>configs and SyncFilePathsSvc<name>data into (PRI, E), remove
      the lists of services no longer in the file, and list the services file itself in
      SyncFilePathsSvc_verifierconfigs. Create then rebuilds SyncFilePaths from all
@@ -146,6 +146,9 @@ def run_setup(server: Server) -> SetUpReport:
     kinds = discover()
     for service in services:
         result = _setup_one(ctx, service, kinds, report)
+        if result is None and (area / f"{LIST_PREFIX}{service.name}configs").exists():
+            continue  # failed: its lists (and test data) stay as the last good SetUp left them
+        result = result or SetUpResult(configs=list(service.configs))
         report.services[service.name] = result
         _write_lists(server, area, service, result, report)
     report.removed_lists = _remove_stale_lists(area, {s.name for s in services})
@@ -158,14 +161,15 @@ def run_setup(server: Server) -> SetUpReport:
 
 def _setup_one(
     ctx: Context, service: ServiceDef, kinds: dict[str, type[Verifier]], report: SetUpReport
-) -> SetUpResult:
+) -> SetUpResult | None:
+    """The service's SetUp result; None when it failed (logged: Verify will report)."""
     try:
         result = verifier_for(service, kinds).setup(ctx, service)
     except Exception as exc:  # a broken service must not stop the others (SPEC 8.2 step 3)
         message = f"service {service.name}: SetUp failed: {exc}"
         report.errors.append(message)
         ctx.server.log(f"ALERT verifier {message}")
-        return SetUpResult(configs=list(service.configs), notes=[message])
+        return None
     for note in result.notes:
         ctx.server.log(f"verifier SetUp {service.name}: {note}")
     return result
