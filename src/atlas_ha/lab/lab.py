@@ -183,13 +183,19 @@ class Lab:
                     str(self.net.subnet),
                     client_data=roles[name] == "PRI",
                 )
-            conf = self._write_nginx(name, None)
-            reloads = [" ".join(self._nginx_argv(name, conf, "-s", "reload"))]
+            self._write_nginx(name, None)
+            if self.mode is LOOPBACK:
+                services.loop_docroot_link(sim.root, sim.base / "unbound")
+            else:
+                services.mirror_mount(sim.root, self.mountpoint, sim.base / "unbound")
+            if roles[name] == "PRI":  # synced to the SECs by the first cycle
+                services.write_verifier_files(sim.root)
+            # nginx is reloaded after an install by the services file's reload command;
+            # PostgreSQL by this hook (its configuration's place depends on the environment)
             if postgres.available():
-                reloads.append(" ".join(postgres.reload_argv(self._pgdata(name))))
-            hooks = ", ".join(f'"{r}"' for r in reloads)
-            with sim.config.open("a") as settings:
-                settings.write(f"\n[hooks]\nafter_install = [{hooks}]\n")
+                reload = " ".join(postgres.reload_argv(self._pgdata(name)))
+                with sim.config.open("a") as settings:
+                    settings.write(f'\n[hooks]\nafter_install = ["{reload}"]\n')
 
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:
@@ -264,9 +270,11 @@ class Lab:
         listen = f"{address}:{self.mode.http_port}" if address else None
         return services.write_nginx(sim.root, sim.base / "run", fmt, listen)
 
-    def _nginx_argv(self, name: str, conf: Path, *extra: str) -> list[str]:
+    def nginx_argv(self, name: str, conf: Path, *extra: str) -> list[str]:
         sim = self.group.servers[name]
-        prefix = sim.base if self.mode is LOOPBACK else sim.base / "run"
+        # loopback: relative document roots resolve against the configuration directory,
+        # where `unbound` links to the plugged disk (as the Verifier's SetUp resolves them)
+        prefix = sim.root / "etc" / "nginx" if self.mode is LOOPBACK else sim.base / "run"
         return services.nginx_argv(prefix, sim.base / "run", conf, *extra)
 
     def _start_services(self, name: str, anchor: int | None, address: str) -> None:
@@ -275,7 +283,7 @@ class Lab:
         conf = self._write_nginx(name, address if self.mode is LOOPBACK else None)
         info["nginx_pid"] = host.spawn(
             anchor,
-            self._nginx_argv(name, conf, "-g", "daemon off;"),
+            self.nginx_argv(name, conf, "-g", "daemon off;"),
             run / "nginx.log",
             what=f"nginx on {name}",
         )

@@ -18,6 +18,8 @@ from atlas_ha.system import Runner
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CLIENT_USER = "acme"
 CLIENT_PASSWORD = "acme-lab-password"  # noqa: S105 (lab-only account on a closed network)
+VERIFIER_USER = "atlas_verifier"
+VERIFIER_PASSWORD = "verifier-lab-password"  # noqa: S105 (lab-only account on a closed network)
 ROWS = ("Ada Lovelace", "Grace Hopper", "Edsger Dijkstra")
 
 
@@ -71,6 +73,9 @@ def init_cluster(runner: Runner, disk: Path, subnet: str, client_data: bool) -> 
     statements = [
         f"CREATE ROLE {CLIENT_USER} LOGIN PASSWORD '{CLIENT_PASSWORD}';",
         f"CREATE DATABASE {CLIENT_USER} OWNER {CLIENT_USER};",
+        # the verifier's role: it owns the schema atlas_verifier it creates (SetUp/after install)
+        f"CREATE ROLE {VERIFIER_USER} LOGIN PASSWORD '{VERIFIER_PASSWORD}';",
+        f"GRANT CREATE ON DATABASE {CLIENT_USER} TO {VERIFIER_USER};",
     ]
     single(runner, data, "postgres", statements)
     if client_data:

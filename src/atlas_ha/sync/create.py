@@ -35,6 +35,9 @@ def create(server: Server, role: str | None = None) -> Area:
         _adopt_path_lists(server, role, env)
     if role == "PRI":
         server.run_hooks("before_create", role)
+        from atlas_ha.verifier.setup import setup_quietly  # the Verifier's SetUp (SPEC 8.2)
+
+        setup_quietly(server)
     sid.ensure()
     # the last manifest describes the copies only if the last Create completed
     trusted = area.path.is_dir() and not area.has_flag(INVALID_SNAPSHOT)

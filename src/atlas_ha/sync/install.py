@@ -36,8 +36,12 @@ def install(server: Server) -> list[str]:
     changed += objects.prune(root, [d for d in area.sync_paths() if d in dirs], keep)
     own = sid.area(role, env)
     own.path.mkdir(parents=True, exist_ok=True)
-    for source in sorted(area.path.glob("SyncFilePaths*")):
+    lists = sorted(area.path.glob("SyncFilePaths*"))
+    for source in lists:
         write_if_changed(own.path / source.name, source.read_bytes())
+    for stale in own.path.glob("SyncFilePathsSvc*"):  # a service the PRI no longer has
+        if stale.name not in {s.name for s in lists}:
+            stale.unlink()
     server.faults.checkpoint("install.done")
     server.log(f"install (PRI,{env}) on {role}: {len(changed)} changed")
     if changed:
@@ -47,4 +51,7 @@ def install(server: Server) -> list[str]:
             {"ATLAS_HA_CHANGED": "\n".join(changed)},
             stdin="".join(p + "\n" for p in changed),
         )
+    from atlas_ha.verifier.setup import after_install_quietly  # verifier data, reloads
+
+    after_install_quietly(server, changed)
     return changed
