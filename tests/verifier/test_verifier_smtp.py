@@ -1,0 +1,89 @@
+"""The smtp kind against a real SMTP server (Debian's msmtpd) started on loopback."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tests.verifier.conftest import Daemons, free_port, no_server_ctx, service, target, wait_tcp
+
+from atlas_ha.verifier.kinds.smtp import SmtpVerifier
+from atlas_ha.verifier.profile import Profile, Status
+
+MSMTPD = "/usr/bin/msmtpd"
+ADDRESS = "127.0.0.72"
+
+
+def start_msmtpd(daemons: Daemons, command: str) -> tuple[int, subprocess.Popen[bytes]]:
+    if not Path(MSMTPD).exists():
+        pytest.skip("needs msmtpd (Debian package msmtp-mta)")
+    port = free_port(ADDRESS)
+    proc = daemons.start(
+        [MSMTPD, f"--interface={ADDRESS}", f"--port={port}", f"--command={command}"], "msmtpd.log"
+    )
+    wait_tcp(ADDRESS, port)
+    return port, proc
+
+
+def check(port: int, timeout: float = 3.0, **options: object) -> Profile:
+    svc = service("smtp", timeout=timeout, port=port, **options)
+    return SmtpVerifier().verify(no_server_ctx(), svc, target(ADDRESS))
+
+
+def test_test_message_is_accepted_and_delivered(daemons: Daemons, tmp_path: Path) -> None:
+    mailbox = tmp_path / "mailbox"
+    port, _proc = start_msmtpd(daemons, f"sh -c {shlex.quote(f'cat >> {mailbox}')}")
+    profile = check(port, recipient="verify@acme.lan")
+    assert profile.status is Status.OK, profile.summary
+    assert "message accepted" in profile.summary
+    assert {m.label for m in profile.measurements} == {"connect", "time"}
+    delivered = mailbox.read_text()
+    assert profile.data["message_id"] in delivered
+    assert "X-Atlas-HA-Verifier: PRI -> SEC1 127.0.0.72" in delivered
+
+
+def test_refused_message_is_critical(daemons: Daemons, tmp_path: Path) -> None:
+    port, _proc = start_msmtpd(daemons, "false")  # the delivery command fails: DATA refused
+    profile = check(port)
+    assert profile.status is Status.CRITICAL
+    assert "DATA refused: 554" in profile.summary, profile.summary
+
+
+def test_stopped_service_is_critical(daemons: Daemons, tmp_path: Path) -> None:
+    port, proc = start_msmtpd(daemons, f"sh -c 'cat > {tmp_path}/m'")
+    assert check(port).status is Status.OK
+    daemons.stop(proc)
+    assert proc.poll() is not None
+    profile = check(port)
+    assert profile.status is Status.CRITICAL and "refused" in profile.summary.lower()
+
+
+def test_missing_capability_and_starttls_are_critical(daemons: Daemons, tmp_path: Path) -> None:
+    port, _proc = start_msmtpd(daemons, f"sh -c 'cat > {tmp_path}/m'")
+    profile = check(port, require=["PIPELINING"], send=False)
+    assert profile.status is Status.CRITICAL and "['PIPELINING'] not offered" in profile.summary
+    profile = check(port, starttls=True)
+    assert profile.status is Status.CRITICAL
+    assert "STARTTLS is required but not offered" in profile.summary
+    assert not (tmp_path / "m").exists()  # nothing was sent without the required TLS
+
+
+def test_hung_service_times_out_within_the_timeout() -> None:
+    with socket.socket() as hung:
+        hung.bind((ADDRESS, 0))
+        hung.listen(1)  # accepts TCP (backlog), never greets
+        started = time.monotonic()
+        profile = check(hung.getsockname()[1], timeout=0.5)
+        elapsed = time.monotonic() - started
+    assert profile.status is Status.CRITICAL
+    assert "no answer within 0.5 s (connect)" in profile.summary
+    assert elapsed < 1.0
+
+
+def test_bad_options_are_unknown() -> None:
+    assert check(25, starttls="yes").status is Status.UNKNOWN
+    assert check(0).status is Status.UNKNOWN
