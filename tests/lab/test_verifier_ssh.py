@@ -126,3 +126,23 @@ def test_a_partner_key_is_not_accepted_as_verifier_key(verifying: SimGroup) -> N
     blob = partner_pub.read_text().split()[1]
     assert next(line for line in text.splitlines() if blob in line).startswith('command="')
     assert sum(blob in line for line in text.splitlines()) == 1
+
+
+def sentry(g: SimGroup, name: str, role: str, address: str) -> Profile:
+    from atlas_ha.verifier.kinds.sentry import SentryVerifier
+
+    server = g.servers[name].server(quiet)
+    svc = ServiceDef(name="sentry", kind="sentry", timeout=20.0)
+    ctx = Context(server=server, role=server.role())
+    return SentryVerifier().verify(ctx, svc, Target(role=role, address=address))
+
+
+def test_sentry_asks_partners_over_ssh(ssh_group: SimGroup) -> None:
+    for name, role in [("A", "SEC1"), ("A", "SEC2"), ("B", "PRI")]:
+        profile = sentry(ssh_group, name, role, ADDR[role])
+        assert profile.status is Status.OK, profile.summary
+        assert profile.data["answered_role"] == role
+    # SEC2's address answered by SEC1's server: over ssh the host key already tells
+    profile = sentry(ssh_group, "A", "SEC2", ADDR["SEC1"])
+    assert profile.status is Status.CRITICAL
+    assert "Host key verification failed" in profile.summary, profile.summary
