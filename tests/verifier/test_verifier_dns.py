@@ -6,7 +6,9 @@ import contextlib
 import socket
 import struct
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -212,3 +214,50 @@ def test_valid_answers_round_trip_and_mutations_never_escape(
     for mutated in (packet[:cut], flipped):
         with contextlib.suppress(dnswire.DnsFormatError):
             dnswire.parse_response(mutated)
+
+
+def fake_server(replies: list[Callable[[bytes], bytes]]) -> tuple[socket.socket, threading.Thread]:
+    """A UDP server on loopback answering one query with each reply function, in order."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((ADDRESS, 0))
+    sock.settimeout(5)
+
+    def serve() -> None:
+        query_packet, peer = sock.recvfrom(512)
+        for reply in replies:
+            sock.sendto(reply(query_packet), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return sock, thread
+
+
+def good_reply(query_packet: bytes) -> bytes:
+    ident = int.from_bytes(query_packet[:2], "big")
+    return answer(ident, "web.test.lan", [(1, bytes([192, 0, 2, 80]))])
+
+
+def test_answers_with_another_id_or_question_are_ignored() -> None:
+    def wrong_id(q: bytes) -> bytes:
+        return answer(int.from_bytes(q[:2], "big") ^ 1, "web.test.lan", [(1, b"\x0a\0\0\x01")])
+
+    def wrong_question(q: bytes) -> bytes:
+        return answer(int.from_bytes(q[:2], "big"), "evil.test.lan", [(1, b"\x0a\0\0\x01")])
+
+    sock, thread = fake_server([wrong_id, wrong_question, good_reply])
+    with sock:
+        status, summary = check(sock.getsockname()[1], name="web.test.lan", expected=["192.0.2.80"])
+        thread.join(5)
+    assert status is Status.OK, summary  # the spoofed 10.0.0.1 answers never counted
+
+
+def test_malformed_answer_with_our_id_is_critical() -> None:
+    def garbage(q: bytes) -> bytes:
+        return good_reply(q)[:-3]  # the A record's data cut short
+
+    sock, thread = fake_server([garbage])
+    with sock:
+        status, summary = check(sock.getsockname()[1], name="web.test.lan")
+        thread.join(5)
+    assert status is Status.CRITICAL and "malformed answer" in summary
+    assert "runs past the end" in summary

@@ -1,18 +1,26 @@
-"""known_hosts reading of the ssh kind (plain, hashed, @revoked) and the verifier key line."""
+"""The ssh kind without sshd: known_hosts reading (plain, hashed, @revoked), the verifier
+key line, a hung server, bad options."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from atlas_ha.demo.group import SimGroup
+from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.ssh import (
     VERIFIER_ANSWER,
+    SshVerifier,
     known_keys,
     owners,
     verifier_authorized_line,
 )
+from atlas_ha.verifier.profile import Status
+from atlas_ha.verifier.services import ServiceDef
 
 PRI = "ssh-ed25519 AAAAPRI"
 SEC1 = "ssh-ed25519 AAAASEC1"
@@ -52,3 +60,28 @@ def test_verifier_line_is_a_fixed_answer_only() -> None:
     )
     with pytest.raises(ValueError, match="OpenSSH public key"):
         verifier_authorized_line("not a key")
+
+
+def test_hung_ssh_server_times_out_within_the_timeout(group: SimGroup) -> None:
+    """A server that accepts TCP and never sends its identification string."""
+    server = group.servers["A"].server(lambda _line: None)
+    ctx = Context(server=server, role="PRI")
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.73", 0))
+        hung.listen(1)
+        svc = ServiceDef(
+            name="ssh", kind="ssh", timeout=0.5, options={"port": hung.getsockname()[1]}
+        )
+        started = time.monotonic()
+        profile = SshVerifier().verify(ctx, svc, Target(role="SEC1", address="127.0.0.73"))
+        elapsed = time.monotonic() - started
+    assert profile.status is Status.CRITICAL and "no answer within 0.5 s" in profile.summary
+    assert [m.label for m in profile.measurements] == ["connect"]
+    assert elapsed < 1.0
+
+
+def test_bad_ssh_options_are_unknown(group: SimGroup) -> None:
+    ctx = Context(server=group.servers["A"].server(lambda _line: None), role="PRI")
+    svc = ServiceDef(name="ssh", kind="ssh", options={"port": "twenty-two"})
+    profile = SshVerifier().verify(ctx, svc, Target(role="SEC1", address="127.0.0.73"))
+    assert profile.status is Status.UNKNOWN and "bad options" in profile.summary

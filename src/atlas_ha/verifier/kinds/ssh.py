@@ -253,7 +253,10 @@ class SshVerifier(Verifier):
     kind: ClassVar[str] = "ssh"
 
     def verify(self, ctx: Context, service: ServiceDef, target: Target) -> Profile:
-        check = SshCheck(ctx, service, target)
+        try:
+            check = SshCheck(ctx, service, target)
+        except (TypeError, ValueError) as exc:
+            return Profile(Status.UNKNOWN, f"service {service.name}: bad options: {exc}")
         ident = ""
         try:
             ident = check.banner()
