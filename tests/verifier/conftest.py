@@ -32,6 +32,18 @@ def wait_tcp(address: str, port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on {address}:{port}")
 
 
+def wait_refused(address: str, port: int, timeout: float = 10.0) -> None:
+    """Until nothing accepts on address:port any more (children of a stopped daemon may hold
+    its listening socket for a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((address, port)) != 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{address}:{port} still accepts connections")
+
+
 class Daemons:
     """Starts real daemons and stops each by its PID at the end of the test."""
 

@@ -9,7 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.verifier.conftest import Daemons, free_port, no_server_ctx, service, target, wait_tcp
+from tests.verifier.conftest import (
+    Daemons,
+    free_port,
+    no_server_ctx,
+    service,
+    target,
+    wait_refused,
+    wait_tcp,
+)
 
 from atlas_ha.verifier.kinds.smtp import SmtpVerifier
 from atlas_ha.verifier.profile import Profile, Status
@@ -58,6 +66,7 @@ def test_stopped_service_is_critical(daemons: Daemons, tmp_path: Path) -> None:
     assert check(port).status is Status.OK
     daemons.stop(proc)
     assert proc.poll() is not None
+    wait_refused(ADDRESS, port)
     profile = check(port)
     assert profile.status is Status.CRITICAL and "refused" in profile.summary.lower()
 
@@ -87,3 +96,49 @@ def test_hung_service_times_out_within_the_timeout() -> None:
 def test_bad_options_are_unknown() -> None:
     assert check(25, starttls="yes").status is Status.UNKNOWN
     assert check(0).status is Status.UNKNOWN
+
+
+AIOSMTPD_PYTHON = "/usr/bin/python3"  # Debian's python3-aiosmtpd: an SMTP server with STARTTLS
+
+
+def start_tls_server(daemons: Daemons, tmp_path: Path) -> tuple[int, Path, Path]:
+    """aiosmtpd with STARTTLS (a self-signed certificate for the address) delivering into a
+    maildir; returns (port, certificate, maildir)."""
+    probe = subprocess.run([AIOSMTPD_PYTHON, "-c", "import aiosmtpd"], check=False)
+    if probe.returncode != 0:
+        pytest.skip("needs Debian's python3-aiosmtpd")
+    cert, key, maildir = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "Maildir"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=mail.test", "-addext",
+         f"subjectAltName=IP:{ADDRESS}", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port(ADDRESS)
+    daemons.start(
+        [AIOSMTPD_PYTHON, "-m", "aiosmtpd", "-n", "-l", f"{ADDRESS}:{port}",
+         "--tlscert", str(cert), "--tlskey", str(key),
+         "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        "aiosmtpd.log",
+    )  # fmt: skip
+    wait_tcp(ADDRESS, port)
+    return port, cert, maildir
+
+
+def test_starttls_with_a_trusted_certificate(daemons: Daemons, tmp_path: Path) -> None:
+    port, cert, maildir = start_tls_server(daemons, tmp_path)
+    profile = check(port, starttls=True, ca_file=str(cert), require=["8BITMIME"])
+    assert profile.status is Status.OK, profile.summary
+    assert "STARTTLS ok" in profile.details
+    delivered = [p.read_text() for p in (maildir / "new").iterdir()]
+    assert len(delivered) == 1 and profile.data["message_id"] in delivered[0]
+
+
+def test_starttls_with_an_untrusted_certificate_is_critical(
+    daemons: Daemons, tmp_path: Path
+) -> None:
+    port, _cert, maildir = start_tls_server(daemons, tmp_path)
+    profile = check(port, starttls=True)  # verified against the system CAs: self-signed fails
+    assert profile.status is Status.CRITICAL
+    assert "STARTTLS failed: CERTIFICATE_VERIFY_FAILED" in profile.summary, profile.summary
+    assert not (maildir / "new").exists() or not list((maildir / "new").iterdir())

@@ -92,6 +92,8 @@ class SmtpVerifier(Verifier):
             failure = f"STARTTLS failed: {exc.reason or exc}"
         except OSError as exc:
             failure = f"{dialogue.step}: {exc.strerror or exc}"
+        except ValueError as exc:  # e.g. the ssl module refusing a setting
+            failure = f"{dialogue.step}: {exc}"
         finally:
             dialogue.close()
         measured = [judged(label, v, "s", service.thresholds) for label, v in dialogue.times]
@@ -136,12 +138,11 @@ class Dialogue:
 
     def run(self) -> str | None:
         started = time.monotonic()
-        self.smtp = smtplib.SMTP(timeout=self.timeout)
-        code, banner = self.smtp.connect(self.target.address, self.opts.port)
+        # connecting in the constructor also names the host for STARTTLS's certificate check;
+        # a greeting other than 220 raises SMTPConnectError
+        self.smtp = smtplib.SMTP(self.target.address, self.opts.port, timeout=self.timeout)
         self.times.append(("connect", time.monotonic() - started))
-        self.log.append(f"greeting {code} {banner.decode('utf-8', 'replace')}")
-        if code != 220:
-            return f"greeting {code} (expected 220)"
+        self.log.append("greeting 220")
         failure = self.ehlo()
         if failure is None and self.opts.starttls:
             failure = self.upgrade()
