@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.verifier.conftest import Daemons, free_port, no_server_ctx, service, target
+from tests.verifier_kinds.conftest import Daemons, free_port, no_server_ctx, service, target
 
 from atlas_ha.verifier.kinds import dnswire
 from atlas_ha.verifier.kinds.dns import DnsVerifier, query

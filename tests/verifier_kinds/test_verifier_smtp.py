@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.verifier.conftest import (
+from tests.verifier_kinds.conftest import (
     Daemons,
     free_port,
     no_server_ctx,
