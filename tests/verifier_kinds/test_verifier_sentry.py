@@ -205,3 +205,14 @@ def test_hung_partner_is_critical_within_the_timeout(
     elapsed = time.monotonic() - started
     assert profile.status is Status.CRITICAL and "no answer within 1.5 s" in profile.summary
     assert elapsed < 3.0
+
+
+def test_partner_with_a_broken_master_config_is_critical(
+    group: SimGroup, run_cycle: Callable[[str], CycleReport]
+) -> None:
+    run_cycle("A")
+    master = group.disk("disk-C") / "SID_DATA/MasterConfig"
+    master.write_text('group = "acme-office"\nrole = "SEC2"\nbogus = 1\n')
+    profile = sentry(group, "A", "SEC2")
+    assert profile.status is Status.CRITICAL
+    assert "MasterConfig" in profile.summary and "unreachable" not in profile.summary

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, ClassVar
 
-from atlas_ha.errors import AtlasError, RefusedError
+from atlas_ha.errors import AtlasError, RefusedError, TransportError
 from atlas_ha.model import ROLE_RE, MasterConfig, Partner
 from atlas_ha.sync.address import own_address
 from atlas_ha.transport import make_transport
@@ -75,8 +75,10 @@ def check_partner(ctx: Context, service: ServiceDef, target: Target, found: Find
     except AtlasError as exc:
         if time.monotonic() - started >= service.timeout:
             found.add(Status.CRITICAL, f"{where}: no answer within {service.timeout:g} s")
-        else:
+        elif isinstance(exc, TransportError):
             found.add(Status.CRITICAL, f"{where}: unreachable: {exc}")
+        else:
+            found.add(Status.CRITICAL, f"{where}: {exc}")
         return
     found.measured.append(judged("session", time.monotonic() - started, "s", service.thresholds))
     role = answered.get("role") if answered else hello.get("role")
