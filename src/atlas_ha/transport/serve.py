@@ -4,6 +4,11 @@ Requests are JSON lines on stdin, answers JSON lines on stdout. The first reques
 `hello` with the requester's MasterConfig; it is verified (SPEC 5.8) before anything else
 is allowed. Then: `receive-begin`/`receive-commit` (only for the requester's own role) and
 `syncup` (only from the PRI).
+
+One read-only request is answered before hello: `role` gives this server's role, group and
+EnvID, so that a partner's Verifier (sentry check) can tell who answers an address even when
+this server would refuse its hello (two servers claiming PRI, an address answered by the
+wrong role). It changes nothing and reveals nothing beyond the MasterConfig's role and group.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class Session:
             receive.verify_requester(self.server, requester, self.peer, "hello")
             self.requester = requester
             return {"role": self.server.role(), "env": self.server.env_id}
+        if op == "role":
+            master = self.server.master()
+            return {"role": master.role, "group": master.group, "env": self.server.env_id}
         if self.requester is None:
             raise RefusedError(f"{op!r} before hello from {self.peer}")
         role = str(request.get("role", self.requester.role))
