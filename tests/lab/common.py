@@ -49,3 +49,35 @@ def assert_pri_serves_client_data(lab: Lab) -> None:
 
 def role_key(lab: Lab, disk: str) -> str:
     return (lab.base / "disks" / disk / "ssh/host_ed25519.pub").read_text().split()[1]
+
+
+def verify_rows(lab: Lab, name: str) -> dict[str, dict[str, Any]]:
+    """One Verifier round (`atlas-ha verify run --json`) on server `name`, in its namespace:
+    {service@target_role: result row}."""
+    import json
+    import sys
+
+    config = str(lab.group.servers[name].config)
+    argv = [sys.executable, "-m", "atlas_ha", "--config", config, "verify", "run", "--json"]
+    out = lab.exec(name, argv, timeout=120)
+    assert out.returncode in (0, 21, 22, 23), out.stderr
+    rows = json.loads(out.stdout)["results"]
+    return {f"{r['service']}@{r['target_role']}": r for r in rows}
+
+
+def verify_round(lab: Lab, name: str) -> dict[str, tuple[str, str]]:
+    """{service@target_role: (status, summary)} of one round on server `name`."""
+    return {
+        check: (r["profile"]["status"], r["profile"]["summary"])
+        for check, r in verify_rows(lab, name).items()
+    }
+
+
+def assert_all_ok(lab: Lab, *names: str) -> None:
+    """SPEC 11: the Verifier reports every service OK on every running server."""
+    for name in names:
+        results = verify_round(lab, name)
+        bad = {check: r for check, r in results.items() if r[0] != "OK"}
+        assert not bad, f"{name}: {bad}"
+        services = {check.split("@")[0] for check in results}
+        assert services == {"web", "db", "sentry", "ssh", "net"}, results

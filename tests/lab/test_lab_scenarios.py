@@ -7,10 +7,12 @@ import sys
 
 import pytest
 from tests.lab.common import (
+    assert_all_ok,
     assert_pri_serves_client_data,
     keyscan_from_client,
     role_key,
     states,
+    verify_round,
 )
 
 from atlas_ha.lab import client
@@ -24,6 +26,7 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
     assert_pri_serves_client_data(lab)
+    assert_all_ok(lab, "A", "B", "C")  # every service, every server, across Env1/2/3
     # a configuration change on the PRI reaches every SEC, whose nginx is reloaded
     site = lab.group.servers["A"].file("/etc/nginx/sites-enabled/www")
     site.write_text(
@@ -60,11 +63,17 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert states(report) == {"SEC1": "stale", "SEC2": "equal"}
     sec1 = next(s for s in report["secs"] if s["sec"] == "SEC1")
     assert not sec1["reached"]
+    # the running servers are verified OK; the PRI reports the SEC1 that is down
+    assert_all_ok(lab, "C")
+    on_b = verify_round(lab, "B")
+    assert all(st == "OK" for check, (st, _s) in on_b.items() if check.endswith("@SEC2"))
+    assert on_b["web@SEC1"][0] == on_b["sentry@PRI"][0] == "CRITICAL"
     # Scenario 2: B's old disk (SEC1) goes into A
     lab.plug(disk_b, "A")
     lab.boot("A")
     assert lab.net.addresses("A") == [ADDRESSES["SEC1"]]
     assert states(lab.cycle("B")) == {"SEC1": "equal", "SEC2": "equal"}
+    assert_all_ok(lab, "A", "B", "C")
     # Scenario 3: B and C swap: C (Env3) becomes PRI via on-demand conversion
     lab.swap("B", "C")
     assert lab.net.addresses("C") == [ADDRESSES["PRI"]]
@@ -74,6 +83,7 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     report = lab.cycle("C")
     assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
     assert all(c["env"] == 3 for c in report["compare"])
+    assert_all_ok(lab, "A", "B", "C")
     # every server runs its sync runner (the daemon), alive and telling what it decided
     for name in ("A", "B", "C"):
         config = str(lab.group.servers[name].config)

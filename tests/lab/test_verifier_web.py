@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.lab.common import verify_rows
 
 from atlas_ha.lab import client, host, postgres
 from atlas_ha.lab.lab import ADDRESSES, Lab
@@ -307,3 +308,23 @@ def test_hung_services_are_critical_within_the_timeout(lab: Lab) -> None:
     assert db["status"] == "CRITICAL" and "timeout" in db["summary"].lower(), db
     assert db["elapsed"] <= 5 + 1
     assert verify(lab, "A", "web", "C")["status"] == "OK"
+
+
+def test_a_round_with_a_hung_service_delays_no_other_check(lab: Lab) -> None:
+    """The real scheduler (`atlas-ha verify run`) on the PRI while SEC2's web service accepts
+    and never answers: that check is CRITICAL at its timeout, every other check is OK and
+    finishes as fast as usual."""
+    host.stop(lab.servers()["C"]["nginx_pid"])
+    hang = start_hang(lab, "C", 80)
+    try:
+        assert answer_within(lab, ADDRESSES["SEC2"], 80) == "accepted, no answer"
+        rows = verify_rows(lab, "A")
+    finally:
+        stop_hang(hang)
+        restart_nginx(lab, "C")
+    hung = rows.pop("web@SEC2")
+    assert hung["profile"]["status"] == "CRITICAL", hung
+    assert 5 - 0.5 <= hung["duration"] <= 5 + 1  # the web service's timeout (5 s) + 1 s
+    assert {check: r["profile"]["status"] for check, r in rows.items()} == dict.fromkeys(rows, "OK")
+    assert "web@SEC1" in rows and "db@SEC2" in rows
+    assert max(r["duration"] for r in rows.values()) < 3.0, rows

@@ -28,8 +28,9 @@ def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
             'kind = "local"', f'kind = "ssh"\nport = "{port}"\nuser = "{user}"'
         )
         atomic_write(sim.config, text)
-        if main(["--config", str(sim.config), "keys", "generate"]) != 0:
-            raise RuntimeError(f"keys generate failed on {name}")
+        for what in ("generate", "verifier-key"):
+            if main(["--config", str(sim.config), "keys", what]) != 0:
+                raise RuntimeError(f"keys {what} failed on {name}")
         disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
         disk_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         host_key = disk_ssh / "host_ed25519"
@@ -39,8 +40,11 @@ def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
     for name, sim in group.servers.items():
         for other, other_sim in group.servers.items():
             if other != name:
-                pub = other_sim.base / "esd" / "ssh" / "id_ed25519.pub"
-                main(["--config", str(sim.config), "keys", "authorize", str(pub)])
+                keys = other_sim.base / "esd" / "ssh"
+                config = str(sim.config)
+                main(["--config", config, "keys", "authorize", str(keys / "id_ed25519.pub")])
+                verifier = str(keys / "verifier_ed25519.pub")
+                main(["--config", config, "keys", "authorize-verifier", verifier])
         atomic_write(sim.base / "esd" / "ssh" / "known_hosts", known, mode=0o600)
 
 

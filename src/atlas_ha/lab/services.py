@@ -54,6 +54,16 @@ time = [0.5, 2.0]
 [service.web.options]
 credentials = "{WEB_SECRET}"
 
+[service.sentry]
+kind = "sentry"
+
+[service.ssh]
+kind = "ssh"
+
+[service.net]
+kind = "connectivity"
+targets = "partners"
+
 [service.db]
 kind = "postgresql"
 [service.db.thresholds]
