@@ -41,7 +41,7 @@ def session(group: SimGroup, name: str, peer: str) -> Session:
 
 CASES = {
     "requester is not PRI": (
-        MasterConfig("acme-office", "SEC2", {"PRI": Partner("192.0.2.11")}),
+        MasterConfig("acme-office", "SEC2", {"PRI": Partner("127.0.2.11")}),
         ADDRESSES["SEC2"],
         "syncup",
         "only (the|to its) PRI",
@@ -53,12 +53,12 @@ CASES = {
         "group",
     ),
     "receiver not listed": (
-        MasterConfig("acme-office", "PRI", {"SEC2": Partner("192.0.2.13")}),
+        MasterConfig("acme-office", "PRI", {"SEC2": Partner("127.0.2.13")}),
         ADDRESSES["PRI"],
         "hello",
         "does not list SEC1",
     ),
-    "wrong address": (PRI_MC, "192.0.2.99", "hello", "gives 192.0.2.11"),
+    "wrong address": (PRI_MC, "127.0.2.99", "hello", "gives 127.0.2.11"),
 }
 
 

@@ -132,7 +132,7 @@ def test_two_servers_claiming_pri_is_critical(
     own = sentry(group, "B")
     assert own.status is Status.CRITICAL
     assert "booted as SEC1 but its disk holds PRI" in own.summary
-    assert "answers 192.0.2.12, which MasterConfig gives SEC1" in own.summary
+    assert "answers 127.0.2.12, which MasterConfig gives SEC1" in own.summary
     assert sentry(group, "A", "SEC2").status is Status.OK  # the other partner is unaffected
 
 
@@ -145,7 +145,7 @@ def test_address_answered_by_another_role_is_critical(
     registry.register(group.addresses["SEC2"], group.servers["B"].config.resolve())
     profile = sentry(group, "A", "SEC2")
     assert profile.status is Status.CRITICAL
-    assert "192.0.2.13 (SEC2's address) is answered by a server holding SEC1" in profile.summary
+    assert "127.0.2.13 (SEC2's address) is answered by a server holding SEC1" in profile.summary
 
 
 def test_installed_identity_not_the_roles_is_critical(
@@ -153,10 +153,10 @@ def test_installed_identity_not_the_roles_is_critical(
 ) -> None:
     run_cycle("A")  # (PRI, 2) now holds the PRI identity
     interfaces = group.servers["A"].file("/etc/network/interfaces")
-    interfaces.write_text(interfaces.read_text().replace("192.0.2.11", "192.0.2.99"))
+    interfaces.write_text(interfaces.read_text().replace("127.0.2.11", "127.0.2.99"))
     profile = sentry(group, "A")
     assert profile.status is Status.CRITICAL
-    assert "installed identity address 192.0.2.99 is not PRI's (192.0.2.11" in profile.summary
+    assert "installed identity address 127.0.2.99 is not PRI's (127.0.2.11" in profile.summary
 
 
 def test_suspended_is_a_warning_every_round(

@@ -30,7 +30,8 @@ from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.system import Runner
 from atlas_ha.transport import registry_of
 
-ADDRESSES = {"PRI": "192.0.2.11", "SEC1": "192.0.2.12", "SEC2": "192.0.2.13"}
+# Loopback: traffic sent to a simulated server by mistake never leaves this machine.
+ADDRESSES = {"PRI": "127.0.2.11", "SEC1": "127.0.2.12", "SEC2": "127.0.2.13"}
 HOSTNAMES = {"PRI": "pri", "SEC1": "sec1", "SEC2": "sec2"}
 APP_UID = 1000
 SITE = b"server {\n    listen 80;\n    server_name www.acme.lan;\n    root /srv/www;\n}\n"
@@ -46,7 +47,7 @@ PG_CONF = b"listen_addresses = '*'\nport = 5432\nmax_connections = 50\n"
 PG_TUNED = b"shared_buffers = 64MB\nlog_connections = on\n"
 PG_HBA = (
     b"local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
-    b"host all all 192.0.2.0/24 scram-sha-256\n"
+    b"host all all 127.0.2.0/24 scram-sha-256\n"
 )
 
 
@@ -63,8 +64,8 @@ def identity_of(
         device=device,
         address=(addresses or ADDRESSES)[role],
         prefix=24,
-        gateway="192.0.2.1",
-        dns=("192.0.2.1",),
+        gateway="127.0.2.1",
+        dns=("127.0.2.1",),
     )
 
 
