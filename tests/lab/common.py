@@ -54,15 +54,7 @@ def role_key(lab: Lab, disk: str) -> str:
 def verify_rows(lab: Lab, name: str) -> dict[str, dict[str, Any]]:
     """One Verifier round (`atlas-ha verify run --json`) on server `name`, in its namespace:
     {service@target_role: result row}."""
-    import json
-    import sys
-
-    config = str(lab.group.servers[name].config)
-    argv = [sys.executable, "-m", "atlas_ha", "--config", config, "verify", "run", "--json"]
-    out = lab.exec(name, argv, timeout=120)
-    assert out.returncode in (0, 21, 22, 23), out.stderr
-    rows = json.loads(out.stdout)["results"]
-    return {f"{r['service']}@{r['target_role']}": r for r in rows}
+    return {f"{r['service']}@{r['target_role']}": r for r in lab.verify(name)}
 
 
 def verify_round(lab: Lab, name: str) -> dict[str, tuple[str, str]]:

@@ -64,6 +64,20 @@ def cycle(lab: Lab, name: str) -> dict[str, Any]:
     return report
 
 
+def verifier(lab: Lab) -> None:
+    """One Verifier round on every running server: go/no-go, and what is not OK."""
+    for s in lab.status()["servers"]:
+        if s["state"] != "up":
+            continue
+        rows = lab.verify(s["name"])
+        bad = [r for r in rows if r["profile"]["status"] != "OK"]
+        verdict = "all OK" if not bad else f"{len(bad)} not OK"
+        say(f"  verifier on {s['name']} ({s['role']}): {len(rows)} checks, {verdict}")
+        for r in bad:
+            p = r["profile"]
+            say(f"    {r['service']}@{r['target_role']}: {p['status']} {p['summary'][:90]}")
+
+
 def run_lab_demo(base: Path, down: bool, loopback: bool = False) -> int:
     lab = Lab(base)
     if lab.state_file.exists():
@@ -87,6 +101,7 @@ def run_lab_demo(base: Path, down: bool, loopback: bool = False) -> int:
     show(lab)
     say("\n== Steady state: one SyncCycle from A, over ssh")
     cycle(lab, "A")
+    verifier(lab)
     say("\n== Scenario 1: A needs service; its disk goes into B, which boots as PRI")
     lab.shutdown("A", "B")
     disk_a, disk_b = lab.unplug("A"), lab.unplug("B")
@@ -95,15 +110,18 @@ def run_lab_demo(base: Path, down: bool, loopback: bool = False) -> int:
         say(f"  {line}")
     show(lab)
     cycle(lab, "B")
+    verifier(lab)
     say("\n== Scenario 2: A repaired, gets B's old disk and returns as SEC1")
     lab.plug(disk_b, "A")
     for line in lab.boot("A"):
         say(f"  {line}")
     cycle(lab, "B")
+    verifier(lab)
     say("\n== Scenario 3: B and C swap disks; C (Env3) becomes PRI")
     lab.swap("B", "C")
     show(lab)
     report = cycle(lab, "C")
+    verifier(lab)
     ok = all(c["state"] == "equal" for c in report["compare"])
     if down:
         lab.down()

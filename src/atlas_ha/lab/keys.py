@@ -19,7 +19,11 @@ from atlas_ha.system import Runner
 from atlas_ha.transport.ssh import generate_key
 
 
-def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
+def setup_keys(
+    group: SimGroup, roles: dict[str, str], port: int, verifier_keys: bool = False
+) -> None:
+    """Client keys, role host keys and known_hosts; with `verifier_keys`, also each server's
+    verifier key, accepted by every other server for the ssh check's fixed answer only."""
     runner = Runner()
     role_keys = {}
     user = pwd.getpwuid(os.geteuid()).pw_name  # root, or whoever runs an unprivileged lab
@@ -28,7 +32,7 @@ def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
             'kind = "local"', f'kind = "ssh"\nport = "{port}"\nuser = "{user}"'
         )
         atomic_write(sim.config, text)
-        for what in ("generate", "verifier-key"):
+        for what in ("generate", "verifier-key") if verifier_keys else ("generate",):
             if main(["--config", str(sim.config), "keys", what]) != 0:
                 raise RuntimeError(f"keys {what} failed on {name}")
         disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
@@ -43,8 +47,9 @@ def setup_keys(group: SimGroup, roles: dict[str, str], port: int) -> None:
                 keys = other_sim.base / "esd" / "ssh"
                 config = str(sim.config)
                 main(["--config", config, "keys", "authorize", str(keys / "id_ed25519.pub")])
-                verifier = str(keys / "verifier_ed25519.pub")
-                main(["--config", config, "keys", "authorize-verifier", verifier])
+                if verifier_keys:
+                    verifier = str(keys / "verifier_ed25519.pub")
+                    main(["--config", config, "keys", "authorize-verifier", verifier])
         atomic_write(sim.base / "esd" / "ssh" / "known_hosts", known, mode=0o600)
 
 

@@ -139,7 +139,7 @@ class Lab:
             },
         }
         self._save()
-        setup_keys(self.group, roles, self.mode.ssh_port)
+        setup_keys(self.group, roles, self.mode.ssh_port, verifier_keys=True)
         self.net.create([*envs, self.mode.client[0]])
         self.net.set_address(*self.mode.client, 24)
         for name in envs:
@@ -353,6 +353,17 @@ class Lab:
             raise ServerStateError(f"cycle on {name}: exit {out.returncode}: {out.stderr}")
         report: dict[str, Any] = json.loads(out.stdout)
         return report
+
+    def verify(self, name: str) -> list[dict[str, Any]]:
+        """One Verifier round on server `name` (`atlas-ha verify run --json`, in its network):
+        one result row per check."""
+        sim = self.group.servers[name]
+        argv = [sys.executable, "-m", "atlas_ha", "--config", str(sim.config), "verify", "run"]
+        out = self.exec(name, [*argv, "--json"], timeout=120)
+        if out.returncode not in (0, 21, 22, 23):
+            raise ServerStateError(f"verify on {name}: exit {out.returncode}: {out.stderr}")
+        rows: list[dict[str, Any]] = json.loads(out.stdout)["results"]
+        return rows
 
     def installed_identity(self, name: str) -> identity.Identity:
         server = self.group.servers[name].server(lambda _line: None)
