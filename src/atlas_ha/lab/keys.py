@@ -8,6 +8,8 @@ command (atlas-ha's serve entry point); the role checks of SPEC 5.8 decide the r
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pwd
 from pathlib import Path
@@ -17,6 +19,12 @@ from atlas_ha.demo.group import SimGroup
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.system import Runner
 from atlas_ha.transport.ssh import generate_key
+
+
+def _atlas(*argv: str) -> int:
+    """An atlas-ha command of the lab's set-up, its chatter kept off the console."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(list(argv))
 
 
 def setup_keys(
@@ -33,7 +41,7 @@ def setup_keys(
         )
         atomic_write(sim.config, text)
         for what in ("generate", "verifier-key") if verifier_keys else ("generate",):
-            if main(["--config", str(sim.config), "keys", what]) != 0:
+            if _atlas("--config", str(sim.config), "keys", what) != 0:
                 raise RuntimeError(f"keys {what} failed on {name}")
         disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
         disk_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -46,10 +54,10 @@ def setup_keys(
             if other != name:
                 keys = other_sim.base / "esd" / "ssh"
                 config = str(sim.config)
-                main(["--config", config, "keys", "authorize", str(keys / "id_ed25519.pub")])
+                _atlas("--config", config, "keys", "authorize", str(keys / "id_ed25519.pub"))
                 if verifier_keys:
                     verifier = str(keys / "verifier_ed25519.pub")
-                    main(["--config", config, "keys", "authorize-verifier", verifier])
+                    _atlas("--config", config, "keys", "authorize-verifier", verifier)
         atomic_write(sim.base / "esd" / "ssh" / "known_hosts", known, mode=0o600)
 
 
