@@ -25,7 +25,7 @@ from typing import Any
 from atlas_ha.converters import identity, postgresql
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ServerStateError
-from atlas_ha.lab import host, postgres, services
+from atlas_ha.lab import dns_mail, host, postgres, services
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.loopnet import LoopNet
 from atlas_ha.lab.net import LabNet
@@ -41,7 +41,17 @@ ADDRESSES = {
 CLIENT = ("client", "198.51.100.100")
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
-CYCLE_INTERVAL = 300.0  # the lab's sync runner: seconds between SyncCycles on the PRI
+CYCLE_INTERVAL = 300.0
+# what a lab server runs, stopped in this order (by PID); the anchor holds its namespaces
+PROCESSES = (
+    "daemon_pid",
+    "msmtpd_pid",
+    "dnsmasq_pid",
+    "postgres_pid",
+    "nginx_pid",
+    "sshd_pid",
+    "anchor",
+)  # the lab's sync runner: seconds between SyncCycles on the PRI
 
 
 @dataclass(frozen=True)
@@ -188,8 +198,12 @@ class Lab:
                 services.loop_docroot_link(sim.root, sim.base / "unbound")
             else:
                 services.mirror_mount(sim.root, self.mountpoint, sim.base / "unbound")
+            extra = ""
+            if self.mode is NETNS and dns_mail.available():
+                dns_mail.write_hosts(sim.root, self.addresses["PRI"])
+                extra = dns_mail.services(self.addresses["PRI"])
             if roles[name] == "PRI":  # synced to the SECs by the first cycle
-                services.write_verifier_files(sim.root)
+                services.write_verifier_files(sim.root, extra)
             # nginx is reloaded after an install by the services file's reload command;
             # PostgreSQL by this hook (its configuration's place depends on the environment)
             if postgres.available():
@@ -280,6 +294,11 @@ class Lab:
     def _start_services(self, name: str, anchor: int | None, address: str) -> None:
         sim, info = self.group.servers[name], self.servers()[name]
         run = sim.base / "run"
+        if self.mode is NETNS and dns_mail.available():
+            dns = dns_mail.dnsmasq_argv(sim.root, run, address)
+            info["dnsmasq_pid"] = host.spawn(anchor, dns, run / "dnsmasq.log", what="dnsmasq")
+            mail = dns_mail.msmtpd_argv(address)
+            info["msmtpd_pid"] = host.spawn(anchor, mail, run / "msmtpd.log", what="msmtpd")
         conf = self._write_nginx(name, address if self.mode is LOOPBACK else None)
         info["nginx_pid"] = host.spawn(
             anchor,
@@ -310,7 +329,7 @@ class Lab:
 
     def _stop_all(self, name: str) -> None:
         info = self.servers()[name]
-        for key in ("daemon_pid", "postgres_pid", "nginx_pid", "sshd_pid", "anchor"):
+        for key in PROCESSES:
             host.stop(info.get(key))
             info[key] = None
 

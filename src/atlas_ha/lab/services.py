@@ -100,9 +100,10 @@ def htpasswd_line(user: str, password: str, salt: bytes | None = None) -> str:
     return f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n"
 
 
-def write_verifier_files(root: Path) -> None:
-    """On the PRI: the services file, the htpasswd and the verifier's secrets (all synced)."""
-    atomic_write(root / "etc/atlas-ha/services.toml", SERVICES)
+def write_verifier_files(root: Path, extra: str = "") -> None:
+    """On the PRI: the services file (with `extra` service definitions), the htpasswd and the
+    verifier's secrets (all synced)."""
+    atomic_write(root / "etc/atlas-ha/services.toml", SERVICES + extra)
     atomic_write(
         root / "etc/nginx" / HTPASSWD,
         htpasswd_line(*STAFF) + htpasswd_line(VERIFIER_USER, VERIFIER_PASSWORD),
