@@ -9,6 +9,7 @@ Only then is SnapshotEnvVersion[R] set to the value sent and InvalidSend cleared
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -58,27 +59,77 @@ def grant_file(server: Server, peer: str) -> Path:
     return server.sid.root / ".locks" / f"grant-{peer}.json"
 
 
-def begin(server: Server, role: str, envs: list[int], peer: str) -> dict[int, Path]:
+def begin(
+    server: Server, role: str, envs: list[int], peer: str, digests: dict[str, str] | None = None
+) -> tuple[dict[int, Path], list[int]]:
     """Flag every area of `role` InvalidSend, clear SEV[role], grant `peer` rsync into
-    SID_DATA/<role> until commit; return where each env goes."""
+    SID_DATA/<role>/Env<V> until commit; return where each env goes, and the envs already
+    current here.
+
+    `digests` (env -> sha256 of the sender's Manifest): an area whose Manifest has that same
+    digest and that validates against it now (after it was flagged InvalidSend: every listed
+    object present with its type, size and, where the inode changed since the last
+    verification, checksum) is current: the sender need not push it and the grant leaves it
+    out, so nothing can write into it before commit, which then does not validate it again.
+    """
     sid = server.sid
     sid.ensure()
-    grant = {"role": role, "expires": server.clock.now() + GRANT_SECONDS}
-    atomic_write(grant_file(server, peer), json.dumps(grant), mode=0o600)
     for v in sorted(set(sid.envs(role)) | set(envs)):
         sid.set_flag(sid.area(role, v), INVALID_SEND)
     sid.set_sev(role, None)
-    return {v: sid.area(role, v).path for v in envs}
+    digests = digests or {}
+    current = [v for v in envs if _is_current(server, sid.area(role, v), digests.get(str(v)))]
+    grant = {
+        "role": role,
+        "expires": server.clock.now() + GRANT_SECONDS,
+        "envs": [v for v in envs if v not in current],
+        "current": current,
+    }
+    atomic_write(grant_file(server, peer), json.dumps(grant), mode=0o600)
+    return {v: sid.area(role, v).path for v in envs}, current
+
+
+def _is_current(server: Server, area: Area, digest: str | None) -> bool:
+    if not digest or manifest_digest(area) != digest:
+        return False
+    try:
+        validate_area(server, area)
+    except ReceiveError as exc:
+        server.log(f"receive {area.ref}: same Manifest as the sender's, but {exc}: resend")
+        return False
+    return True
+
+
+def manifest_digest(area: Area) -> str:
+    """sha256 of the area's Manifest file ("" when it has none)."""
+    try:
+        return hashlib.sha256(area.manifest_file.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return ""
+
+
+def read_grant(server: Server, peer: str) -> dict[str, object]:
+    """The receive grant `peer` holds ({} when none or unreadable)."""
+    try:
+        grant = json.loads(grant_file(server, peer).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return grant if isinstance(grant, dict) else {}
 
 
 def commit(server: Server, role: str, sev: int, envs: list[int], peer: str) -> None:
-    """Validate every received area, then set SEV[role] and clear InvalidSend."""
+    """Validate every received area (those found current at begin were validated then and
+    could not be written since), then set SEV[role] and clear InvalidSend."""
+    grant = read_grant(server, peer)
     grant_file(server, peer).unlink(missing_ok=True)
+    current = grant.get("current") if grant.get("role") == role else []
+    skip = {v for v in current if isinstance(v, int)} if isinstance(current, list) else set()
     sid = server.sid
     if not envs or sev not in envs or any(v < 1 or v > sev for v in envs):
         raise ReceiveError(f"received {role}: SEV={sev} with envs {envs} is inconsistent")
     for v in envs:
-        validate_area(server, sid.area(role, v))
+        if v not in skip:
+            validate_area(server, sid.area(role, v))
     server.faults.checkpoint("receive.validated")
     sid.set_sev(role, sev)
     for v in envs:

@@ -50,15 +50,16 @@ def forced_command(server: Server) -> int:
     if argv == ["atlas-ha", "serve"]:
         return serve(server, peer)
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
-        root = granted_root(server, peer)
-        dest = checked_rsync(argv, root, peer)
+        root, envs = granted_root(server, peer)
+        dest = checked_rsync(argv, root, peer, envs)
         os.chdir(root)
         os.execv(RSYNC, [RSYNC, *argv[1:-1], dest])  # noqa: S606 (fixed program, checked args)
     raise RefusedError(f"refused from {peer}: {original!r} is not an atlas-ha operation")
 
 
-def checked_rsync(argv: list[str], root: Path, peer: str) -> str:
-    """Accept exactly our own receiving rsync into root/Env<N>/; return that destination."""
+def checked_rsync(argv: list[str], root: Path, peer: str, envs: list[int] | None = None) -> str:
+    """Accept exactly our own receiving rsync into root/Env<N>/ (N one of the granted `envs`
+    when given); return that destination."""
     if len(argv) < 5 or argv[-2] != ".":
         raise RefusedError(f"refused rsync from {peer}: expected `rsync --server OPTS . DEST`")
     for option in argv[2:-2]:
@@ -70,21 +71,28 @@ def checked_rsync(argv: list[str], root: Path, peer: str) -> str:
             f"refused rsync from {peer}: destination {dest!r} is not Env<N>/ of "
             "the sender's own role area"
         )
+    if envs is not None and int(dest.rstrip("/")[3:]) not in envs:
+        raise RefusedError(
+            f"refused rsync from {peer}: {dest!r} is not one of the areas granted "
+            f"for this receive ({', '.join(f'Env{v}' for v in envs) or 'none'})"
+        )
     target = root / dest.rstrip("/")
     if target.is_symlink():
         raise RefusedError(f"refused rsync from {peer}: {target} is a symlink")
     return dest
 
 
-def granted_root(server: Server, peer: str) -> Path:
-    """SID_DATA/<role> if `peer` holds a live receive grant, else refuse."""
+def granted_root(server: Server, peer: str) -> tuple[Path, list[int]]:
+    """SID_DATA/<role> and the EnvVersions `peer` may write there, if it holds a live receive
+    grant, else refuse."""
     try:
         grant = json.loads(grant_file(server, peer).read_text())
         role, expires = str(grant["role"]), float(grant["expires"])
+        envs = [int(v) for v in grant["envs"]]
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
         raise RefusedError(f"refused rsync from {peer}: no receive in progress") from exc
     if expires < server.clock.now():
         raise RefusedError(f"refused rsync from {peer}: the receive grant expired")
     root = server.sid.root / role
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return root
+    return root, envs

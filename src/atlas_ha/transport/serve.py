@@ -9,6 +9,7 @@ is allowed. Then: `receive-begin`/`receive-commit` (only for the requester's own
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import IO, Any
 
@@ -17,6 +18,8 @@ from atlas_ha.model import MasterConfig
 from atlas_ha.sync import receive
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.syncup import sync_up
+
+DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Session:
@@ -42,9 +45,10 @@ class Session:
             )
         if op == "receive-begin":
             envs = _ints(request.get("envs"))
+            digests = _digests(request.get("digests", {}))
             with self.server.sid.lock(f"area-{role}"):
-                targets = receive.begin(self.server, role, envs, self.peer)
-            return {"targets": {str(v): str(p) for v, p in targets.items()}}
+                targets, current = receive.begin(self.server, role, envs, self.peer, digests)
+            return {"targets": {str(v): str(p) for v, p in targets.items()}, "current": current}
         if op == "receive-commit":
             envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
             with self.server.sid.lock(f"area-{role}"):
@@ -60,6 +64,15 @@ def _ints(value: object) -> list[int]:
     if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
         raise RefusedError(f"expected a list of positive EnvVersions, got {value!r}")
     return list(value)
+
+
+def _digests(value: object) -> dict[str, str]:
+    """{env: sha256 hex of the sender's Manifest}, as sent with receive-begin."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and DIGEST_RE.match(v) for k, v in value.items()
+    ):
+        raise RefusedError(f"expected {{env: sha256 hex digest}}, got {value!r}")
+    return dict(value)
 
 
 def serve(
