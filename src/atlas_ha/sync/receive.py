@@ -176,27 +176,28 @@ def _check_tree(
             paths_mod.normalise(path, f"{where} Manifest", None)
     except FormatError as exc:
         raise ReceiveError(str(exc)) from exc
+    parents: set[str] = set()  # directories above listed objects may exist unlisted
+    for path in expected:
+        while (path := path.rpartition("/")[0]) and path not in parents:
+            parents.add(path)
     found: set[str] = set()
-    tops = sorted({"/" + p.name for p in area.tree_dir(tree).glob("*")})
-    for top in tops:
-        for system_path, fs_path, st in objects.walk(area.tree_dir(tree), top):
-            found.add(system_path)
-            entry = expected.get(system_path)
+    tree_dir = area.tree_dir(tree)
+    for top in objects.tops_of(tree_dir):
+        for system_path, fs_path, st in objects.walk(tree_dir, top):
             if st is None:
                 continue
-            if entry is None and not any(p.startswith(system_path + "/") for p in expected):
+            found.add(system_path)
+            entry = expected.get(system_path)
+            if entry is None and system_path not in parents:
                 raise ReceiveError(f"{where}: {tree}{system_path} is not in the Manifest")
             if entry is None:
                 continue
-            actual = objects.entry_of(tree, system_path, fs_path, st, sha256="-")
-            if actual.type != entry.type or (
-                entry.type == "symlink" and actual.target != entry.target
-            ):
+            kind = objects.object_type(st)
+            if kind != entry.type or (kind == "symlink" and os.readlink(fs_path) != entry.target):
                 raise ReceiveError(
-                    f"{where}: {tree}{system_path} is a {actual.type}, "
-                    f"the Manifest says {entry.type}"
+                    f"{where}: {tree}{system_path} is a {kind}, the Manifest says {entry.type}"
                 )
-            if entry.type == "file":
+            if kind == "file":
                 _check_file(
                     fs_path,
                     st,
@@ -213,7 +214,7 @@ def _check_tree(
 
 
 def _check_file(
-    fs_path: Path,
+    fs_path: str,
     st: os.stat_result,
     sha: str,
     size: int,
@@ -224,11 +225,10 @@ def _check_file(
 ) -> None:
     if st.st_size != size:
         raise ReceiveError(f"{where}: {name}: {st.st_size} bytes, the Manifest says {size}")
-    key = str(fs_path)
     stamp: list[object] = [st.st_ino, st.st_ctime_ns, st.st_size, sha]
-    if cache.get(key) != stamp and objects.hash_file(fs_path) != sha:
+    if cache.get(fs_path) != stamp and objects.hash_file(Path(fs_path)) != sha:
         raise ReceiveError(f"{where}: {name}: checksum does not match the Manifest")
-    fresh[key] = stamp
+    fresh[fs_path] = stamp
 
 
 def _check_area_files(area: Area, manifest: Manifest, where: str) -> None:
