@@ -8,6 +8,7 @@ is allowed. Then: `receive-begin`/`receive-commit` (only for the requester's own
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -17,7 +18,8 @@ from atlas_ha.errors import AtlasError, RefusedError
 from atlas_ha.model import MasterConfig
 from atlas_ha.sync import receive
 from atlas_ha.sync.context import Server
-from atlas_ha.sync.syncup import sync_up
+from atlas_ha.sync.syncup import connect_to_pri, sync_up
+from atlas_ha.transport.base import Connection
 
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -27,6 +29,7 @@ class Session:
         self.server = server
         self.peer = peer_address
         self.requester: MasterConfig | None = None
+        self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -35,7 +38,12 @@ class Session:
             requester = MasterConfig.parse(text, f"MasterConfig sent by {self.peer}")
             receive.verify_requester(self.server, requester, self.peer, "hello")
             self.requester = requester
-            return {"role": self.server.role(), "env": self.server.env_id}
+            own = self.server.master()
+            announced = request.get("next") == "syncup" and requester.is_pri
+            if announced and self.back is None and not own.is_pri and "PRI" in own.partners:
+                # SyncUp ends with a send back: its handshake overlaps what comes first
+                self.back = connect_to_pri(self.server)
+            return {"role": own.role, "env": self.server.env_id}
         if self.requester is None:
             raise RefusedError(f"{op!r} before hello from {self.peer}")
         role = str(request.get("role", self.requester.role))
@@ -56,8 +64,16 @@ class Session:
             return {}
         if op == "syncup":
             receive.verify_requester(self.server, self.requester, self.peer, "syncup")
-            return sync_up(self.server)
+            back, self.back = self.back, None
+            return sync_up(self.server, back)
         raise RefusedError(f"unknown operation {op!r} from {self.peer}")
+
+    def close(self) -> None:
+        """Close the connection back to the PRI if no SyncUp used it."""
+        if isinstance(self.back, Connection):
+            with contextlib.suppress(Exception):
+                self.back.close()
+        self.back = None
 
 
 def _ints(value: object) -> list[int]:
@@ -79,6 +95,16 @@ def serve(
     server: Server, peer_address: str, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout
 ) -> int:
     session = Session(server, peer_address)
+    try:
+        _answer_each(session, server, peer_address, stdin, stdout)
+    finally:
+        session.close()
+    return 0
+
+
+def _answer_each(
+    session: Session, server: Server, peer_address: str, stdin: IO[str], stdout: IO[str]
+) -> None:
     for line in stdin:
         try:
             request = json.loads(line)
@@ -92,4 +118,3 @@ def serve(
             answer = {"ok": False, "class": type(exc).__name__, "error": str(exc)}
         stdout.write(json.dumps(answer) + "\n")
         stdout.flush()
-    return 0
