@@ -21,16 +21,17 @@ are in sync/restore.py.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
-import tarfile
-import tempfile
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, HistoryError
-from atlas_ha.layout.atomic import locked, write_if_changed
+from atlas_ha.layout.atomic import atomic_write, locked, write_if_changed
 from atlas_ha.system import Completed, Runner
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ GIT_ENV = {
 # not make git convert line endings, encodings or keywords when it stores or restores files.
 NEUTRAL_ATTRIBUTES = "* -text !eol -filter -ident -working-tree-encoding -export-subst\n"
 FILE_TREES = ("SyncFiles", "IdentFiles")
+RECORDED = "atlas-recorded.json"
+AREA_RE = re.compile(r"^(PRI|SEC[1-9][0-9]*)/Env[1-9][0-9]*$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,41 @@ class History:
         are added after the Atlas-* ones (e.g. Atlas-Restored-From).
         """
         with self.lock():
-            return self._record(operation, role, env, paths, trailers or {})
+            stamps = None if trailers else self._manifest_stamps(paths)
+            if stamps is not None and stamps.items() <= self._recorded().items():
+                return None  # every area holds exactly what its last record committed
+            rev = self._record(operation, role, env, paths, trailers or {})
+            if stamps:
+                self._save_recorded(stamps)
+            return rev
+
+    # An area's Manifest names every tracked file of the area with its checksum (the path
+    # lists too); while it is unchanged since the area was last recorded, `git add` would stage
+    # nothing. The stamps live in GIT_DIR: a new repository starts without any.
+    def _manifest_stamps(self, paths: list[str]) -> dict[str, str] | None:
+        """{area: sha256 of its Manifest} when every path is an area with a Manifest."""
+        stamps = {}
+        for rel in paths:
+            if not AREA_RE.match(rel):
+                return None
+            try:
+                manifest = (self.root / rel / "Manifest").read_bytes()
+            except FileNotFoundError:
+                return None
+            stamps[rel] = hashlib.sha256(manifest).hexdigest()
+        return stamps
+
+    def _recorded(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.root / ".git" / RECORDED).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_recorded(self, stamps: dict[str, str]) -> None:
+        atomic_write(
+            self.root / ".git" / RECORDED, json.dumps({**self._recorded(), **stamps}), mode=0o600
+        )
 
     def _record(
         self,
@@ -219,6 +256,8 @@ class History:
 
     def _export(self, commit: str, relpaths: list[str]) -> dict[str, bytes]:
         """Files (content) and symlinks (target) under `relpaths` at `commit`, by relpath."""
+        import tarfile
+
         with self._scratch() as tmp:
             archive = tmp / "export.tar"
             self.git("archive", "--format=tar", f"--output={archive}", commit, "--", *relpaths)
@@ -234,6 +273,8 @@ class History:
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
         """A private temporary directory in SID_DATA/.staging (never recorded, mode 0700)."""
+        import tempfile
+
         staging = self.root / ".staging"
         staging.mkdir(mode=0o700, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="history-", dir=staging) as tmp:
