@@ -272,3 +272,35 @@ def test_a_steady_cycle_pushes_nothing_and_a_change_is_pushed(
     assert sorted(pushed) == every_area
     assert all(c.state == "equal" for c in report.compare)
     assert group.servers["C"].file("/etc/app/app.conf").read_text() == "level = 5\n"
+
+
+def test_an_area_unchanged_since_validation_is_not_rechecked_but_any_change_is(
+    group: SimGroup, run_cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_ha.layout import objects
+    from atlas_ha.sync import receive
+
+    run_cycle("A")
+    b = group.servers["B"].server(lambda _l: None)
+    area = b.sid.area("PRI", 1)
+    receive.validate_area(b, area)
+    walked: list[str] = []
+    real_check = receive._check_tree
+
+    def checking(area: object, tree: str, *args: object) -> None:
+        walked.append(tree)
+        real_check(area, tree, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(receive, "_check_tree", checking)
+    receive.validate_area(b, area)
+    assert walked == []  # proven unchanged: no object checked again
+    copy = area.copy_path("SyncFiles", "/etc/app/app.conf")
+    before = copy.stat()
+    hashed: list[Path] = []
+    real_hash = objects.hash_file
+    monkeypatch.setattr(objects, "hash_file", lambda p: hashed.append(p) or real_hash(p))
+    hostile_checksum(area.path)  # same size, mtime put back: only ctime tells
+    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(ReceiveError, match="checksum does not match"):
+        receive.validate_area(b, area)
+    assert walked == ["SyncFiles"] and copy in [Path(p) for p in hashed]
