@@ -24,7 +24,6 @@ from pathlib import Path
 from atlas_ha.errors import RefusedError
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.receive import grant_file
-from atlas_ha.transport.serve import serve
 
 RSYNC = "/usr/bin/rsync"
 # what `rsync -a --delete --modify-window=-1 --numeric-ids` sends (-e.<capabilities> included)
@@ -48,6 +47,8 @@ def forced_command(server: Server) -> int:
     except ValueError as exc:
         raise RefusedError(f"refused from {peer}: unparsable command {original!r}") from exc
     if argv == ["atlas-ha", "serve"]:
+        from atlas_ha.transport.serve import serve  # the whole synchronizer: not for rsync
+
         return serve(server, peer)
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
         root, envs = granted_root(server, peer)
