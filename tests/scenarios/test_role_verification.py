@@ -210,7 +210,7 @@ def test_an_unchanged_snapshot_is_validated_not_resent(group: SimGroup, run_cycl
     assert answer["current"] == [1, 2]
     assert not b.sid.is_valid("PRI", 1)  # flagged InvalidSend until commit, as any receive
     # nothing may be written into an area found current: the grant leaves it out
-    root, envs = granted_root(b, ADDRESSES["PRI"])
+    root, envs = granted_root(b.sid.root, ADDRESSES["PRI"])
     assert envs == []
     with pytest.raises(RefusedError, match="not one of the areas granted"):
         checked_rsync(["rsync", "--server", "-a", ".", "Env1/"], root, ADDRESSES["PRI"], envs)
@@ -230,7 +230,7 @@ def test_a_changed_copy_or_another_manifest_is_resent(group: SimGroup, run_cycle
     digests = pri_digests(group)
     s, answer = begin_with_digests(group, {**digests, "2": "0" * 64})
     assert answer["current"] == []  # Env1: its copy changed; Env2: another Manifest
-    assert granted_root(b, ADDRESSES["PRI"])[1] == [1, 2]
+    assert granted_root(b.sid.root, ADDRESSES["PRI"])[1] == [1, 2]
     with pytest.raises(ReceiveError, match="checksum does not match"):
         s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
     assert not b.sid.is_valid("PRI", 1)

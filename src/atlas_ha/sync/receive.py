@@ -21,6 +21,7 @@ from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.manifest import Manifest
 from atlas_ha.layout.sid import INVALID_SEND, Area
+from atlas_ha.layout.sid import grant_file as sid_grant_file
 from atlas_ha.model import MasterConfig
 from atlas_ha.sync.context import Server
 
@@ -57,7 +58,7 @@ GRANT_SECONDS = 900
 
 def grant_file(server: Server, peer: str) -> Path:
     """Where the rsync grant for `peer` lives (what the ssh forced command checks)."""
-    return server.sid.root / ".locks" / f"grant-{peer}.json"
+    return sid_grant_file(server.sid.root, peer)
 
 
 def begin(
