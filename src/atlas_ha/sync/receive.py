@@ -207,14 +207,14 @@ def _check_tree(
     where: str,
 ) -> None:
     expected = {p: e for (t, p), e in manifest.items() if t == tree and e.type != "absent"}
-    # parents of listed objects, absent ones included (their directories stay in the copy)
+    listed = [p for (t, p) in manifest if t == tree]  # absent ones too: their directories stay
     try:
-        for path in expected:
+        for path in listed:
             paths_mod.normalise(path, f"{where} Manifest", None)
     except FormatError as exc:
         raise ReceiveError(str(exc)) from exc
     parents: set[str] = set()  # directories above listed objects may exist unlisted
-    for path in expected:
+    for path in listed:
         while (path := path.rpartition("/")[0]) and path not in parents:
             parents.add(path)
     found: set[str] = set()
