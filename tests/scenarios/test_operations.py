@@ -147,3 +147,30 @@ def test_system_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 14
     err = capsys.readouterr().err
     assert "/proc/atlas-ha-test" in err and "Traceback" not in err
+
+
+def test_compare_trusts_manifest_lines_only_in_the_rendered_form(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    import json
+
+    from atlas_ha.sync.compare import _sync_entries, _sync_lines, differences
+
+    run_cycle("A")
+    sid = group.servers["A"].server().sid
+    pri, sec = sid.area("PRI", 2), sid.area("SEC1", 2)
+    lines = _sync_lines(pri)
+    synced = [e for (t, _p), e in pri.manifest().items() if t == "SyncFiles"]
+    assert lines is not None and len(lines) == len(synced) > 0
+    assert _sync_lines(sec) is not None and differences(pri, sec) == []
+    a, b = _sync_entries(pri, sec)  # only what is not the same line: converted files' mtimes
+    assert set(a) == set(b) == {"/etc/shadow"}
+    # the same entries written another way (keys unsorted): parsed, still equal
+    text = sec.manifest_file.read_text().split("\n")
+    text[1] = json.dumps(dict(reversed(json.loads(text[1]).items())))
+    sec.manifest_file.write_text("\n".join(text))
+    assert _sync_lines(sec) is None and differences(pri, sec) == []
+    # a changed entry is found either way
+    text[1] = text[1].replace('"mode": ', '"mode": 1')
+    sec.manifest_file.write_text("\n".join(text))
+    assert differences(pri, sec) != []

@@ -184,3 +184,123 @@ def test_received_checksum_mismatch_is_detected(group: SimGroup, run_cycle: Cycl
     hostile_checksum(Path(targets["1"]))
     with pytest.raises(ReceiveError, match="checksum does not match"):
         s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
+
+
+def pri_digests(group: SimGroup, envs: tuple[int, ...] = (1, 2)) -> dict[str, str]:
+    from atlas_ha.layout.sid import SidData
+    from atlas_ha.sync.receive import manifest_digest
+
+    sid = SidData(group.disk("disk-A") / "SID_DATA")
+    return {str(v): manifest_digest(sid.area("PRI", v)) for v in envs}
+
+
+def begin_with_digests(group: SimGroup, digests: object) -> tuple[Session, dict[str, object]]:
+    s = session(group, "B", ADDRESSES["PRI"])
+    s.handle({"op": "hello", "master_config": PRI_MC.render()})
+    request = {"op": "receive-begin", "role": "PRI", "sev": 2, "envs": [1, 2], "digests": digests}
+    return s, s.handle(request)
+
+
+def test_an_unchanged_snapshot_is_validated_not_resent(group: SimGroup, run_cycle: Cycle) -> None:
+    from atlas_ha.transport.forced import checked_rsync, granted_root
+
+    run_cycle("A")
+    b = group.servers["B"].server(lambda _l: None)
+    s, answer = begin_with_digests(group, pri_digests(group))
+    assert answer["current"] == [1, 2]
+    assert not b.sid.is_valid("PRI", 1)  # flagged InvalidSend until commit, as any receive
+    # nothing may be written into an area found current: the grant leaves it out
+    root, envs = granted_root(b.sid.root, ADDRESSES["PRI"])
+    assert envs == []
+    with pytest.raises(RefusedError, match="not one of the areas granted"):
+        checked_rsync(["rsync", "--server", "-a", ".", "Env1/"], root, ADDRESSES["PRI"], envs)
+    s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
+    assert b.sid.sev("PRI") == 2 and b.sid.is_valid("PRI", 1) and b.sid.is_valid("PRI", 2)
+
+
+def test_a_changed_copy_or_another_manifest_is_resent(group: SimGroup, run_cycle: Cycle) -> None:
+    from atlas_ha.transport.forced import granted_root
+
+    run_cycle("A")
+    b = group.servers["B"].server(lambda _l: None)
+    copy = b.sid.area("PRI", 1).copy_path("SyncFiles", "/etc/app/app.conf")
+    stamp = copy.stat()
+    hostile_checksum(b.sid.area("PRI", 1).path)  # same size, same Manifest: proven changed
+    os.utime(copy, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    digests = pri_digests(group)
+    s, answer = begin_with_digests(group, {**digests, "2": "0" * 64})
+    assert answer["current"] == []  # Env1: its copy changed; Env2: another Manifest
+    assert granted_root(b.sid.root, ADDRESSES["PRI"])[1] == [1, 2]
+    with pytest.raises(ReceiveError, match="checksum does not match"):
+        s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
+    assert not b.sid.is_valid("PRI", 1)
+    s, answer = begin_with_digests(group, digests)
+    assert answer["current"] == [2]
+    push_copy(group, {"1": str(b.sid.area("PRI", 1).path)})
+    s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
+    assert b.sid.is_valid("PRI", 1) and copy.read_text() == "level = 3\n"
+
+
+@pytest.mark.parametrize("digests", [["x"], {"1": "not hex"}, {"1": 5}])
+def test_malformed_digests_are_refused(group: SimGroup, run_cycle: Cycle, digests: object) -> None:
+    run_cycle("A")
+    with pytest.raises(RefusedError, match="sha256"):
+        begin_with_digests(group, digests)
+
+
+def test_a_steady_cycle_pushes_nothing_and_a_change_is_pushed(
+    group: SimGroup, run_cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_ha.transport.local import LocalConnection
+
+    pushed: list[tuple[str, str]] = []
+    real_push = LocalConnection.push
+
+    def counting(self: LocalConnection, source: Path, dest: str) -> None:
+        pushed.append((self.role, source.name))
+        real_push(self, source, dest)
+
+    monkeypatch.setattr(LocalConnection, "push", counting)
+    every_area = [(sec, f"Env{v}") for sec in ("SEC1", "SEC2") for v in (1, 2)]
+    run_cycle("A")
+    assert sorted(pushed) == every_area
+    pushed.clear()
+    run_cycle("A")
+    assert pushed == []
+    group.servers["A"].file("/etc/app/app.conf").write_text("level = 5\n")
+    report = run_cycle("A")
+    assert sorted(pushed) == every_area
+    assert all(c.state == "equal" for c in report.compare)
+    assert group.servers["C"].file("/etc/app/app.conf").read_text() == "level = 5\n"
+
+
+def test_an_area_unchanged_since_validation_is_not_rechecked_but_any_change_is(
+    group: SimGroup, run_cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atlas_ha.layout import objects
+    from atlas_ha.sync import receive
+
+    run_cycle("A")
+    b = group.servers["B"].server(lambda _l: None)
+    area = b.sid.area("PRI", 1)
+    receive.validate_area(b, area)
+    walked: list[str] = []
+    real_check = receive._check_tree
+
+    def checking(area: object, tree: str, *args: object) -> None:
+        walked.append(tree)
+        real_check(area, tree, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(receive, "_check_tree", checking)
+    receive.validate_area(b, area)
+    assert walked == []  # proven unchanged: no object checked again
+    copy = area.copy_path("SyncFiles", "/etc/app/app.conf")
+    before = copy.stat()
+    hashed: list[Path] = []
+    real_hash = objects.hash_file
+    monkeypatch.setattr(objects, "hash_file", lambda p: hashed.append(p) or real_hash(p))
+    hostile_checksum(area.path)  # same size, mtime put back: only ctime tells
+    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(ReceiveError, match="checksum does not match"):
+        receive.validate_area(b, area)
+    assert walked == ["SyncFiles"] and copy in [Path(p) for p in hashed]

@@ -311,3 +311,34 @@ def test_a_synced_gitignore_hides_nothing_from_the_history(group: SimGroup) -> N
     server.sid.area("PRI", 1).path.joinpath("InvalidSend").write_text("")
     server.history.record("create", "PRI", 1, ["PRI/Env1"])
     assert "PRI/Env1/InvalidSend" not in server.history.git("ls-files", "PRI").stdout
+
+
+def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: Path) -> None:
+    import shutil
+    from collections.abc import Sequence
+
+    from atlas_ha.system import Completed, Runner
+
+    g = _build(tmp_path)
+    calls: list[list[str]] = []
+
+    class Counting(Runner):
+        def run(self, argv: Sequence[str], **kw: object) -> Completed:
+            calls.append(list(argv))
+            return super().run(argv, **kw)  # type: ignore[arg-type]
+
+    server = Server(g.servers["A"].server().settings, runner=Counting(), log=_quiet)
+    create(server)
+    assert server.history.record("create", "PRI", 2, ["PRI/Env2"]) is None
+    calls.clear()
+    create(server)  # nothing changed: the Manifest is the one recorded last
+    assert not any(argv[:2] == ["git", "add"] for argv in calls)
+    g.servers["A"].file("/etc/app/app.conf").write_text("level = 7\n")
+    create(server)
+    assert any(argv[:2] == ["git", "add"] for argv in calls)
+    assert [c.operation for c in server.history.log(["PRI/Env2"])][:1] == ["create"]
+    head = server.history.git("rev-parse", "HEAD").stdout
+    # a new repository starts without stamps: everything is recorded again
+    shutil.rmtree(server.sid.root / ".git")
+    assert server.history.record("create", "PRI", 2, ["PRI/Env2"]) is not None
+    assert server.history.git("rev-parse", "HEAD").stdout != head

@@ -143,3 +143,45 @@ def test_flag_that_cannot_be_written_stops_create(tmp_path: Path) -> None:
         (tmp_path / "ro").mkdir(mode=0o500)
     with pytest.raises(FlagWriteError, match="cannot set flag"):
         sid.set_flag(sid.area("PRI", 1), INVALID_SNAPSHOT)
+
+
+ENTRIES = st.builds(
+    manifest.Entry,
+    tree=st.sampled_from(["SyncFiles", "IdentFiles"]),
+    path=st.text(min_size=1).map(lambda s: "/" + s),
+    type=st.sampled_from(manifest.TYPES),
+    mode=st.integers(0, 0o7777),
+    uid=st.integers(0, 2**32),
+    gid=st.integers(0, 2**32),
+    size=st.integers(0, 2**63),
+    mtime_ns=st.integers(0, 2**63),
+    sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    target=st.text(),
+)
+
+
+@given(st.lists(ENTRIES, unique_by=lambda e: e.key))
+def test_manifest_render_is_json_per_line_and_parses_back(entries: list[manifest.Entry]) -> None:
+    import json
+
+    text = manifest.render(entries)
+    rows = sorted(entries, key=lambda e: (manifest.TREES.index(e.tree), e.path))
+    expected = "".join(json.dumps(vars(e), sort_keys=True) + "\n" for e in rows)
+    assert text == manifest.HEADER + "\n" + expected
+    assert manifest.parse(text, "M") == {e.key: e for e in entries}
+
+
+def test_manifest_rejects_wrong_fields_and_types() -> None:
+    good = manifest.Entry("SyncFiles", "/etc/hosts", "file", 0o644, 0, 0, 3, 1, "a" * 64)
+    line = manifest.render([good]).splitlines()[1]
+    for bad, message in (
+        (line.replace('"uid": 0', '"uid": 0, "evil": 1'), "fields of a manifest entry"),
+        (line.replace('"path": "/etc/hosts", ', ""), "fields of a manifest entry"),
+        (line.replace('"size": 3', '"size": true'), "non-negative integers"),
+        (line.replace('"size": 3', '"size": -3'), "non-negative integers"),
+        (line.replace('"target": ""', '"target": 5'), "strings for"),
+        (line.replace('"mode": 420', '"mode": 65535'), "permission bits"),
+        ("[1]", "a JSON object"),
+    ):
+        with pytest.raises(FormatError, match=message):
+            manifest.parse(manifest.HEADER + "\n" + bad + "\n", "M")

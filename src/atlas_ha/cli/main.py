@@ -3,24 +3,59 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from atlas_ha import __version__
-from atlas_ha.cli import (
-    daemon_cmds,
-    history_cmds,
-    lab_cmds,
-    server_cmds,
-    ssh_cmds,
-    sync_cmds,
-    verify_cmds,
-)
 from atlas_ha.errors import EXIT_SYSTEM, AtlasError
 
+# the module registering each command; only the one named is imported (a partner's forced
+# command starts a process per session: it need not load the lab, the demo or restore)
+MODULES = {
+    "init": "server_cmds",
+    "boot": "server_cmds",
+    "shutdown": "server_cmds",
+    "status": "server_cmds",
+    "serve": "server_cmds",
+    "sync": "sync_cmds",
+    "history": "history_cmds",
+    "diff": "history_cmds",
+    "restore": "history_cmds",
+    "keys": "ssh_cmds",
+    "ssh-command": "ssh_cmds",
+    "lab": "lab_cmds",
+    "daemon": "daemon_cmds",
+    "verify": "verify_cmds",
+    "services": "verify_cmds",
+    "demo": "demo_cmd",
+}
+ORDER = (
+    "server_cmds",
+    "sync_cmds",
+    "history_cmds",
+    "ssh_cmds",
+    "lab_cmds",
+    "daemon_cmds",
+    "verify_cmds",
+    "demo_cmd",
+)
 
-def build_parser() -> argparse.ArgumentParser:
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command word of `argv` (skipping --config X), or None."""
+    args = list(argv)
+    while args:
+        word = args.pop(0)
+        if word == "--config":
+            args = args[1:]
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atlas-ha", description=__doc__)
     parser.add_argument("--version", action="version", version=f"atlas-ha {__version__}")
     parser.add_argument(
@@ -29,21 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings file (default: $ATLAS_HA_CONFIG or /etc/atlas-ha/atlas-ha.toml)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    server_cmds.register(sub)
-    sync_cmds.register(sub)
-    history_cmds.register(sub)
-    ssh_cmds.register(sub)
-    lab_cmds.register(sub)
-    daemon_cmds.register(sub)
-    verify_cmds.register(sub)
-    from atlas_ha.cli import demo_cmd
-
-    demo_cmd.register(sub)
+    wanted = MODULES.get(command_of(sys.argv[1:] if argv is None else argv) or "")
+    for name in ORDER if wanted is None else (wanted,):
+        importlib.import_module(f"atlas_ha.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         result: int = args.handler(args)
     except AtlasError as exc:

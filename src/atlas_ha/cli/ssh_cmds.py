@@ -10,15 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from atlas_ha.cli.common import server_from
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
-from atlas_ha.system import Runner
-from atlas_ha.transport.forced import forced_command
-from atlas_ha.transport.ssh import generate_key
-from atlas_ha.verifier.kinds.ssh import VERIFIER_KEY, verifier_authorized_line
+
+if TYPE_CHECKING:
+    from atlas_ha.sync.context import Server
+
+# The forced command starts a process for every rsync a partner runs: it imports what it
+# needs when it needs it (an rsync only the settings), and nothing else.
 
 
 def register(sub: Any) -> None:
@@ -49,7 +50,16 @@ def ssh_dir(args: argparse.Namespace) -> Path:
     return path
 
 
+def server_from(args: argparse.Namespace) -> Server:
+    from atlas_ha.cli.common import server_from as load_server
+
+    return load_server(args)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
+    from atlas_ha.system import Runner
+    from atlas_ha.transport.ssh import generate_key
+
     server = server_from(args)
     key = ssh_dir(args) / "id_ed25519"
     generate_key(Runner(), key, f"atlas-ha@{server.name}")
@@ -73,6 +83,10 @@ def cmd_authorize(args: argparse.Namespace) -> int:
 
 
 def cmd_verifier_key(args: argparse.Namespace) -> int:
+    from atlas_ha.system import Runner
+    from atlas_ha.transport.ssh import generate_key
+    from atlas_ha.verifier.kinds.ssh import VERIFIER_KEY
+
     server = server_from(args)
     key = ssh_dir(args) / VERIFIER_KEY
     generate_key(Runner(), key, f"atlas-ha-verifier@{server.name}")
@@ -81,6 +95,8 @@ def cmd_verifier_key(args: argparse.Namespace) -> int:
 
 
 def cmd_authorize_verifier(args: argparse.Namespace) -> int:
+    from atlas_ha.verifier.kinds.ssh import verifier_authorized_line
+
     text = args.pubkey.read_text()
     try:
         line = verifier_authorized_line(text)
@@ -102,4 +118,7 @@ def cmd_authorize_verifier(args: argparse.Namespace) -> int:
 
 
 def cmd_ssh_command(args: argparse.Namespace) -> int:
-    return forced_command(server_from(args))
+    from atlas_ha.settings import load, locate
+    from atlas_ha.transport.forced import forced_command
+
+    return forced_command(load(locate(args.config)), lambda: server_from(args))

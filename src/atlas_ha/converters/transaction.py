@@ -95,17 +95,25 @@ class ConversionTx:
     def materialise(self, target: Area) -> Manifest:
         """Write the staged snapshot into `target`; return its manifest (without area entries)."""
         target.path.mkdir(parents=True, exist_ok=True)
+        trees = ("SyncFiles", "IdentFiles")
+        sources = {t: str(self.source.tree_dir(t)) for t in trees}
+        dests = {t: str(target.tree_dir(t)) for t in trees}
+        # one walk of the target: objects are placed with its lstat, pruned from the same walk
+        found = {t: objects.tree_stats(dests[t], objects.tops_of(dests[t])) for t in trees}
         for key in sorted(self.entries, key=lambda k: k[1]):
-            entry = self.entries[key]
-            dest = target.copy_path(*key)
+            tree, path = key
+            entry, hit = self.entries[key], found[tree].get(path)
+            st = hit[1] if hit else None
             if key in self.contents:
-                objects.place(entry, dest, content=self.contents[key], area_copy=True)
+                content = self.contents[key]
+                objects.place_known(entry, dests[tree] + path, st, content=content, area_copy=True)
             else:
-                objects.place(entry, dest, source=self.source.copy_path(*key), area_copy=True)
-        for tree in ("SyncFiles", "IdentFiles"):
+                source = sources[tree] + path
+                objects.place_known(entry, dests[tree] + path, st, source=source, area_copy=True)
+        for tree in trees:
             keep = {p for (t, p) in self.entries if t == tree}
-            tops = sorted({"/" + p.name for p in target.tree_dir(tree).glob("*")})
-            objects.prune(target.tree_dir(tree), tops, keep)
+            tops = objects.tops_of(dests[tree])
+            objects.prune(target.tree_dir(tree), tops, keep, found=found[tree])
         for name, listed in self.lists.items():
             write_if_changed(target.path / name, paths_mod.render(listed))
         for stale in target.path.glob("SyncFilePaths?*"):

@@ -56,13 +56,49 @@ class Entry:
 Manifest = dict[tuple[str, str], Entry]
 
 
+_DEFAULTS: dict[str, object] = {
+    "mode": 0,
+    "uid": 0,
+    "gid": 0,
+    "size": 0,
+    "mtime_ns": 0,
+    "sha256": "",
+    "target": "",
+}
+_CACHE: dict[str, Manifest] = {}  # manifest text -> its entries (frozen), a few recent ones
+_CACHE_SIZE = 4
+_str = json.dumps  # a JSON string literal, exactly as json.dumps(dict) writes one
+
+
 def render(entries: Iterable[Entry]) -> str:
+    """One line per entry, keys sorted: what `json.dumps(vars(e), sort_keys=True)` writes."""
     rows = sorted(entries, key=lambda e: (TREES.index(e.tree), e.path))
-    # vars() rather than dataclasses.asdict: asdict deep-copies every field, 10x slower
-    return HEADER + "\n" + "".join(json.dumps(vars(e), sort_keys=True) + "\n" for e in rows)
+    return HEADER + "\n" + "".join(_render_line(e) for e in rows)
+
+
+def _render_line(e: Entry) -> str:
+    if not all(type(v) is int for v in (e.gid, e.mode, e.mtime_ns, e.size, e.uid)):
+        return json.dumps(vars(e), sort_keys=True) + "\n"
+    return (
+        f'{{"gid": {e.gid}, "mode": {e.mode}, "mtime_ns": {e.mtime_ns}, "path": {_str(e.path)}, '
+        f'"sha256": {_str(e.sha256)}, "size": {e.size}, "target": {_str(e.target)}, '
+        f'"tree": {_str(e.tree)}, "type": {_str(e.type)}, "uid": {e.uid}}}\n'
+    )
 
 
 def parse(text: str, where: Path | str) -> Manifest:
+    """The entries of a manifest text (a fresh dict; the entries are immutable and shared
+    with earlier parses of the same text)."""
+    cached = _CACHE.get(text)
+    if cached is None:
+        cached = _parse(text, where)
+        if len(_CACHE) >= _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[text] = cached
+    return dict(cached)
+
+
+def _parse(text: str, where: Path | str) -> Manifest:
     lines = text.split("\n")
     if not lines or lines[0] != HEADER:
         raise FormatError(where, 1, f"the header line {HEADER!r}")
@@ -71,9 +107,10 @@ def parse(text: str, where: Path | str) -> Manifest:
         if not line:
             continue
         entry = _parse_line(line, where, number)
-        if entry.key in result:
+        key = (entry.tree, entry.path)
+        if key in result:
             raise FormatError(where, number, f"each object once; {entry.path} repeats")
-        result[entry.key] = entry
+        result[key] = entry
     return result
 
 
@@ -84,19 +121,27 @@ def _parse_line(line: str, where: Path | str, number: int) -> Entry:
         raise FormatError(where, number, f"one JSON object per line ({exc.msg})") from exc
     if not isinstance(raw, dict):
         raise FormatError(where, number, "a JSON object")
-    try:
-        entry = Entry(**raw)
-    except TypeError as exc:
-        raise FormatError(where, number, f"the fields of a manifest entry ({exc})") from exc
+    if not raw.keys() <= _DEFAULTS.keys() | {"tree", "path", "type"} or not (
+        "tree" in raw and "path" in raw and "type" in raw
+    ):
+        try:
+            Entry(**raw)  # for its message naming the unexpected or missing field
+        except TypeError as exc:
+            raise FormatError(where, number, f"the fields of a manifest entry ({exc})") from exc
+    # the dataclass __init__ of a frozen class costs one object.__setattr__ per field: fill
+    # the instance directly, then check every field as __init__ would not
+    entry = object.__new__(Entry)
+    entry.__dict__.update(_DEFAULTS)
+    entry.__dict__.update(raw)
     _check(entry, where, number)
     return entry
 
 
 def _check(e: Entry, where: Path | str, number: int) -> None:
     ints = (e.mode, e.uid, e.gid, e.size, e.mtime_ns)
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints):
+    if not all(type(v) is int and v >= 0 for v in ints):
         raise FormatError(where, number, "non-negative integers for mode, uid, gid, size, mtime_ns")
-    if not all(isinstance(v, str) for v in (e.tree, e.path, e.type, e.sha256, e.target)):
+    if not all(type(v) is str for v in (e.tree, e.path, e.type, e.sha256, e.target)):
         raise FormatError(where, number, "strings for tree, path, type, sha256, target")
     if e.tree not in TREES or e.type not in TYPES:
         raise FormatError(where, number, f"tree in {TREES} and type in {TYPES}")

@@ -4,6 +4,9 @@
 -> area in Create, area -> area in conversions, area -> system root in Install). It is
 stat-based: an existing regular file with the same size, mtime, mode and owner is left
 alone without being read, so an unchanged steady state costs one lstat per object.
+
+Whole-tree passes (`walk`, `tree_stats`) use os.scandir and plain strings: pathlib objects
+are built only where something is written or read.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,8 +36,12 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+StrPath = str | Path
+Stats = dict[str, tuple[str, os.stat_result]]
+
+
 def entry_of(
-    tree: str, path: str, fs_path: Path, st: os.stat_result | None, sha256: str = ""
+    tree: str, path: str, fs_path: StrPath, st: os.stat_result | None, sha256: str = ""
 ) -> Entry:
     """The manifest entry of the object at `fs_path` (lstat result `st`; None = absent)."""
     if st is None:
@@ -50,7 +57,7 @@ def entry_of(
             type="file",
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
-            sha256=sha256 or hash_file(fs_path),
+            sha256=sha256 or hash_file(Path(fs_path)),
         )
     raise FormatError(
         fs_path,
@@ -60,9 +67,18 @@ def entry_of(
     )
 
 
-def lstat_or_none(path: Path) -> os.stat_result | None:
+def object_type(st: os.stat_result) -> str:
+    """The manifest type of an lstat result ("other" for sockets, fifos, devices)."""
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    return "symlink" if stat.S_ISLNK(st.st_mode) else "other"
+
+
+def lstat_or_none(path: StrPath) -> os.stat_result | None:
     try:
-        return path.lstat()
+        return os.lstat(path)
     except FileNotFoundError:
         return None
 
@@ -80,14 +96,14 @@ def stat_matches(entry: Entry, st: os.stat_result | None) -> bool:
     )
 
 
-def remove_object(path: Path) -> None:
+def remove_object(path: StrPath) -> None:
     st = lstat_or_none(path)
     if st is None:
         return
     if stat.S_ISDIR(st.st_mode):
         shutil.rmtree(path)
     else:
-        path.unlink()
+        Path(path).unlink()
 
 
 def _chown(path: Path, entry: Entry) -> None:
@@ -97,8 +113,8 @@ def _chown(path: Path, entry: Entry) -> None:
 
 def place(
     entry: Entry,
-    dest: Path,
-    source: Path | None = None,
+    dest: StrPath,
+    source: StrPath | None = None,
     content: bytes | None = None,
     area_copy: bool = False,
     dest_sha: str | None = None,
@@ -108,7 +124,22 @@ def place(
     `area_copy`: dest is inside SID_DATA, where directories stay writable for the owner.
     `dest_sha`: the checksum `dest` is known to hold (saves reading it); "" = unknown, copy.
     """
-    st = lstat_or_none(dest)
+    return place_known(entry, dest, lstat_or_none(dest), source, content, area_copy, dest_sha)
+
+
+def place_known(
+    entry: Entry,
+    dest_str: StrPath,
+    st: os.stat_result | None,
+    source: StrPath | None = None,
+    content: bytes | None = None,
+    area_copy: bool = False,
+    dest_sha: str | None = None,
+) -> bool:
+    """`place` with `st`, the lstat of `dest_str` taken by the caller's walk (None = absent)."""
+    if entry.type == "file" and stat_matches(entry, st):
+        return False  # the steady state: nothing built, nothing read
+    dest = Path(dest_str)
     if entry.type == "absent":
         remove_object(dest)
         return st is not None
@@ -129,7 +160,8 @@ def place(
         remove_object(dest)
     if content is None:
         assert source is not None
-        content = source.read_bytes()
+        with open(source, "rb") as handle:
+            content = handle.read()
     owner = (entry.uid, entry.gid) if IS_ROOT else None
     atomic_write(dest, content, mode=entry.mode, owner=owner, mtime_ns=entry.mtime_ns)
     return True
@@ -184,35 +216,80 @@ def _place_symlink(entry: Entry, dest: Path, st: os.stat_result | None) -> bool:
     return True
 
 
-def walk(base: Path, system_path: str) -> Iterator[tuple[str, Path, os.stat_result | None]]:
+def walk(base: StrPath, system_path: str) -> Iterator[tuple[str, str, os.stat_result | None]]:
     """Yield (system path, fs path, lstat) for `system_path` under `base` and, for a directory,
     everything inside it (sorted, parents first). A missing top object yields st=None."""
-    fs_path = base / system_path.lstrip("/")
+    fs_path = os.fspath(base).rstrip("/") + system_path
     st = lstat_or_none(fs_path)
     yield system_path, fs_path, st
-    if st is None or not stat.S_ISDIR(st.st_mode):
-        return
-    with os.scandir(fs_path) as it:
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        yield from _walk_dir(fs_path, system_path)
+
+
+def _walk_dir(fs_dir: str, system_dir: str) -> Iterator[tuple[str, str, os.stat_result | None]]:
+    with os.scandir(fs_dir) as it:
         children = sorted(it, key=lambda e: e.name)
     for child in children:
-        yield from walk(base, f"{system_path}/{child.name}")
+        system_path = f"{system_dir}/{child.name}"
+        try:
+            st: os.stat_result | None = child.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        yield system_path, child.path, st
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(child.path, system_path)
 
 
-def prune(base: Path, listed: list[str], keep: set[str]) -> list[str]:
+def tops_of(tree_dir: StrPath) -> list[str]:
+    """The system paths of the objects directly in an area's tree directory ("/etc", ...)."""
+    try:
+        with os.scandir(tree_dir) as it:
+            return sorted("/" + e.name for e in it)
+    except FileNotFoundError:
+        return []
+
+
+def tree_stats(base: StrPath, tops: Iterable[str]) -> Stats:
+    """{system path: (fs path, lstat)} of everything under `tops` below `base` (one walk)."""
+    return {p: (fs, st) for top in tops for p, fs, st in walk(base, top) if st is not None}
+
+
+def prune(
+    base: StrPath, listed: list[str], keep: set[str], found: Stats | None = None
+) -> list[str]:
     """Remove objects under the listed directories of `base` whose system path is neither in
-    `keep` nor a parent directory of something kept; return the removed system paths."""
+    `keep` nor a parent directory of something kept; return the removed system paths.
+
+    `found`: a walk of `base` over `listed` the caller already made (`tree_stats`); objects
+    created since are in `keep`, objects removed since are skipped."""
     keep = keep | {
         "/" + "/".join(parts[:i])
         for p in keep
         if (parts := p.strip("/").split("/"))
         for i in range(1, len(parts))
     }
+    if found is None:
+        found = tree_stats(base, listed)
+    real_base = _real_dir(os.fspath(base))
     removed: list[str] = []
-    for top in listed:
-        for system_path, fs_path, st in list(walk(base, top)):
-            if st is None or system_path in keep:
-                continue
-            if not any(system_path.startswith(r + "/") for r in removed):
-                remove_object(fs_path)
-                removed.append(system_path)
+    for system_path, (fs_path, _st) in found.items():
+        if system_path in keep or not covered(system_path, listed):
+            continue
+        if any(system_path.startswith(r + "/") for r in removed):
+            continue
+        # never through a parent that became a symlink (or a file) since the walk
+        parent = system_path.rpartition("/")[0]
+        if _real_dir(fs_path.rpartition("/")[0]) != real_base + parent:
+            continue
+        remove_object(fs_path)
+        removed.append(system_path)
     return removed
+
+
+def _real_dir(path: str) -> str:
+    """The resolved directory `path` ("" = "/"), without a trailing slash."""
+    return os.path.realpath(path or "/").rstrip("/")
+
+
+def covered(path: str, listed: Iterable[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in listed)

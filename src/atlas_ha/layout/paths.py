@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from atlas_ha.errors import FormatError
 
@@ -14,7 +14,7 @@ def normalise(path: str, where: Path | str, line: int | None) -> str:
     parts = path.split("/")[1:]
     if any(p in ("", ".", "..") for p in parts) or "\0" in path:
         raise FormatError(where, line, f"a clean absolute path (no '.', '..', '//'), got {path!r}")
-    return str(PurePosixPath(path))
+    return path  # checked clean: PurePosixPath(path) would render it unchanged
 
 
 def parse(text: str, where: Path | str) -> list[str]:

@@ -35,6 +35,12 @@ GITIGNORE = (
 )
 
 
+def grant_file(sid_root: Path, peer: str) -> Path:
+    """Where a receive grant for `peer` lives (made by receive-begin, checked by the forced
+    command before it lets rsync write, removed by receive-commit)."""
+    return sid_root / ".locks" / f"grant-{peer}.json"
+
+
 @dataclass(frozen=True)
 class Area:
     """The directory of snapshot (R, V): path lists, SyncFiles/, IdentFiles/, Manifest, flags."""

@@ -12,10 +12,13 @@ compared, but it has not installed the current one).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import asdict, dataclass, field
 
 from atlas_ha.converters.chain import convert_to_newer
 from atlas_ha.errors import AtlasError, RoleError
+from atlas_ha.layout import manifest as manifest_mod
+from atlas_ha.layout.atomic import read_text_or_none
 from atlas_ha.layout.manifest import Entry
 from atlas_ha.layout.sid import Area
 from atlas_ha.model import role_key
@@ -84,8 +87,7 @@ def differences(pri: Area, sec: Area) -> list[Difference]:
     if a_paths != b_paths:
         diff = "\n".join(difflib.unified_diff(a_paths, b_paths, "PRI", sec.ref.role, lineterm=""))
         result.append(Difference("SyncFilePaths", "path lists differ", diff))
-    a = {p: e for (t, p), e in pri.manifest().items() if t == "SyncFiles"}
-    b = {p: e for (t, p), e in sec.manifest().items() if t == "SyncFiles"}
+    a, b = _sync_entries(pri, sec)
     for path in sorted(a.keys() | b.keys()):
         ea, eb = a.get(path), b.get(path)
         if ea is None or eb is None:
@@ -94,6 +96,57 @@ def differences(pri: Area, sec: Area) -> list[Difference]:
         elif not ea.same_object(eb):
             result.append(_describe(pri, sec, ea, eb))
     return result
+
+
+_STR = r'"(?:[^"\\]|\\.)*"'
+# one entry exactly as manifest.render writes it (each key once, in this order)
+CANONICAL = re.compile(
+    r'\{"gid": \d+, "mode": \d+, "mtime_ns": \d+, "path": '
+    + _STR
+    + r', "sha256": '
+    + _STR
+    + r', "size": \d+, "target": '
+    + _STR
+    + r', "tree": "(SyncFiles|IdentFiles|area)", '
+    r'"type": "(?:file|dir|symlink|absent)", "uid": \d+\}'
+)
+
+
+def _sync_entries(pri: Area, sec: Area) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The SyncFiles entries of both areas by path, leaving out those written as the very same
+    line in both Manifests (equal entries; each path has one line per Manifest): in a steady
+    state only the few lines that differ (e.g. a converted file's mtime) are parsed."""
+    a_lines, b_lines = _sync_lines(pri), _sync_lines(sec)
+    if a_lines is None or b_lines is None:
+        a_all, b_all = pri.manifest(), sec.manifest()
+    else:
+        common = set(a_lines) & set(b_lines)
+        a_all = _parse_other(a_lines, common, pri)
+        b_all = _parse_other(b_lines, common, sec)
+    a = {p: e for (t, p), e in a_all.items() if t == "SyncFiles"}
+    b = {p: e for (t, p), e in b_all.items() if t == "SyncFiles"}
+    return a, b
+
+
+def _parse_other(lines: list[str], common: set[str], area: Area) -> manifest_mod.Manifest:
+    rest = "".join(line + "\n" for line in lines if line not in common)
+    return manifest_mod.parse(manifest_mod.HEADER + "\n" + rest, area.manifest_file)
+
+
+def _sync_lines(area: Area) -> list[str] | None:
+    """The Manifest lines of the SyncFiles entries as written, or None unless every line is
+    in the form manifest.render writes (then the lines show the entries as they parse)."""
+    text = read_text_or_none(area.manifest_file) or ""
+    lines = []
+    for line in text.split("\n")[1:]:
+        if not line:
+            continue
+        match = CANONICAL.fullmatch(line)
+        if match is None:
+            return None
+        if match.group(1) == "SyncFiles":
+            lines.append(line)
+    return lines
 
 
 def _describe(pri: Area, sec: Area, ea: Entry, eb: Entry) -> Difference:

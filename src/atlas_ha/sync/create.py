@@ -49,19 +49,23 @@ def create(server: Server, role: str | None = None) -> Area:
     previous = area.manifest()
     entries: Manifest = {}
     for tree, listed in (("SyncFiles", area.sync_paths()), ("IdentFiles", area.ident_paths())):
+        tree_dir = str(area.tree_dir(tree))
+        copies = objects.tree_stats(tree_dir, objects.tops_of(tree_dir))  # one walk of the copy
         for entry, fs_path in read_objects(server.settings.system_root, tree, listed, previous):
             old = previous.get(entry.key)
             known = old.sha256 if trusted and old is not None else ""
-            objects.place(
+            found = copies.get(entry.path)
+            objects.place_known(
                 entry,
-                area.copy_path(tree, entry.path),
+                tree_dir + entry.path,
+                found[1] if found else None,
                 source=fs_path,
                 area_copy=True,
                 dest_sha=known,
             )
             entries[entry.key] = entry
             server.faults.checkpoint("create.copy")
-        _remove_vanished(area, tree, entries)
+        _remove_vanished(area, tree, entries, copies)
     server.faults.checkpoint("create.copied")
     write_manifest(area, entries)
     server.history.record("create", role, env, [f"{role}/Env{env}"])
@@ -73,11 +77,12 @@ def create(server: Server, role: str | None = None) -> Area:
     return area
 
 
-def _remove_vanished(area: Area, tree: str, entries: Manifest) -> None:
-    """Remove from the copy every object the system no longer has (or that is no longer listed)."""
+def _remove_vanished(area: Area, tree: str, entries: Manifest, copies: objects.Stats) -> None:
+    """Remove from the copy every object the system no longer has (or that is no longer listed);
+    `copies`: the walk of the copy made before this Create placed anything."""
     keep = {p for (t, p) in entries if t == tree}
-    tops = sorted({"/" + p.name for p in area.tree_dir(tree).glob("*")})
-    objects.prune(area.tree_dir(tree), tops, keep)
+    tops = objects.tops_of(area.tree_dir(tree))
+    objects.prune(area.tree_dir(tree), tops, keep, found=copies)
 
 
 def _rebuild_sync_paths(area: Area) -> None:

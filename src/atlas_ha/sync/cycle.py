@@ -10,6 +10,7 @@ goes on for the others. Nothing is repaired here: the next cycle starts from a n
 
 from __future__ import annotations
 
+import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.create import create
 from atlas_ha.sync.send import send
 from atlas_ha.transport import make_transport
+from atlas_ha.transport.base import Connection
 
 RESULTS_DIR = ".results"
 
@@ -64,11 +66,20 @@ def cycle(server: Server) -> CycleReport:
     report = CycleReport(server.name, env, server.clock.now())
     with server.sid.lock("cycle"):
         check_not_suspended(server)
-        create(server, "PRI")
-        report.converted_down = convert_to_older(server, "PRI", env)
         secs = sorted(master.partners, key=role_key)
+        # connect first: each partner's handshake and start-up overlap Create and conversions
+        pending = {sec: _connect(server, sec) for sec in secs}
+        try:
+            create(server, "PRI")
+            report.converted_down = convert_to_older(server, "PRI", env)
+        except BaseException:
+            for conn in pending.values():
+                if isinstance(conn, Connection):
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            raise
         with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
-            report.secs = list(pool.map(lambda sec: _sync_sec(server, sec), secs))
+            report.secs = list(pool.map(lambda sec: _sync_sec(server, sec, pending[sec]), secs))
         report.compare = compare(server, secs)
         for outcome, result in zip(report.secs, report.compare, strict=True):
             if not outcome.reached:
@@ -79,12 +90,22 @@ def cycle(server: Server) -> CycleReport:
     return report
 
 
-def _sync_sec(server: Server, sec: str) -> SecOutcome:
-    master = server.master()
+def _connect(server: Server, sec: str) -> Connection | AtlasError:
+    """Start the connection to `sec` (it is used later), or the error that prevented it."""
     try:
         transport = make_transport(server.settings)
-        with transport.connect(sec, master.partners[sec], own_address(server)) as conn:
-            conn.call({"op": "hello", "master_config": master.render()})
+        return transport.connect(sec, server.master().partners[sec], own_address(server))
+    except AtlasError as exc:
+        return exc
+
+
+def _sync_sec(server: Server, sec: str, pending: Connection | AtlasError) -> SecOutcome:
+    master = server.master()
+    try:
+        if isinstance(pending, AtlasError):
+            raise pending
+        with pending as conn:
+            conn.call({"op": "hello", "master_config": master.render(), "next": "syncup"})
             send(server, conn, "PRI")
             reply = conn.call({"op": "syncup"})
     except AtlasError as exc:

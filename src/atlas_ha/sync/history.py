@@ -21,17 +21,17 @@ are in sync/restore.py.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
-import tarfile
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, HistoryError
-from atlas_ha.layout.atomic import locked, write_if_changed
+from atlas_ha.layout.atomic import atomic_write, locked, write_if_changed
 from atlas_ha.layout.sid import FLAGS, SEV_FILE
 from atlas_ha.system import Completed, Runner
 
@@ -59,6 +59,10 @@ def _is_private(name: str) -> bool:
         return True
     in_area_dir = len(parts) == 3 and base in FLAGS  # ROLE/EnvN/<flag>
     return in_area_dir or (len(parts) == 2 and base == SEV_FILE)
+
+
+RECORDED = "atlas-recorded.json"
+AREA_RE = re.compile(r"^(PRI|SEC[1-9][0-9]*)/Env[1-9][0-9]*$")
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,41 @@ class History:
         are added after the Atlas-* ones (e.g. Atlas-Restored-From).
         """
         with self.lock():
-            return self._record(operation, role, env, paths, trailers or {})
+            stamps = None if trailers else self._manifest_stamps(paths)
+            if stamps is not None and stamps.items() <= self._recorded().items():
+                return None  # every area holds exactly what its last record committed
+            rev = self._record(operation, role, env, paths, trailers or {})
+            if stamps:
+                self._save_recorded(stamps)
+            return rev
+
+    # An area's Manifest names every tracked file of the area with its checksum (the path
+    # lists too); while it is unchanged since the area was last recorded, `git add` would stage
+    # nothing. The stamps live in GIT_DIR: a new repository starts without any.
+    def _manifest_stamps(self, paths: list[str]) -> dict[str, str] | None:
+        """{area: sha256 of its Manifest} when every path is an area with a Manifest."""
+        stamps = {}
+        for rel in paths:
+            if not AREA_RE.match(rel):
+                return None
+            try:
+                manifest = (self.root / rel / "Manifest").read_bytes()
+            except FileNotFoundError:
+                return None
+            stamps[rel] = hashlib.sha256(manifest).hexdigest()
+        return stamps
+
+    def _recorded(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.root / ".git" / RECORDED).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_recorded(self, stamps: dict[str, str]) -> None:
+        atomic_write(
+            self.root / ".git" / RECORDED, json.dumps({**self._recorded(), **stamps}), mode=0o600
+        )
 
     def _record(
         self,
@@ -145,10 +183,11 @@ class History:
         # must not hide the files it names from the history; our own private files are
         # unstaged by name instead of by ignore rules
         self.git("add", "-A", "--force", "--", *paths)
-        private = self._staged_private(paths)
+        staged = self._staged(paths)
+        private = [name for status, name in staged if status == "A" and _is_private(name)]
         if private:
             self.git("rm", "--cached", "-q", "--", *private)
-        if self.git("diff", "--cached", "--quiet", "--", *paths, check=False).returncode == 0:
+        if len(private) == len(staged):
             return None
         message = (
             f"{operation} {role}/Env{env} on {self.server}\n\n"
@@ -161,10 +200,11 @@ class History:
         self.git("commit", "-q", "--no-verify", "-F", "-", input_text=message)
         return self.git("rev-parse", "HEAD").stdout.strip()
 
-    def _staged_private(self, paths: list[str]) -> list[str]:
-        """Staged files that are state, not history: flags, SnapshotEnvVersion, temp files."""
-        out = self.git("diff", "--cached", "--name-only", "-z", "--diff-filter=A", "--", *paths)
-        return [name for name in out.stdout.split("\0") if name and _is_private(name)]
+    def _staged(self, paths: list[str]) -> list[tuple[str, str]]:
+        """(status letter, path) of every staged change under `paths`."""
+        out = self.git("diff", "--cached", "--name-status", "--no-renames", "-z", "--", *paths)
+        fields = out.stdout.split("\0")
+        return [(fields[i][:1], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
 
     def log(self, paths: list[str], limit: int = 50) -> list[Change]:
         self.ensure()
@@ -243,6 +283,8 @@ class History:
 
     def _export(self, commit: str, relpaths: list[str]) -> dict[str, bytes]:
         """Files (content) and symlinks (target) under `relpaths` at `commit`, by relpath."""
+        import tarfile
+
         with self._scratch() as tmp:
             archive = tmp / "export.tar"
             self.git("archive", "--format=tar", f"--output={archive}", commit, "--", *relpaths)
@@ -258,6 +300,8 @@ class History:
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
         """A private temporary directory in SID_DATA/.staging (never recorded, mode 0700)."""
+        import tempfile
+
         staging = self.root / ".staging"
         staging.mkdir(mode=0o700, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="history-", dir=staging) as tmp:

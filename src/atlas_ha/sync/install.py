@@ -22,18 +22,25 @@ def install(server: Server) -> list[str]:
     area = sid.require_valid("PRI", env)
     root = server.settings.system_root
     manifest = area.manifest()
+    listed = area.sync_paths()
+    found = objects.tree_stats(root, listed)  # one walk of what the system holds now
+    base, copies = str(root).rstrip("/"), str(area.tree_dir("SyncFiles"))
     changed: list[str] = []
     dirs: list[str] = []
     for (tree, path), entry in sorted(manifest.items(), key=lambda kv: kv[0][1]):
         if tree != "SyncFiles":
             continue
-        if objects.place(entry, root / path.lstrip("/"), source=area.copy_path(tree, path)):
+        hit = found.get(path)
+        st = hit[1] if hit else None
+        if hit is None and not objects.covered(path, listed):
+            st = objects.lstat_or_none(base + path)
+        if objects.place_known(entry, base + path, st, source=copies + path):
             changed.append(path)
             server.faults.checkpoint("install.file")
         if entry.type == "dir":
             dirs.append(path)
     keep = {p for (t, p) in manifest if t == "SyncFiles"}
-    changed += objects.prune(root, [d for d in area.sync_paths() if d in dirs], keep)
+    changed += objects.prune(root, [d for d in listed if d in dirs], keep, found=found)
     own = sid.area(role, env)
     own.path.mkdir(parents=True, exist_ok=True)
     lists = sorted(area.path.glob("SyncFilePaths*"))

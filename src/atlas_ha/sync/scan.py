@@ -12,7 +12,7 @@ from atlas_ha.layout.sid import Area
 
 def read_objects(
     base: Path, tree: str, listed: list[str], previous: Manifest
-) -> Iterator[tuple[Entry, Path]]:
+) -> Iterator[tuple[Entry, str]]:
     """Yield (entry, fs path) for every object the listed paths name below `base`.
 
     A regular file whose size, mtime, mode and owner equal its previous entry keeps that

@@ -5,6 +5,7 @@ from __future__ import annotations
 from atlas_ha.errors import AtlasError, InvalidSnapshotError, ReceiveError
 from atlas_ha.model import role_key
 from atlas_ha.sync.context import Server
+from atlas_ha.sync.receive import manifest_digest
 from atlas_ha.transport.base import Connection
 
 
@@ -17,11 +18,20 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
         raise InvalidSnapshotError(
             f"nothing to send: no valid snapshot of {role} (SEV[{role}]={sev})"
         )
-    answer = conn.call({"op": "receive-begin", "role": role, "sev": sev, "envs": valid})
-    targets = answer.get("targets")
-    if not isinstance(targets, dict) or set(targets) != {str(v) for v in valid}:
+    digests = {str(v): d for v in valid if (d := manifest_digest(sid.area(role, v)))}
+    answer = conn.call(
+        {"op": "receive-begin", "role": role, "sev": sev, "envs": valid, "digests": digests}
+    )
+    targets, current = answer.get("targets"), answer.get("current", [])
+    if (
+        not isinstance(targets, dict)
+        or set(targets) != {str(v) for v in valid}
+        or not isinstance(current, list)
+    ):
         raise ReceiveError(f"{conn.role} at {conn.address}: malformed receive-begin answer")
     for v in valid:
+        if v in current:
+            continue  # the partner holds this very snapshot, validated: nothing to push
         conn.push(sid.area(role, v).path, str(targets[str(v)]))
         server.faults.checkpoint("send.pushed")
     conn.call({"op": "receive-commit", "role": role, "sev": sev, "envs": valid})

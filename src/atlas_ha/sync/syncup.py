@@ -2,31 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from atlas_ha.converters.chain import convert_to_newer, convert_to_older
-from atlas_ha.errors import RoleError
+from atlas_ha.errors import AtlasError, RoleError
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.create import create
 from atlas_ha.sync.install import install
 from atlas_ha.sync.send import send
 from atlas_ha.transport import make_transport
+from atlas_ha.transport.base import Connection
 
 
-def sync_up(server: Server) -> dict[str, Any]:
-    """ConvertToNewer (PRI), Install, Create, ConvertToOlder, Send to the PRI."""
+def connect_to_pri(server: Server) -> Connection | AtlasError:
+    """Start the connection back to this SEC's PRI (from its own MasterConfig), or the error
+    that prevented it: raised only where the connection is needed, after Install."""
+    master = server.master()
+    try:
+        transport = make_transport(server.settings)
+        return transport.connect("PRI", master.partners["PRI"], own_address(server))
+    except AtlasError as exc:
+        return exc
+
+
+def sync_up(server: Server, pending: Connection | AtlasError | None = None) -> dict[str, Any]:
+    """ConvertToNewer (PRI), Install, Create, ConvertToOlder, Send to the PRI.
+
+    `pending`: the connection back to the PRI, if already started (`connect_to_pri`)."""
     master = server.master()
     if master.is_pri or "PRI" not in master.partners:
+        if isinstance(pending, Connection):
+            pending.close()
         raise RoleError(f"SyncUp runs on a SEC with a PRI partner; this is {master.role}")
     env, role = server.env_id, master.role
     with server.sid.lock("cycle"):
-        converted = convert_to_newer(server, "PRI", env)
-        changed = install(server)
-        create(server, role)
-        older = convert_to_older(server, role, env)
-        transport = make_transport(server.settings)
-        with transport.connect("PRI", master.partners["PRI"], own_address(server)) as conn:
+        # connect first: the handshake and the PRI's start-up overlap the work below
+        if pending is None:
+            pending = connect_to_pri(server)
+        try:
+            converted = convert_to_newer(server, "PRI", env)
+            changed = install(server)
+            create(server, role)
+            older = convert_to_older(server, role, env)
+        except BaseException:
+            if isinstance(pending, Connection):
+                with contextlib.suppress(Exception):
+                    pending.close()
+            raise
+        if isinstance(pending, AtlasError):
+            raise pending
+        with pending as conn:
             conn.call({"op": "hello", "master_config": master.render()})
             sent = send(server, conn, role)
     return {

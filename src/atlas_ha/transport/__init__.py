@@ -1,16 +1,25 @@
-"""Transports: how a server reaches its partners (local filesystem, or OpenSSH + rsync)."""
+"""Transports: how a server reaches its partners (local filesystem, or OpenSSH + rsync).
+
+The backends are imported when a transport is made: the ssh forced command imports
+`atlas_ha.transport.forced` for every rsync a partner runs, and needs none of them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atlas_ha.errors import SettingsError
-from atlas_ha.settings import Settings
-from atlas_ha.transport.base import Connection, Transport
-from atlas_ha.transport.local import LocalTransport, Registry
+
+if TYPE_CHECKING:
+    from atlas_ha.settings import Settings
+    from atlas_ha.transport.base import Transport
+    from atlas_ha.transport.local import Registry
 
 
 def registry_of(settings: Settings) -> Registry:
+    from atlas_ha.transport.local import Registry
+
     path = settings.transport_options.get("registry")
     if not path:
         raise SettingsError(
@@ -22,10 +31,12 @@ def registry_of(settings: Settings) -> Registry:
 
 def make_transport(settings: Settings) -> Transport:
     if settings.transport == "local":
+        from atlas_ha.transport.local import LocalTransport
+
         return LocalTransport(registry_of(settings))
     from atlas_ha.transport.ssh import SshTransport
 
     return SshTransport(settings)
 
 
-__all__ = ["Connection", "Transport", "make_transport", "registry_of"]
+__all__ = ["make_transport", "registry_of"]

@@ -19,12 +19,17 @@ import json
 import os
 import re
 import shlex
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atlas_ha.errors import RefusedError
-from atlas_ha.sync.context import Server
-from atlas_ha.sync.receive import grant_file
-from atlas_ha.transport.serve import serve
+from atlas_ha.layout.sid import grant_file
+
+if TYPE_CHECKING:
+    from atlas_ha.settings import Settings
+    from atlas_ha.sync.context import Server
 
 RSYNC = "/usr/bin/rsync"
 # what `rsync -a --delete --modify-window=-1 --numeric-ids` sends (-e.<capabilities> included)
@@ -40,7 +45,9 @@ def client_address() -> str:
     return client[0]
 
 
-def forced_command(server: Server) -> int:
+def forced_command(settings: Settings, server: Callable[[], Server]) -> int:
+    """Run what the partner asked for, if allowed. `server` makes the Server for a session;
+    an rsync needs only the settings (and starts without loading the synchronizer)."""
     peer = client_address()
     original = os.environ.get("SSH_ORIGINAL_COMMAND", "")
     try:
@@ -48,17 +55,20 @@ def forced_command(server: Server) -> int:
     except ValueError as exc:
         raise RefusedError(f"refused from {peer}: unparsable command {original!r}") from exc
     if argv == ["atlas-ha", "serve"]:
-        return serve(server, peer)
+        from atlas_ha.transport.serve import serve  # the whole synchronizer: not for rsync
+
+        return serve(server(), peer)
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
-        root = granted_root(server, peer)
-        dest = checked_rsync(argv, root, peer)
+        root, envs = granted_root(settings.sid_data, peer)
+        dest = checked_rsync(argv, root, peer, envs)
         os.chdir(root)
         os.execv(RSYNC, [RSYNC, *argv[1:-1], dest])  # noqa: S606 (fixed program, checked args)
     raise RefusedError(f"refused from {peer}: {original!r} is not an atlas-ha operation")
 
 
-def checked_rsync(argv: list[str], root: Path, peer: str) -> str:
-    """Accept exactly our own receiving rsync into root/Env<N>/; return that destination."""
+def checked_rsync(argv: list[str], root: Path, peer: str, envs: list[int] | None = None) -> str:
+    """Accept exactly our own receiving rsync into root/Env<N>/ (N one of the granted `envs`
+    when given); return that destination."""
     if len(argv) < 5 or argv[-2] != ".":
         raise RefusedError(f"refused rsync from {peer}: expected `rsync --server OPTS . DEST`")
     for option in argv[2:-2]:
@@ -70,21 +80,28 @@ def checked_rsync(argv: list[str], root: Path, peer: str) -> str:
             f"refused rsync from {peer}: destination {dest!r} is not Env<N>/ of "
             "the sender's own role area"
         )
+    if envs is not None and int(dest.rstrip("/")[3:]) not in envs:
+        raise RefusedError(
+            f"refused rsync from {peer}: {dest!r} is not one of the areas granted "
+            f"for this receive ({', '.join(f'Env{v}' for v in envs) or 'none'})"
+        )
     target = root / dest.rstrip("/")
     if target.is_symlink():
         raise RefusedError(f"refused rsync from {peer}: {target} is a symlink")
     return dest
 
 
-def granted_root(server: Server, peer: str) -> Path:
-    """SID_DATA/<role> if `peer` holds a live receive grant, else refuse."""
+def granted_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
+    """SID_DATA/<role> and the EnvVersions `peer` may write there, if it holds a live receive
+    grant, else refuse."""
     try:
-        grant = json.loads(grant_file(server, peer).read_text())
+        grant = json.loads(grant_file(sid_root, peer).read_text())
         role, expires = str(grant["role"]), float(grant["expires"])
+        envs = [int(v) for v in grant["envs"]]
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
         raise RefusedError(f"refused rsync from {peer}: no receive in progress") from exc
-    if expires < server.clock.now():
+    if expires < time.time():
         raise RefusedError(f"refused rsync from {peer}: the receive grant expired")
-    root = server.sid.root / role
+    root = sid_root / role
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return root
+    return root, envs

@@ -13,7 +13,9 @@ wrong role). It changes nothing and reveals nothing beyond the MasterConfig's ro
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
 from typing import IO, Any
 
@@ -21,7 +23,10 @@ from atlas_ha.errors import AtlasError, RefusedError
 from atlas_ha.model import MasterConfig
 from atlas_ha.sync import receive
 from atlas_ha.sync.context import Server
-from atlas_ha.sync.syncup import sync_up
+from atlas_ha.sync.syncup import connect_to_pri, sync_up
+from atlas_ha.transport.base import Connection
+
+DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Session:
@@ -29,6 +34,7 @@ class Session:
         self.server = server
         self.peer = peer_address
         self.requester: MasterConfig | None = None
+        self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -37,7 +43,12 @@ class Session:
             requester = MasterConfig.parse(text, f"MasterConfig sent by {self.peer}")
             receive.verify_requester(self.server, requester, self.peer, "hello")
             self.requester = requester
-            return {"role": self.server.role(), "env": self.server.env_id}
+            own = self.server.master()
+            announced = request.get("next") == "syncup" and requester.is_pri
+            if announced and self.back is None and not own.is_pri and "PRI" in own.partners:
+                # SyncUp ends with a send back: its handshake overlaps what comes first
+                self.back = connect_to_pri(self.server)
+            return {"role": own.role, "env": self.server.env_id}
         if op == "role":
             master = self.server.master()
             return {"role": master.role, "group": master.group, "env": self.server.env_id}
@@ -50,9 +61,10 @@ class Session:
             )
         if op == "receive-begin":
             envs = _ints(request.get("envs"))
+            digests = _digests(request.get("digests", {}))
             with self.server.sid.lock(f"area-{role}"):
-                targets = receive.begin(self.server, role, envs, self.peer)
-            return {"targets": {str(v): str(p) for v, p in targets.items()}}
+                targets, current = receive.begin(self.server, role, envs, self.peer, digests)
+            return {"targets": {str(v): str(p) for v, p in targets.items()}, "current": current}
         if op == "receive-commit":
             envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
             with self.server.sid.lock(f"area-{role}"):
@@ -60,8 +72,16 @@ class Session:
             return {}
         if op == "syncup":
             receive.verify_requester(self.server, self.requester, self.peer, "syncup")
-            return sync_up(self.server)
+            back, self.back = self.back, None
+            return sync_up(self.server, back)
         raise RefusedError(f"unknown operation {op!r} from {self.peer}")
+
+    def close(self) -> None:
+        """Close the connection back to the PRI if no SyncUp used it."""
+        if isinstance(self.back, Connection):
+            with contextlib.suppress(Exception):
+                self.back.close()
+        self.back = None
 
 
 def _ints(value: object) -> list[int]:
@@ -70,10 +90,29 @@ def _ints(value: object) -> list[int]:
     return list(value)
 
 
+def _digests(value: object) -> dict[str, str]:
+    """{env: sha256 hex of the sender's Manifest}, as sent with receive-begin."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and DIGEST_RE.match(v) for k, v in value.items()
+    ):
+        raise RefusedError(f"expected {{env: sha256 hex digest}}, got {value!r}")
+    return dict(value)
+
+
 def serve(
     server: Server, peer_address: str, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout
 ) -> int:
     session = Session(server, peer_address)
+    try:
+        _answer_each(session, server, peer_address, stdin, stdout)
+    finally:
+        session.close()
+    return 0
+
+
+def _answer_each(
+    session: Session, server: Server, peer_address: str, stdin: IO[str], stdout: IO[str]
+) -> None:
     for line in stdin:
         try:
             request = json.loads(line)
@@ -87,4 +126,3 @@ def serve(
             answer = {"ok": False, "class": type(exc).__name__, "error": str(exc)}
         stdout.write(json.dumps(answer) + "\n")
         stdout.flush()
-    return 0
