@@ -3,6 +3,7 @@ stdin/stdout (a local subprocess, or ssh running the partner's forced command)."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tempfile
@@ -67,7 +68,10 @@ class PipeConnection(Connection):
 
     def close(self) -> None:
         if self.proc.stdin:
-            self.proc.stdin.close()
+            # a partner that went away leaves our unsent request buffered: closing would
+            # flush it into a broken pipe
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
