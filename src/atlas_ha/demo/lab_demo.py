@@ -95,16 +95,40 @@ def run_lab_demo(base: Path, down: bool, loopback: bool = False) -> int:
         shutil.rmtree(base)
     lab = Lab(base, loopback=loopback)
     if loopback:
+        used = [lab.addresses[r] for r in ("PRI", "SEC1", "SEC2")]
         say(
-            "Note: no network namespaces (not root): the servers use loopback addresses "
-            f"{', '.join(sorted(lab.addresses.values()))} and unprivileged ports (ssh "
-            f"{lab.mode.ssh_port}, http {lab.mode.http_port}, PostgreSQL {lab.mode.pg_port})."
+            f"Note: no network namespaces (not root): the servers use loopback addresses "
+            f"{', '.join(used)} and unprivileged ports (ssh {lab.mode.ssh_port}, http "
+            f"{lab.mode.http_port}, PostgreSQL {lab.mode.pg_port})."
         )
     where = "loopback addresses" if loopback else "namespaces"
     say(
         f"== lab up in {base}: A Env2 PRI, B Env1 SEC1, C Env3 SEC2 ({where}, sshd, "
         "nginx, PostgreSQL)"
     )
+    try:
+        ok = scenarios_on(lab)
+    except BaseException:
+        if down:
+            lab.down()
+        else:
+            say(f"\n(the lab is left up to look into: atlas-ha lab --dir {base} down)")
+        raise
+    if down:
+        lab.down()
+        say("\nlab taken down.")
+    else:
+        say(
+            f"\nThe lab stays up. Explore: atlas-ha lab --dir {base} status; "
+            f"atlas-ha lab --dir {base} exec C -- ip -4 addr; take it down with "
+            f"atlas-ha lab --dir {base} down"
+        )
+    say(json.dumps({"all_equal": ok}))
+    return 0 if ok else 20
+
+
+def scenarios_on(lab: Lab) -> bool:
+    """The steady state and Scenarios 1-3 (SPEC 11); True when the last compare is equal."""
     lab.up({"A": 2, "B": 1, "C": 3}, {"A": "PRI", "B": "SEC1", "C": "SEC2"})
     show(lab)
     say("\n== Steady state: one SyncCycle from A, over ssh")
@@ -130,15 +154,4 @@ def run_lab_demo(base: Path, down: bool, loopback: bool = False) -> int:
     show(lab)
     report = cycle(lab, "C")
     verifier(lab)
-    ok = all(c["state"] == "equal" for c in report["compare"])
-    if down:
-        lab.down()
-        say("\nlab taken down.")
-    else:
-        say(
-            f"\nThe lab stays up. Explore: atlas-ha lab --dir {base} status; "
-            f"atlas-ha lab --dir {base} exec C -- ip -4 addr; take it down with "
-            f"atlas-ha lab --dir {base} down"
-        )
-    say(json.dumps({"all_equal": ok}))
-    return 0 if ok else 20
+    return all(c["state"] == "equal" for c in report["compare"])
