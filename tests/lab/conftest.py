@@ -4,6 +4,7 @@ Every sshd is started here and stopped by PID."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -116,8 +117,10 @@ def ssh_as(
     )
 
 
-@pytest.fixture
-def lab() -> Iterator[Lab]:
+@contextlib.contextmanager
+def running_lab(prefix: str = "atlas-ha-lab-test-") -> Iterator[Lab]:
+    """The seed's group (A Env2 PRI, B Env1 SEC1, C Env3 SEC2) up in namespaces; always
+    taken down, and the namespaces are checked gone."""
     if (
         os.geteuid() != 0
         or not shutil.which("ip")
@@ -127,7 +130,7 @@ def lab() -> Iterator[Lab]:
         pytest.skip("needs root, iproute2 and OpenSSH's sshd")
     # Not under pytest's tmp root: pytest resets that to 0700 at every session start, and the
     # postgres user must traverse to each disk's cluster (as it can under /var/tmp).
-    base = Path(tempfile.mkdtemp(prefix="atlas-ha-lab-test-", dir="/var/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     base.chmod(0o755)
     lab = Lab(base / "lab")
     try:
@@ -137,3 +140,9 @@ def lab() -> Iterator[Lab]:
         lab.down()
         shutil.rmtree(base)
     assert not lab.net.exists()  # cleanup really happened
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    with running_lab() as up:
+        yield up

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import pytest
 from tests.lab.common import verify_rows
+from tests.lab.conftest import running_lab
 
 from atlas_ha.lab import client, host, postgres
 from atlas_ha.lab.lab import ADDRESSES, Lab
@@ -62,28 +61,15 @@ while True:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    if (
-        os.geteuid() != 0
-        or not shutil.which("ip")
-        or not Path("/usr/sbin/sshd").exists()
-        or not Path("/usr/sbin/nginx").exists()
-        or not postgres.available()
-    ):
-        pytest.skip("needs root, iproute2, sshd, nginx and PostgreSQL")
-    base = Path(tempfile.mkdtemp(prefix="atlas-ha-lab-verifier-", dir="/var/tmp"))
-    base.chmod(0o755)
-    lab = Lab(base / "lab")
-    try:
-        lab.up({"A": 2, "B": 1, "C": 3}, dict(ROLES))
-        report = lab.cycle("A")
+    if not postgres.available():
+        pytest.skip("needs PostgreSQL")
+    with running_lab("atlas-ha-lab-verifier-") as up:
+        report = up.cycle("A")
         assert {c["sec"]: c["state"] for c in report["compare"]} == {
             "SEC1": "equal",
             "SEC2": "equal",
         }
-        yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(base)
+        yield up
 
 
 def verify(lab: Lab, on: str, service: str, target: str, **options: Any) -> dict[str, Any]:
