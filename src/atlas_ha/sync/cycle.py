@@ -72,15 +72,16 @@ def cycle(server: Server) -> CycleReport:
         try:
             create(server, "PRI")
             report.converted_down = convert_to_older(server, "PRI", env)
-        except BaseException:
+            with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
+                work = pool.map(lambda sec: _sync_sec(server, sec, pending[sec]), secs)
+                report.secs = list(work)
+            # the SECs end their sessions (closing their own connections) meanwhile
+            report.compare = compare(server, secs)
+        finally:
             for conn in pending.values():
                 if isinstance(conn, Connection):
                     with contextlib.suppress(Exception):
                         conn.close()
-            raise
-        with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
-            report.secs = list(pool.map(lambda sec: _sync_sec(server, sec, pending[sec]), secs))
-        report.compare = compare(server, secs)
         for outcome, result in zip(report.secs, report.compare, strict=True):
             if not outcome.reached:
                 result.state, result.note = "stale", f"unreachable: {outcome.error}"
@@ -104,10 +105,10 @@ def _sync_sec(server: Server, sec: str, pending: Connection | AtlasError) -> Sec
     try:
         if isinstance(pending, AtlasError):
             raise pending
-        with pending as conn:
-            conn.call({"op": "hello", "master_config": master.render(), "next": "syncup"})
-            send(server, conn, "PRI")
-            reply = conn.call({"op": "syncup"})
+        conn = pending  # closed by the cycle, after Compare
+        conn.call({"op": "hello", "master_config": master.render(), "next": "syncup"})
+        send(server, conn, "PRI")
+        reply = conn.call({"op": "syncup"})
     except AtlasError as exc:
         server.log(f"ALERT cycle: {sec}: {exc}")
         return SecOutcome(sec, False, str(exc))

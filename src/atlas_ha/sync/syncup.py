@@ -30,15 +30,15 @@ def connect_to_pri(server: Server) -> Connection | AtlasError:
 def sync_up(server: Server, pending: Connection | AtlasError | None = None) -> dict[str, Any]:
     """ConvertToNewer (PRI), Install, Create, ConvertToOlder, Send to the PRI.
 
-    `pending`: the connection back to the PRI, if already started (`connect_to_pri`)."""
+    `pending`: the connection back to the PRI, if already started (`connect_to_pri`); the
+    caller then closes it (after answering: closing waits for the PRI's side to end)."""
     master = server.master()
     if master.is_pri or "PRI" not in master.partners:
-        if isinstance(pending, Connection):
-            pending.close()
         raise RoleError(f"SyncUp runs on a SEC with a PRI partner; this is {master.role}")
     env, role = server.env_id, master.role
     with server.sid.lock("cycle"):
         # connect first: the handshake and the PRI's start-up overlap the work below
+        own_connection = pending is None
         if pending is None:
             pending = connect_to_pri(server)
         try:
@@ -47,15 +47,18 @@ def sync_up(server: Server, pending: Connection | AtlasError | None = None) -> d
             create(server, role)
             older = convert_to_older(server, role, env)
         except BaseException:
-            if isinstance(pending, Connection):
+            if own_connection and isinstance(pending, Connection):
                 with contextlib.suppress(Exception):
                     pending.close()
             raise
         if isinstance(pending, AtlasError):
             raise pending
-        with pending as conn:
-            conn.call({"op": "hello", "master_config": master.render()})
-            sent = send(server, conn, role)
+        try:
+            pending.call({"op": "hello", "master_config": master.render()})
+            sent = send(server, pending, role)
+        finally:
+            if own_connection:
+                pending.close()
     return {
         "role": role,
         "env": env,

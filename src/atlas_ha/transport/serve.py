@@ -35,6 +35,7 @@ class Session:
         self.peer = peer_address
         self.requester: MasterConfig | None = None
         self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
+        self.used: list[Connection | AtlasError] = []  # given to SyncUp: closed at the end
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -73,15 +74,19 @@ class Session:
         if op == "syncup":
             receive.verify_requester(self.server, self.requester, self.peer, "syncup")
             back, self.back = self.back, None
+            if back is None:
+                back = connect_to_pri(self.server)
+            self.used.append(back)
             return sync_up(self.server, back)
         raise RefusedError(f"unknown operation {op!r} from {self.peer}")
 
     def close(self) -> None:
-        """Close the connection back to the PRI if no SyncUp used it."""
-        if isinstance(self.back, Connection):
-            with contextlib.suppress(Exception):
-                self.back.close()
-        self.back = None
+        """Close the connections back to the PRI (used by SyncUp or not)."""
+        for conn in [*self.used, self.back]:
+            if isinstance(conn, Connection):
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self.used, self.back = [], None
 
 
 def _ints(value: object) -> list[int]:
