@@ -27,12 +27,15 @@ def test_cycle_over_ssh(ssh_group: SimGroup) -> None:
     b = ssh_group.servers["B"].server(quiet).sid
     assert (b.sev("PRI"), b.sev("SEC1")) == (2, 1)
     assert ssh_group.servers["B"].file("/etc/nginx/conf.d/www.conf").exists()
-    # the PRI's sshd saw the SECs' keys (one login per connection, multiplexed)
-    log = (ssh_group.servers["A"].base / "sshd.log").read_text()
-    assert "Accepted publickey for root from 127.0.0.12" in log
-    # one connection per partner per cycle: the session and both area pushes share it
+    # one login per partner per cycle: the session, both area pushes and the SEC's send back
+    # (pulled by the PRI) share the PRI's connection; no SEC logs in to the PRI
     b_log = (ssh_group.servers["B"].base / "sshd.log").read_text()
     assert b_log.count("Accepted publickey for root from 127.0.0.11") == 1
+    a_log = (ssh_group.servers["A"].base / "sshd.log").read_text()
+    assert "Accepted publickey" not in a_log
+    a = ssh_group.servers["A"].server(quiet).sid
+    assert a.is_valid("SEC1", 1) and a.is_valid("SEC2", 3)  # as each SEC sent them back
+    assert not list((ssh_group.disk("disk-B") / "SID_DATA/.locks").glob("send-*"))
 
 
 @pytest.mark.parametrize(
@@ -64,6 +67,19 @@ def rsync_as(
     shell = " ".join(ssh_argv(g, name, role_to))
     return subprocess.run(
         ["rsync", "-a", *extra, "-e", shell, src, f"root@{ADDR[role_to]}:{dest}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def rsync_from(
+    g: SimGroup, name: str, role_from: str, src: str, dest: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    shell = " ".join(ssh_argv(g, name, role_from))
+    return subprocess.run(
+        ["rsync", "-a", *extra, "-e", shell, f"root@{ADDR[role_from]}:{src}", f"{dest}/"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -124,9 +140,9 @@ def test_rsync_is_confined_to_the_senders_own_role_area(
         assert not (a_sid / "PRI/Env2/planted").exists()
         assert not (a_sid / "planted").exists() and not (a_sid.parent / "planted").exists()
         assert not Path("/etc/atlas-planted").exists()
-        # reading (rsync --sender) is refused
-        got = rsync_as(ssh_group, "B", "PRI", f"root@{ADDR['PRI']}:Env1/", str(tmp_path / "r"))
-        assert got.returncode != 0
+        # reading (rsync --sender) is refused: the PRI never sends back
+        got = rsync_from(ssh_group, "B", "PRI", "Env1/", tmp_path / "r")
+        assert got.returncode != 0 and "no send in progress" in got.stderr
     finally:
         assert session.stdin is not None
         session.stdin.close()
@@ -146,3 +162,35 @@ def test_requests_from_the_wrong_address_are_refused(ssh_group: SimGroup) -> Non
     out = ssh_as(ssh_group, "B", "PRI", "atlas-ha", "serve", bind="127.0.0.99", input_text=hello)
     answer = json.loads(out.stdout.splitlines()[0])
     assert not answer["ok"] and "gives 127.0.0.12" in answer["error"]
+
+
+def test_a_pull_reads_only_the_area_the_sec_granted(ssh_group: SimGroup, tmp_path: Path) -> None:
+    """What the PRI's key may read on a SEC: nothing, except while the SEC's own session
+    grants one area of its own role (as during a send back), and then only that area."""
+    from atlas_ha.transport.sendback import grant_send
+
+    cycle(ssh_group.servers["A"].server(quiet))
+    c = ssh_group.servers["C"].server(quiet)  # SEC2, Env3: areas Env1-3
+    refused = rsync_from(ssh_group, "A", "SEC2", "Env2/", tmp_path / "none")
+    assert refused.returncode != 0 and "no send in progress" in refused.stderr
+    grant = grant_send(c, ADDR["PRI"], 2)
+    try:
+        got = rsync_from(ssh_group, "A", "SEC2", "Env2/", tmp_path / "got", "--numeric-ids")
+        assert got.returncode == 0, got.stderr
+        assert (tmp_path / "got/Manifest").read_bytes() == c.sid.area(
+            "SEC2", 2
+        ).manifest_file.read_bytes()
+        for src in ("Env3/", "Env1/", "../PRI/Env2/", "Env2/../../", "/etc/", "Env2/SyncFiles/"):
+            refused = rsync_from(ssh_group, "A", "SEC2", src, tmp_path / "x")
+            assert refused.returncode != 0 and "refused rsync" in refused.stderr, src
+        # options our receiver never asks for: deleting the SEC's files, following symlinks
+        for option in ("--remove-source-files", "--copy-links"):
+            refused = rsync_from(ssh_group, "A", "SEC2", "Env2/", tmp_path / "y", option)
+            assert refused.returncode != 0 and "refused rsync" in refused.stderr, option
+        # another partner's key is not the one granted
+        refused = rsync_from(ssh_group, "B", "SEC2", "Env2/", tmp_path / "z")
+        assert refused.returncode != 0
+    finally:
+        grant.unlink()
+    assert c.sid.is_valid("SEC2", 2) and c.sid.area("SEC2", 2).manifest_file.exists()
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -41,6 +41,13 @@ def grant_file(sid_root: Path, peer: str) -> Path:
     return sid_root / ".locks" / f"grant-{peer}.json"
 
 
+def send_grant_file(sid_root: Path, peer: str) -> Path:
+    """Where a send grant for `peer` lives: made by a SEC sending back over the PRI's own
+    connection, it lets the forced command run a reading rsync (`--sender`) of the granted
+    areas of this server's own role; removed when that pull is answered."""
+    return sid_root / ".locks" / f"send-{peer}.json"
+
+
 @dataclass(frozen=True)
 class Area:
     """The directory of snapshot (R, V): path lists, SyncFiles/, IdentFiles/, Manifest, flags."""

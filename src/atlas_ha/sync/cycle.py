@@ -2,7 +2,8 @@
 
 1. before-create hooks, Snapshot Create, ConvertToOlder;
 2. for each SEC in parallel: Snapshot Send, SyncUp request (the SEC converts, installs,
-   creates, converts down and sends back);
+   creates, converts down and sends back: over this same connection when the transport can
+   pull, see `transport.sendback`);
 3. ConvertToNewer for the SEC roles, Snapshot Compare, record and report.
 A SEC that cannot be reached is reported (unreachable, and its snapshot stale); the cycle
 goes on for the others. Nothing is repaired here: the next cycle starts from a new Create.
@@ -28,6 +29,7 @@ from atlas_ha.sync.create import create
 from atlas_ha.sync.send import send
 from atlas_ha.transport import make_transport
 from atlas_ha.transport.base import Connection
+from atlas_ha.transport.sendback import SendBackHandler
 
 RESULTS_DIR = ".results"
 
@@ -106,9 +108,19 @@ def _sync_sec(server: Server, sec: str, pending: Connection | AtlasError) -> Sec
         if isinstance(pending, AtlasError):
             raise pending
         conn = pending  # closed by the cycle, after Compare
-        conn.call({"op": "hello", "master_config": master.render(), "next": "syncup"})
+        reverse = conn.can_pull  # the SEC sends back over this connection: no login to us
+        conn.call(
+            {"op": "hello", "master_config": master.render(), "next": "syncup", "reverse": reverse}
+        )
         send(server, conn, "PRI")
-        reply = conn.call({"op": "syncup"})
+        if reverse:
+            back = SendBackHandler(server, conn)
+            try:
+                reply = conn.call_serving({"op": "syncup", "reverse": True}, back)
+            finally:
+                back.close()
+        else:
+            reply = conn.call({"op": "syncup"})
     except AtlasError as exc:
         server.log(f"ALERT cycle: {sec}: {exc}")
         return SecOutcome(sec, False, str(exc))

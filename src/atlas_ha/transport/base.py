@@ -9,6 +9,7 @@ validation of what arrives) happens on the receiving side, identically for every
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,7 +24,15 @@ ERRORS: dict[str, type[AtlasError]] = {
 }
 
 
+# answers a request the partner makes back while we wait for its answer (see call_serving)
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class Connection(ABC):
+    # whether `pull` and `call_serving` work: the partner can then send back over this
+    # connection (a SEC's snapshot, pulled by the PRI) instead of logging in to us
+    can_pull = False
+
     def __init__(self, role: str, address: str) -> None:
         self.role = role
         self.address = address
@@ -35,6 +44,17 @@ class Connection(ABC):
     @abstractmethod
     def push(self, source: Path, dest: str) -> None:
         """Make the partner's directory `dest` an exact copy of `source` (with metadata)."""
+
+    def pull(self, source: str, dest: Path) -> None:
+        """Make our directory `dest` an exact copy of the partner's `source` (a directory the
+        partner's own session granted, named relative to its role area)."""
+        raise TransportError(f"{self.role} at {self.address}: this transport cannot pull")
+
+    def call_serving(self, request: dict[str, Any], handler: Handler) -> dict[str, Any]:
+        """Like `call`, but while the answer is pending, the partner's requests (lines
+        `{"callback": {...}}`) are answered with `handler` (which raises AtlasError to
+        refuse)."""
+        raise TransportError(f"{self.role} at {self.address}: this transport cannot call back")
 
     def close(self) -> None:  # noqa: B027 (optional hook: backends with no resources skip it)
         """Release the connection."""

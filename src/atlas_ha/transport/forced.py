@@ -11,6 +11,10 @@ Whatever the client asked for is in SSH_ORIGINAL_COMMAND. Allowed, and nothing e
     the options atlas-ha's own sender uses, and only into SID_DATA/<granted role>/Env<N>/
     (no `..`, no absolute path, never through a symlink). (Debian's rrsync was the first
     choice but refuses `--modify-window=-1`, which same-second edits need.)
+  * `rsync --server --sender ...` reading, only while this server's own session holds a send
+    grant for this client (made when a SEC sends its snapshot back over the PRI's own
+    connection, removed when that pull is answered), with only the options atlas-ha's own
+    receiver sends, and only from SID_DATA/<this server's role>/Env<N>/ for a granted N.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atlas_ha.errors import RefusedError
-from atlas_ha.layout.sid import grant_file
+from atlas_ha.layout.sid import grant_file, send_grant_file
 
 if TYPE_CHECKING:
     from atlas_ha.settings import Settings
@@ -35,6 +39,8 @@ RSYNC = "/usr/bin/rsync"
 # what `rsync -a --delete --modify-window=-1 --numeric-ids` sends (-e.<capabilities> included)
 FLAGS_RE = re.compile(r"^-[logDtpracvuxHSWzi]+(e\d*\.[A-Za-z]*)?$")
 LONG_OPTIONS = {"--delete", "--numeric-ids", "-@-1", "--modify-window=-1", "--delete-during"}
+# what the same rsync, pulling, asks of the sending side
+SENDER_LONG_OPTIONS = {"--numeric-ids"}
 DEST_RE = re.compile(r"^Env[1-9][0-9]*/?$")
 
 
@@ -58,6 +64,11 @@ def forced_command(settings: Settings, server: Callable[[], Server]) -> int:
         from atlas_ha.transport.serve import serve  # the whole synchronizer: not for rsync
 
         return serve(server(), peer)
+    if argv[:3] == ["rsync", "--server", "--sender"]:
+        root, envs = granted_send_root(settings.sid_data, peer)
+        source = checked_rsync(argv, root, peer, envs, sender=True)
+        os.chdir(root)
+        os.execv(RSYNC, [RSYNC, *argv[1:-1], source])  # noqa: S606 (fixed program, checked args)
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
         root, envs = granted_root(settings.sid_data, peer)
         dest = checked_rsync(argv, root, peer, envs)
@@ -66,19 +77,24 @@ def forced_command(settings: Settings, server: Callable[[], Server]) -> int:
     raise RefusedError(f"refused from {peer}: {original!r} is not an atlas-ha operation")
 
 
-def checked_rsync(argv: list[str], root: Path, peer: str, envs: list[int] | None = None) -> str:
-    """Accept exactly our own receiving rsync into root/Env<N>/ (N one of the granted `envs`
-    when given); return that destination."""
-    if len(argv) < 5 or argv[-2] != ".":
-        raise RefusedError(f"refused rsync from {peer}: expected `rsync --server OPTS . DEST`")
-    for option in argv[2:-2]:
-        if option not in LONG_OPTIONS and not FLAGS_RE.match(option):
+def checked_rsync(
+    argv: list[str], root: Path, peer: str, envs: list[int] | None = None, sender: bool = False
+) -> str:
+    """Accept exactly our own receiving rsync into root/Env<N>/ (or, `sender`, our own pulling
+    rsync's reading side from root/Env<N>/), N one of the granted `envs` when given; return
+    that directory."""
+    first, allowed = (3, SENDER_LONG_OPTIONS) if sender else (2, LONG_OPTIONS)
+    if len(argv) < first + 3 or argv[-2] != ".":
+        raise RefusedError(f"refused rsync from {peer}: expected `rsync --server OPTS . DIR`")
+    for option in argv[first:-2]:
+        if option not in allowed and not FLAGS_RE.match(option):
             raise RefusedError(f"refused rsync from {peer}: option {option!r} is not allowed")
     dest = argv[-1]
     if not DEST_RE.match(dest):
+        whose = "this server's own role area" if sender else "the sender's own role area"
         raise RefusedError(
-            f"refused rsync from {peer}: destination {dest!r} is not Env<N>/ of "
-            "the sender's own role area"
+            f"refused rsync from {peer}: {'source' if sender else 'destination'} {dest!r} "
+            f"is not Env<N>/ of {whose}"
         )
     if envs is not None and int(dest.rstrip("/")[3:]) not in envs:
         raise RefusedError(
@@ -88,6 +104,8 @@ def checked_rsync(argv: list[str], root: Path, peer: str, envs: list[int] | None
     target = root / dest.rstrip("/")
     if target.is_symlink():
         raise RefusedError(f"refused rsync from {peer}: {target} is a symlink")
+    if sender and not target.is_dir():
+        raise RefusedError(f"refused rsync from {peer}: {target} is not a snapshot area")
     return dest
 
 
@@ -104,4 +122,21 @@ def granted_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
         raise RefusedError(f"refused rsync from {peer}: the receive grant expired")
     root = sid_root / role
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root, envs
+
+
+def granted_send_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
+    """SID_DATA/<own role> and the EnvVersions `peer` may read there, if this server's own
+    session granted it a pull, else refuse."""
+    try:
+        grant = json.loads(send_grant_file(sid_root, peer).read_text())
+        role, expires = str(grant["role"]), float(grant["expires"])
+        envs = [int(v) for v in grant["envs"]]
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        raise RefusedError(f"refused rsync from {peer}: no send in progress") from exc
+    if expires < time.time():
+        raise RefusedError(f"refused rsync from {peer}: the send grant expired")
+    root = sid_root / role
+    if root.is_symlink() or not root.is_dir():
+        raise RefusedError(f"refused rsync from {peer}: {root} is not a role area")
     return root, envs

@@ -10,8 +10,8 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from atlas_ha.errors import TransportError
-from atlas_ha.transport.base import Connection
+from atlas_ha.errors import AtlasError, TransportError
+from atlas_ha.transport.base import Connection, Handler
 
 STDERR_TAIL = 400
 
@@ -37,10 +37,35 @@ class PipeConnection(Connection):
         return self.errors.read().strip()[-STDERR_TAIL:]
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._write(request)
+        return self.raise_for(self._read())
+
+    def call_serving(self, request: dict[str, Any], handler: Handler) -> dict[str, Any]:
+        self._write(request)
+        while True:
+            message = self._read()
+            callback = message.get("callback")
+            if callback is None:
+                return self.raise_for(message)
+            try:
+                if not isinstance(callback, dict):
+                    raise TransportError("a callback is a JSON object")
+                answer: dict[str, Any] = {"ok": True, **handler(callback)}
+            except AtlasError as exc:
+                answer = {"ok": False, "class": type(exc).__name__, "error": str(exc)}
+            self._write(answer)
+
+    def _write(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.write(json.dumps(message) + "\n")
             self.proc.stdin.flush()
+        except OSError as exc:
+            raise TransportError(f"{self.role} at {self.address}: connection lost: {exc}") from exc
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        try:
             line = self.proc.stdout.readline()
         except OSError as exc:
             raise TransportError(f"{self.role} at {self.address}: connection lost: {exc}") from exc
@@ -56,7 +81,7 @@ class PipeConnection(Connection):
             raise TransportError(f"{self.role} at {self.address}: malformed answer") from exc
         if not isinstance(answer, dict):
             raise TransportError(f"{self.role} at {self.address}: malformed answer")
-        return self.raise_for(answer)
+        return answer
 
     def run_rsync(self, argv: Sequence[str]) -> None:
         proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)

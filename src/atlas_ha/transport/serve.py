@@ -3,7 +3,9 @@
 Requests are JSON lines on stdin, answers JSON lines on stdout. The first request must be
 `hello` with the requester's MasterConfig; it is verified (SPEC 5.8) before anything else
 is allowed. Then: `receive-begin`/`receive-commit` (only for the requester's own role) and
-`syncup` (only from the PRI).
+`syncup` (only from the PRI). A PRI whose connection can pull asks for the send back over
+this very session (`"reverse": true` on hello and syncup; see `transport.sendback`): this
+SEC then opens no connection of its own to the PRI.
 
 One read-only request is answered before hello: `role` gives this server's role, group and
 EnvID, so that a partner's Verifier (sentry check) can tell who answers an address even when
@@ -30,9 +32,16 @@ DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Session:
-    def __init__(self, server: Server, peer_address: str) -> None:
+    def __init__(
+        self,
+        server: Server,
+        peer_address: str,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+    ) -> None:
         self.server = server
         self.peer = peer_address
+        self.stdio = (stdin, stdout)  # the session's own streams: a send back can use them
         self.requester: MasterConfig | None = None
         self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
         self.used: list[Connection | AtlasError] = []  # given to SyncUp: closed at the end
@@ -46,6 +55,7 @@ class Session:
             self.requester = requester
             own = self.server.master()
             announced = request.get("next") == "syncup" and requester.is_pri
+            announced = announced and not self._reverse(request)
             if announced and self.back is None and not own.is_pri and "PRI" in own.partners:
                 # SyncUp ends with a send back: its handshake overlaps what comes first
                 self.back = connect_to_pri(self.server)
@@ -75,10 +85,21 @@ class Session:
             receive.verify_requester(self.server, self.requester, self.peer, "syncup")
             back, self.back = self.back, None
             if back is None:
-                back = connect_to_pri(self.server)
+                back = self._channel() if self._reverse(request) else connect_to_pri(self.server)
             self.used.append(back)
             return sync_up(self.server, back)
         raise RefusedError(f"unknown operation {op!r} from {self.peer}")
+
+    def _reverse(self, request: dict[str, Any]) -> bool:
+        """Whether the PRI asks for the send back over this session (and it can carry it)."""
+        return request.get("reverse") is True and None not in self.stdio
+
+    def _channel(self) -> Connection:
+        from atlas_ha.transport.sendback import BackChannel
+
+        stdin, stdout = self.stdio
+        assert stdin is not None and stdout is not None
+        return BackChannel(self.server, self.peer, stdin, stdout)
 
     def close(self) -> None:
         """Close the connections back to the PRI (used by SyncUp or not)."""
@@ -107,7 +128,7 @@ def _digests(value: object) -> dict[str, str]:
 def serve(
     server: Server, peer_address: str, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout
 ) -> int:
-    session = Session(server, peer_address)
+    session = Session(server, peer_address, stdin, stdout)
     try:
         _answer_each(session, server, peer_address, stdin, stdout)
     finally:
@@ -118,7 +139,8 @@ def serve(
 def _answer_each(
     session: Session, server: Server, peer_address: str, stdin: IO[str], stdout: IO[str]
 ) -> None:
-    for line in stdin:
+    # readline, not iteration: a send back reads its answers from this same stream
+    while line := stdin.readline():
         try:
             request = json.loads(line)
             if not isinstance(request, dict):

@@ -54,6 +54,8 @@ class SshOptions:
 
 
 class SshConnection(PipeConnection):
+    can_pull = True
+
     def __init__(self, role: str, partner: Partner, options: SshOptions, own: str) -> None:
         self.control_dir = tempfile.mkdtemp(prefix="atlas-ssh-")
         user = partner.ssh_user or options.user
@@ -92,15 +94,25 @@ class SshConnection(PipeConnection):
             self.ssh += ["-b", own]
         super().__init__(role, partner.address, [*self.ssh, self.target, "atlas-ha", "serve"])
 
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _write(self, message: dict[str, Any]) -> None:
         try:
-            return super().call(request)
+            super()._write(message)
         except TransportError as exc:
-            if self.proc.poll() == 255:  # ssh itself failed: no route, refused, host key
-                raise TransportError(
-                    f"{self.role} at {self.address}: unreachable over ssh: {self.stderr_tail()}"
-                ) from exc
+            self._raise_if_unreachable(exc)
             raise
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            return super()._read()
+        except TransportError as exc:
+            self._raise_if_unreachable(exc)
+            raise
+
+    def _raise_if_unreachable(self, exc: TransportError) -> None:
+        if self.proc.poll() == 255:  # ssh itself failed: no route, refused, host key
+            raise TransportError(
+                f"{self.role} at {self.address}: unreachable over ssh: {self.stderr_tail()}"
+            ) from exc
 
     def push(self, source: Path, dest: str) -> None:
         # the partner's forced command confines rsync to our role's own directory; name the
@@ -109,6 +121,11 @@ class SshConnection(PipeConnection):
         self.run_rsync(
             [*RSYNC, "-e", remote_shell, f"{source}/", f"{self.target}:{Path(dest).name}/"]
         )
+
+    def pull(self, source: str, dest: Path) -> None:
+        # the partner's forced command lets rsync read only what its own session granted
+        remote_shell = " ".join(self.ssh)
+        self.run_rsync([*RSYNC, "-e", remote_shell, f"{self.target}:{source}", f"{dest}/"])
 
     def close(self) -> None:
         super().close()
