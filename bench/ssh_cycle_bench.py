@@ -8,8 +8,13 @@ N files (~4 KB, 10 subdirectories) under the PRI's /etc/app/data, a synced direc
   atlas-ha   `python -m atlas_ha --config PRI sync cycle` (what a timer runs): Create +
              ConvertToOlder on the PRI; per SEC in parallel, over one multiplexed ssh
              connection, Send (rsync) + SyncUp (the SEC converts, installs, creates, converts
-             down, sends back over its own ssh connection); ConvertToNewer + Compare on the
-             PRI; git history on all three servers. Exit 0 (= every SEC equal) is asserted.
+             down, sends back over the same connection: the PRI pulls); ConvertToNewer +
+             Compare on the PRI; git history on all three servers. Exit 0 (= every SEC
+             equal) is asserted.
+  daemon     the same SyncCycle as the daemon runs it (`atlas-ha daemon run`): in a
+             long-running process, `cycle(server, keep)` with the SECs' connections kept
+             from one cycle to the next (`[transport] keep`, transport.keep): no login and
+             no start-up of the SEC's side per cycle. Every SEC equal is asserted.
   admin      one bash script run on the PRI with an administrator's key (a plain shell on
              the SECs: sshd runs the command it is given), for SEC1 then SEC2:
                rsync -aAX --delete -e ssh PRI_TREE/ root@SEC:COPY/      (push)
@@ -54,7 +59,9 @@ from cycle_bench import machine_info, make_tree, touch_one
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
-from atlas_ha.system import Runner
+from atlas_ha.sync.cycle import cycle
+from atlas_ha.system import Clock, Runner
+from atlas_ha.transport.keep import KeptConnections
 from atlas_ha.transport.ssh import generate_key
 
 ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
@@ -145,6 +152,25 @@ class Atlas:
         touch_one(self.data, self.count, generation)
 
 
+class Daemon:
+    """The daemon's turn, in this process: one cycle over the kept connections."""
+
+    def __init__(self, group: SimGroup) -> None:
+        self.server = group.servers["A"].server(lambda _line: None)
+        self.keep = KeptConnections(Clock())
+
+    def run(self) -> float:
+        start = time.perf_counter()
+        report = cycle(self.server, self.keep)
+        elapsed = time.perf_counter() - start
+        if not report.all_equal:
+            raise RuntimeError(f"daemon cycle: not all equal: {report.as_dict()}")
+        return elapsed
+
+    def close(self) -> None:
+        self.keep.close_all()
+
+
 class Admin:
     """The administrator's script, with its own key accepted as a plain shell by each SEC."""
 
@@ -194,33 +220,47 @@ class Row:
     case: str
     atlas: list[float] = field(default_factory=list)
     admin: list[float] = field(default_factory=list)
+    daemon: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.atlas) / statistics.median(self.admin)
 
+    @property
+    def daemon_ratio(self) -> float:
+        return statistics.median(self.daemon) / statistics.median(self.admin)
+
 
 def measure(base: Path, count: int, repeat: int, port: int) -> tuple[list[Row], float, float]:
     with ssh_group(base, count, port) as g:
-        atlas, admin = Atlas(g, count), Admin(g, base, port)
-        first_atlas, first_admin = atlas.run(), admin.run()
-        print(f"warm-up: atlas-ha {first_atlas:.2f} s, admin {first_admin:.2f} s", flush=True)
-        rows, generation = [], 0
-        for case, change in (("nothing changed", False), ("one file changed", True)):
-            row = Row(case)
-            for rep in range(repeat):
+        atlas, admin, daemon = Atlas(g, count), Admin(g, base, port), Daemon(g)
+        try:
+            first_atlas, first_admin = atlas.run(), admin.run()
+            print(f"warm-up: atlas-ha {first_atlas:.2f} s, admin {first_admin:.2f} s", flush=True)
+            print(f"daemon's first cycle (connecting): {daemon.run():.2f} s", flush=True)
+            return _interleaved(atlas, admin, daemon, repeat), first_atlas, first_admin
+        finally:
+            daemon.close()
+
+
+def _interleaved(atlas: Atlas, admin: Admin, daemon: Daemon, repeat: int) -> list[Row]:
+    rows, generation = [], 0
+    for case, change in (("nothing changed", False), ("one file changed", True)):
+        row = Row(case)
+        for rep in range(repeat):
+            for contender, times in ((atlas, row.atlas), (daemon, row.daemon)):
                 if change:
                     generation += 1
-                    atlas.touch(generation)  # one tree: both contenders see the same change
-                row.atlas.append(atlas.run())
-                row.admin.append(admin.run())
-                print(
-                    f"{case} #{rep + 1}: atlas-ha {row.atlas[-1]:.3f} s, "
-                    f"admin {row.admin[-1]:.3f} s",
-                    flush=True,
-                )
-            rows.append(row)
-        return rows, first_atlas, first_admin
+                    atlas.touch(generation)  # one tree: every contender sees a change
+                times.append(contender.run())
+            row.admin.append(admin.run())
+            print(
+                f"{case} #{rep + 1}: atlas-ha {row.atlas[-1]:.3f} s, "
+                f"daemon {row.daemon[-1]:.3f} s, admin {row.admin[-1]:.3f} s",
+                flush=True,
+            )
+        rows.append(row)
+    return rows
 
 
 def render(info: dict[str, str], count: int, rows: list[Row], first: tuple[float, float]) -> str:
@@ -229,22 +269,23 @@ def render(info: dict[str, str], count: int, rows: list[Row], first: tuple[float
         "",
         f"Generated by `python bench/ssh_cycle_bench.py --files {count}` under the lab lock "
         f"({info['date']}, {info['nproc']} CPUs, {info['rsync']}). Method in the script's "
-        "docstring: `atlas-ha sync cycle` of PRI (Env2) + SEC1 (Env1) + SEC2 (Env3), each "
+        "docstring: `atlas-ha sync cycle`, and the daemon's cycle over connections kept "
+        "between cycles, of PRI (Env2) + SEC1 (Env1) + SEC2 (Env3), each "
         "behind its own sshd on 127.0.0.11-13 with the lab's keys and forced commands, "
         f"{count:,} files of 4 KB in the PRI's /etc/app/data, against the administrator's "
         "script (per SEC: `rsync -aAX --delete` push over ssh, rsync back, `diff -r`; then "
         "`git add -A` + commit) run from the PRI over the same sshd. Interleaved runs, "
         "medians, seconds.",
         "",
-        "| case | atlas-ha median | admin median | ratio atlas/admin | atlas-ha runs | "
-        "admin runs |",
-        "|---|---:|---:|---:|---|---|",
+        "| case | atlas-ha median | daemon median | admin median | ratio atlas/admin | "
+        "ratio daemon/admin | atlas-ha runs | daemon runs | admin runs |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.case} | {statistics.median(r.atlas):.3f} | {statistics.median(r.admin):.3f} "
-            f"| {r.ratio:.2f}x | {', '.join(f'{t:.2f}' for t in r.atlas)} "
-            f"| {', '.join(f'{t:.2f}' for t in r.admin)} |"
+            f"| {r.case} | {statistics.median(r.atlas):.3f} | {statistics.median(r.daemon):.3f} "
+            f"| {statistics.median(r.admin):.3f} | {r.ratio:.2f}x | {r.daemon_ratio:.2f}x "
+            f"| {_runs(r.atlas)} | {_runs(r.daemon)} | {_runs(r.admin)} |"
         )
     lines += [
         "",
@@ -252,6 +293,10 @@ def render(info: dict[str, str], count: int, rows: list[Row], first: tuple[float
         "",
     ]
     return "\n".join(lines)
+
+
+def _runs(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times)
 
 
 def write_section(out: Path, section: str) -> None:

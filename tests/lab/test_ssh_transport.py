@@ -194,3 +194,34 @@ def test_a_pull_reads_only_the_area_the_sec_granted(ssh_group: SimGroup, tmp_pat
         grant.unlink()
     assert c.sid.is_valid("SEC2", 2) and c.sid.area("SEC2", 2).manifest_file.exists()
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_kept_connections_over_ssh_and_a_shut_down_sec(ssh_group: SimGroup) -> None:
+    """The daemon's kept connections: the second cycle logs in nowhere; stopping a SEC's
+    sshd the lab's way also ends the session a kept connection holds there (with the
+    SyncUp server in it), so the next cycle finds that SEC unreachable and keeps nothing."""
+    from atlas_ha.lab import host
+    from atlas_ha.system import Clock
+    from atlas_ha.transport.keep import KeptConnections
+
+    a = ssh_group.servers["A"].server(quiet)
+    keep = KeptConnections(Clock())
+    try:
+        for level in (4, 5):  # the second cycle carries a change (as a delta, sync.delta)
+            ssh_group.servers["A"].file("/etc/app/app.conf").write_text(f"level = {level}\n")
+            report = cycle(a, keep)
+            assert {c.sec: c.state for c in report.compare} == {"SEC1": "equal", "SEC2": "equal"}
+        assert ssh_group.servers["C"].file("/etc/app/app.conf").read_text() == "level = 5\n"
+        b_log = (ssh_group.servers["B"].base / "sshd.log").read_text()
+        assert b_log.count("Accepted publickey for root from 127.0.0.11") == 1
+        sshd = int((ssh_group.servers["B"].base / "esd/ssh/sshd.pid").read_text())
+        below = host.descendants(sshd)
+        assert any(b"serve" in Path(f"/proc/{p}/cmdline").read_bytes() for p in below), below
+        host.stop(sshd)
+        assert not [p for p in below if Path(f"/proc/{p}").exists()]
+        report = cycle(a, keep)
+        states = {c.sec: c.state for c in report.compare}
+        assert states == {"SEC1": "stale", "SEC2": "equal"}, report.secs
+        assert keep.count() == 1  # SEC2's, still good
+    finally:
+        keep.close_all()

@@ -146,6 +146,7 @@ def test_the_sec_sends_back_over_the_session_it_serves(group: SimGroup, run_cycl
         [
             {"role": "PRI", "env": 2},
             {"targets": {"1": "/elsewhere/SEC1/Env1"}, "current": []},
+            {"full": True},  # receive-delta: the PRI wants the whole area
             {},  # the pull
             {},  # receive-commit
         ],
@@ -157,13 +158,14 @@ def test_the_sec_sends_back_over_the_session_it_serves(group: SimGroup, run_cycl
     reply = s.handle({"op": "syncup", "reverse": True})
     s.close()
     callbacks = [json.loads(line)["callback"] for line in out.getvalue().splitlines()]
-    assert [c["op"] for c in callbacks] == ["hello", "receive-begin", "pull", "receive-commit"]
-    assert callbacks[2] == {"op": "pull", "env": 1}
+    ops = ["hello", "receive-begin", "receive-delta", "pull", "receive-commit"]
+    assert [c["op"] for c in callbacks] == ops
+    assert callbacks[3] == {"op": "pull", "env": 1}
     # the grant lets the PRI read exactly the one area, only while the pull is answered
-    assert pri.grants[2] is not None and (pri.grants[2]["role"], pri.grants[2]["envs"]) == (
+    assert pri.grants[3] is not None and (pri.grants[3]["role"], pri.grants[3]["envs"]) == (
         "SEC1",
         [1],
     )
-    assert pri.grants[:2] == [None, None] and pri.grants[3] is None
+    assert pri.grants[:3] == [None, None, None] and pri.grants[4] is None
     assert not pri.grant.exists()
     assert reply["sent"] == [1] and reply["role"] == "SEC1"

@@ -49,6 +49,7 @@ def register_suspend(sync: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
     from atlas_ha.daemon.loop import Daemon, verifier_schedule
+    from atlas_ha.transport.keep import kept_connections
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
@@ -60,8 +61,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     verifier = None if args.no_verifier else verifier_schedule(server, log, args.replan)
+    keep = kept_connections(server.settings, server.clock)
     try:
-        Daemon(server, args.interval, verifier, log=log).run(stop)
+        Daemon(server, args.interval, verifier, log=log, keep=keep).run(stop)
     finally:
         control.release(server)
     return 0

@@ -22,6 +22,7 @@ from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.cycle import cycle
+from atlas_ha.transport.keep import KeptConnections
 
 HEARTBEAT = "daemon.json"
 TICK = 5.0  # seconds between heartbeats
@@ -49,6 +50,7 @@ class Daemon:
     started: float = 0.0
     sentence: str = "starting"
     next_cycle: float = field(default=0.0)
+    keep: KeptConnections | None = None  # the SECs' connections, kept between SyncCycles
 
     def turn(self) -> str:
         """One decision: cycle now, or why not."""
@@ -57,13 +59,15 @@ class Daemon:
             role = server.role()
         except AtlasError as exc:
             return f"no role: {exc}"
+        if role != "PRI" and self.keep is not None:
+            self.keep.close_all()
         if role != "PRI":
             return f"{role}: standing by (the PRI drives SyncCycles)"
         flag = suspended(server)
         if flag is not None:
             return f"suspended by {flag.get('by')} ({flag.get('reason')}): no SyncCycle"
         try:
-            report = cycle(server)
+            report = cycle(server, self.keep)
         except AtlasError as exc:
             return f"SyncCycle failed: {exc}"
         states = ", ".join(f"{c.sec} {c.state}" for c in report.compare) or "no SECs"
@@ -100,6 +104,8 @@ class Daemon:
                 self.log(self.sentence)
                 self.next_cycle = clock.monotonic() + self.interval
             self.beat()
+        if self.keep is not None:
+            self.keep.close_all()
         self.sentence = "stopped"
         self.log(self.sentence)
         self.beat()

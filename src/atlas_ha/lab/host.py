@@ -83,9 +83,13 @@ def spawn(
 
 def stop(pid: int | None, timeout: float = 5.0) -> None:
     """SIGTERM, wait, SIGKILL: by PID, never by name. Then the rest of the process group we
-    started it in (nginx workers outlive their master for a moment)."""
+    started it in (nginx workers outlive their master for a moment), and the sessions its
+    descendants started: sshd's per-connection processes leave its group (setsid) and outlive
+    it, with whatever a partner runs there (a kept SyncCycle session), as does an ssh
+    ControlMaster gone to the background: a server that is shut down keeps none of them."""
     if not pid:
         return
+    sessions = [p for p in descendants(pid) if _pgid(p) == p]
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -98,6 +102,34 @@ def stop(pid: int | None, timeout: float = 5.0) -> None:
             deadline = time.monotonic() + timeout
         time.sleep(0.01)
     _stop_group(pid, timeout)
+    for leader in sessions:
+        _stop_group(leader, timeout)
+
+
+def descendants(pid: int) -> list[int]:
+    """The PIDs below `pid` in the process tree (from /proc), children first."""
+    parent = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent[int(entry.name)] = _stat(int(entry.name))[1]
+    found, level = [], [pid]
+    while level:
+        level = [p for p, pp in parent.items() if pp in level and p not in found]
+        found += level
+    return found
+
+
+def _pgid(pid: int) -> int:
+    return _stat(pid)[2]
+
+
+def _stat(pid: int) -> tuple[str, int, int]:
+    """(state, parent PID, process group) of `pid`; ("", 0, 0) once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return ("", 0, 0)
+    return (fields[0], int(fields[1]), int(fields[2]))
 
 
 def _stop_group(pgid: int, timeout: float) -> None:

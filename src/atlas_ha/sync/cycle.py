@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from atlas_ha.sync.create import create
 from atlas_ha.sync.send import send
 from atlas_ha.transport import make_transport
 from atlas_ha.transport.base import Connection
+from atlas_ha.transport.keep import KeptConnections
 from atlas_ha.transport.sendback import SendBackHandler
 
 RESULTS_DIR = ".results"
@@ -60,7 +62,9 @@ class CycleReport:
         return asdict(self)
 
 
-def cycle(server: Server) -> CycleReport:
+def cycle(server: Server, keep: KeptConnections | None = None) -> CycleReport:
+    """One SyncCycle. `keep`: connections kept from the last cycle (the daemon's), reused
+    where still good and given back at the end; without it every connection is closed."""
     master = server.master()
     if not master.is_pri:
         raise RoleError(f"a SyncCycle is driven by the PRI; this server holds {master.role}")
@@ -70,20 +74,21 @@ def cycle(server: Server) -> CycleReport:
         check_not_suspended(server)
         secs = sorted(master.partners, key=role_key)
         # connect first: each partner's handshake and start-up overlap Create and conversions
-        pending = {sec: _connect(server, sec) for sec in secs}
+        links = {sec: Link(server, sec, keep) for sec in secs}
+        closing: list[threading.Thread] = []
         try:
             create(server, "PRI")
             report.converted_down = convert_to_older(server, "PRI", env)
             with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
-                work = pool.map(lambda sec: _sync_sec(server, sec, pending[sec]), secs)
+                work = pool.map(lambda sec: _sync_sec(server, links[sec], closing), secs)
                 report.secs = list(work)
-            # the SECs end their sessions (closing their own connections) meanwhile
+            # the connections are closed meanwhile (each SEC ends its session)
             report.compare = compare(server, secs)
         finally:
-            for conn in pending.values():
-                if isinstance(conn, Connection):
-                    with contextlib.suppress(Exception):
-                        conn.close()
+            for link in links.values():
+                link.release(closing)
+            for thread in closing:
+                thread.join()
         for outcome, result in zip(report.secs, report.compare, strict=True):
             if not outcome.reached:
                 result.state, result.note = "stale", f"unreachable: {outcome.error}"
@@ -93,27 +98,82 @@ def cycle(server: Server) -> CycleReport:
     return report
 
 
-def _connect(server: Server, sec: str) -> Connection | AtlasError:
-    """Start the connection to `sec` (it is used later), or the error that prevented it."""
-    try:
-        transport = make_transport(server.settings)
-        return transport.connect(sec, server.master().partners[sec], own_address(server))
-    except AtlasError as exc:
-        return exc
+class Link:
+    """The PRI's connection to one SEC for one cycle: opened (or taken from `keep`) at once,
+    used by `_sync_sec`, then kept for the next cycle or closed in the background."""
 
-
-def _sync_sec(server: Server, sec: str, pending: Connection | AtlasError) -> SecOutcome:
-    master = server.master()
-    try:
-        if isinstance(pending, AtlasError):
-            raise pending
-        conn = pending  # closed by the cycle, after Compare
-        reverse = conn.can_pull  # the SEC sends back over this connection: no login to us
-        conn.call(
-            {"op": "hello", "master_config": master.render(), "next": "syncup", "reverse": reverse}
+    def __init__(self, server: Server, sec: str, keep: KeptConnections | None) -> None:
+        self.server, self.sec, self.keep = server, sec, keep
+        partner = server.master().partners[sec]
+        self.own = own_address(server)
+        self.key = (
+            server.settings.transport,
+            partner.address,
+            partner.ssh_port,
+            partner.ssh_user,
+            self.own,
         )
+        kept = keep.take(sec, self.key) if keep is not None else None
+        self.kept = kept is not None
+        self.conn: Connection | AtlasError = kept if kept is not None else self._connect()
+        self.good = False  # set when the cycle went through with this connection
+        self.released = False
+
+    def _connect(self) -> Connection | AtlasError:
+        """Start the connection (it is used later), or the error that prevented it."""
+        try:
+            transport = make_transport(self.server.settings)
+            partner = self.server.master().partners[self.sec]
+            conn = transport.connect(self.sec, partner, self.own)
+        except AtlasError as exc:
+            return exc
+        if self.keep is not None:
+            self.keep.opened(conn)
+        return conn
+
+    def hello(self, request: dict[str, Any]) -> Connection:
+        """Send the cycle's hello; a kept connection that fails here is replaced once."""
+        conn = self.conn
+        if isinstance(conn, AtlasError):
+            raise conn
+        try:
+            conn.call({**request, "reverse": conn.can_pull})
+            return conn
+        except AtlasError as exc:
+            if not self.kept:
+                raise
+            self.server.log(
+                f"cycle: the kept connection to {self.sec} failed ({exc}): reconnecting"
+            )
+        _close_quietly(conn)
+        self.kept, self.conn = False, self._connect()
+        return self.hello(request)
+
+    def release(self, closing: list[threading.Thread]) -> None:
+        """Give the connection back to `keep` (after a good cycle) or close it in a thread
+        (closing waits for the SEC's session to end) that the cycle joins at its end."""
+        if self.released or not isinstance(self.conn, Connection):
+            return
+        self.released = True
+        if self.keep is not None and self.good:
+            self.keep.give_back(self.sec, self.key, self.conn)
+            return
+        thread = threading.Thread(target=_close_quietly, args=(self.conn,))
+        thread.start()
+        closing.append(thread)
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _sync_sec(server: Server, link: Link, closing: list[threading.Thread]) -> SecOutcome:
+    master, sec = server.master(), link.sec
+    try:
+        conn = link.hello({"op": "hello", "master_config": master.render(), "next": "syncup"})
         send(server, conn, "PRI")
-        if reverse:
+        if conn.can_pull:  # the SEC sends back over this connection: no login to us
             back = SendBackHandler(server, conn)
             try:
                 reply = conn.call_serving({"op": "syncup", "reverse": True}, back)
@@ -121,9 +181,12 @@ def _sync_sec(server: Server, sec: str, pending: Connection | AtlasError) -> Sec
                 back.close()
         else:
             reply = conn.call({"op": "syncup"})
+        link.good = True
     except AtlasError as exc:
         server.log(f"ALERT cycle: {sec}: {exc}")
         return SecOutcome(sec, False, str(exc))
+    finally:
+        link.release(closing)
     return SecOutcome(sec, True, reply={k: v for k, v in reply.items() if k != "ok"})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from atlas_ha.errors import AtlasError, InvalidSnapshotError, ReceiveError
 from atlas_ha.model import role_key
 from atlas_ha.sync.context import Server
+from atlas_ha.sync.delta import send_area
 from atlas_ha.sync.receive import manifest_digest
 from atlas_ha.transport.base import Connection
 
@@ -32,7 +33,8 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
     for v in valid:
         if v in current:
             continue  # the partner holds this very snapshot, validated: nothing to push
-        conn.push(sid.area(role, v).path, str(targets[str(v)]))
+        if not send_area(conn, role, sid.area(role, v)):  # the changed objects only, or
+            conn.push(sid.area(role, v).path, str(targets[str(v)]))  # the whole area
         server.faults.checkpoint("send.pushed")
     conn.call({"op": "receive-commit", "role": role, "sev": sev, "envs": valid})
     server.log(f"send {role} Env{valid} SEV={sev} to {conn.role} at {conn.address}")

@@ -56,8 +56,12 @@ class Connection(ABC):
         refuse)."""
         raise TransportError(f"{self.role} at {self.address}: this transport cannot call back")
 
+    def alive(self) -> bool:
+        """Whether the connection may still carry a request (a kept one is reused only then)."""
+        return False
+
     def close(self) -> None:  # noqa: B027 (optional hook: backends with no resources skip it)
-        """Release the connection."""
+        """Release the connection (a second close does nothing)."""
 
     def __enter__(self) -> Connection:
         return self

@@ -19,6 +19,7 @@ STDERR_TAIL = 400
 class PipeConnection(Connection):
     def __init__(self, role: str, address: str, argv: Sequence[str]) -> None:
         super().__init__(role, address)
+        self.closed = False
         # stderr goes to a file: a chatty partner can never fill a pipe and stall the session
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
         try:
@@ -91,7 +92,13 @@ class PipeConnection(Connection):
                 f"{proc.stderr.strip()[-STDERR_TAIL:]}"
             )
 
+    def alive(self) -> bool:
+        return not self.closed and self.proc.poll() is None
+
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         if self.proc.stdin:
             # a partner that went away leaves our unsent request buffered: closing would
             # flush it into a broken pipe

@@ -29,7 +29,7 @@ from atlas_ha.transport.base import Connection
 if TYPE_CHECKING:
     from atlas_ha.sync.context import Server
 
-CALLBACK_OPS = ("hello", "receive-begin", "receive-commit")
+CALLBACK_OPS = ("hello", "receive-begin", "receive-delta", "receive-objects", "receive-commit")
 AREA_PREFIX = "Env"
 
 

@@ -25,6 +25,8 @@ from atlas_ha.errors import AtlasError, RefusedError
 from atlas_ha.model import MasterConfig
 from atlas_ha.sync import receive
 from atlas_ha.sync.context import Server
+from atlas_ha.sync.delta import Delta, offer
+from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
 from atlas_ha.transport.base import Connection
 
@@ -45,6 +47,7 @@ class Session:
         self.requester: MasterConfig | None = None
         self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
         self.used: list[Connection | AtlasError] = []  # given to SyncUp: closed at the end
+        self.deltas: dict[tuple[str, int], Delta] = {}  # offered, awaiting receive-objects
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -66,7 +69,7 @@ class Session:
         if self.requester is None:
             raise RefusedError(f"{op!r} before hello from {self.peer}")
         role = str(request.get("role", self.requester.role))
-        if op in ("receive-begin", "receive-commit") and role != self.requester.role:
+        if str(op).startswith("receive-") and role != self.requester.role:
             raise RefusedError(
                 f"{self.requester.role} at {self.peer} may send only its own role, not {role}"
             )
@@ -76,6 +79,22 @@ class Session:
             with self.server.sid.lock(f"area-{role}"):
                 targets, current = receive.begin(self.server, role, envs, self.peer, digests)
             return {"targets": {str(v): str(p) for v, p in targets.items()}, "current": current}
+        if op == "receive-delta":
+            env = _ints([request.get("env")])[0]
+            with self.server.sid.lock(f"area-{role}"):
+                delta = offer(self.server, role, env, request.get("manifest"), self.peer)
+            if delta is None:
+                return {"full": True}
+            self.deltas[(role, env)] = delta
+            return {"need": [list(key) for key in delta.need]}
+        if op == "receive-objects":
+            env = _ints([request.get("env")])[0]
+            pending = self.deltas.pop((role, env), None)
+            if pending is None:
+                raise RefusedError(f"receive-objects for {role}/Env{env} without a delta offered")
+            with self.server.sid.lock(f"area-{role}"):
+                apply_delta(self.server, role, pending, request.get("objects"), self.peer)
+            return {}
         if op == "receive-commit":
             envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
             with self.server.sid.lock(f"area-{role}"):

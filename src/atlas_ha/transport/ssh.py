@@ -128,6 +128,8 @@ class SshConnection(PipeConnection):
         self.run_rsync([*RSYNC, "-e", remote_shell, f"{self.target}:{source}", f"{dest}/"])
 
     def close(self) -> None:
+        if self.closed:
+            return
         super().close()
         subprocess.run(
             [*self.ssh, "-O", "exit", self.target], capture_output=True, check=False, timeout=10

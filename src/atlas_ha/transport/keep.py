@@ -1,0 +1,104 @@
+"""Connections a long-running PRI (the daemon) keeps from one SyncCycle to the next.
+
+A connection costs an ssh login and the partner's start-up (bash, Python, imports): most of
+a steady-state cycle. The daemon keeps each SEC's connection open after a cycle that reached
+it, and the next cycle reuses it when it is still alive, leads to the same partner (address,
+ssh user and port, our own address) and is younger than `max_age` (so that a partner's
+changed settings or upgraded software are picked up within that time). Everything else the
+cycle does is unchanged: every cycle starts with a `hello` that the SEC verifies again
+(SPEC 5.8). A kept connection that fails at that `hello` is replaced once by a new one (see
+`sync.cycle`), so a SEC that was rebooted between two cycles is not reported unreachable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from atlas_ha.errors import SettingsError
+from atlas_ha.system import Clock
+from atlas_ha.transport.base import Connection
+
+if TYPE_CHECKING:
+    from atlas_ha.settings import Settings
+
+DEFAULT_MAX_AGE = 3600.0  # seconds
+
+
+def kept_connections(settings: Settings, clock: Clock) -> KeptConnections | None:
+    """What `[transport] keep = "SECONDS"` asks of the daemon (default 3600; "0": close every
+    connection after its cycle)."""
+    text = settings.transport_options.get("keep", str(DEFAULT_MAX_AGE))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise SettingsError(
+            f"{settings.config_file}: [transport] keep = {text!r}: expected seconds (0: never)"
+        )
+    return KeptConnections(clock, seconds) if seconds > 0 else None
+
+
+@dataclass
+class _Kept:
+    key: Hashable
+    conn: Connection
+    opened: float
+
+
+class KeptConnections:
+    def __init__(self, clock: Clock, max_age: float = DEFAULT_MAX_AGE) -> None:
+        self.clock = clock
+        self.max_age = max_age
+        self._kept: dict[str, _Kept] = {}
+        self._opened: dict[int, float] = {}  # id(conn) -> when it was opened
+        self._lock = threading.Lock()
+
+    def take(self, role: str, key: Hashable) -> Connection | None:
+        """The kept connection to `role`, if it may be reused for `key`; any other one kept
+        for `role` is closed."""
+        with self._lock:
+            kept = self._kept.pop(role, None)
+        if kept is None:
+            return None
+        fresh = self.clock.monotonic() - kept.opened < self.max_age
+        if kept.key == key and fresh and kept.conn.alive():
+            self._opened[id(kept.conn)] = kept.opened
+            return kept.conn
+        _close(kept.conn)
+        return None
+
+    def opened(self, conn: Connection) -> None:
+        """Note that `conn` was opened now (its age counts from here)."""
+        self._opened[id(conn)] = self.clock.monotonic()
+
+    def give_back(self, role: str, key: Hashable, conn: Connection) -> None:
+        """Keep `conn` for the next cycle if it is still alive, else close it."""
+        opened = self._opened.pop(id(conn), self.clock.monotonic())
+        if self.max_age <= 0 or not conn.alive():
+            _close(conn)
+            return
+        with self._lock:
+            old = self._kept.pop(role, None)
+            self._kept[role] = _Kept(key, conn, opened)
+        if old is not None and old.conn is not conn:
+            _close(old.conn)
+
+    def close_all(self) -> None:
+        with self._lock:
+            kept, self._kept = list(self._kept.values()), {}
+        for entry in kept:
+            _close(entry.conn)
+
+    def count(self) -> int:
+        """How many connections are kept now."""
+        return len(self._kept)
+
+
+def _close(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
