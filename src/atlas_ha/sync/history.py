@@ -179,9 +179,15 @@ class History:
     ) -> str | None:
         self.ensure()
         self._neutralise()
+        message = (
+            f"{operation} {role}/Env{env} on {self.server}\n\n"
+            f"Atlas-Operation: {operation}\nAtlas-Role: {role}\n"
+            f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
+            + "".join(f"{key}: {value}\n" for key, value in trailers.items())
+        )
         # --force: a synced file named .gitignore (a copy of, say, etckeeper's /etc/.gitignore)
-        # must not hide the files it names from the history; our own private files are
-        # unstaged by name instead of by ignore rules
+        # must not hide the files it names from the history; our own private files are left
+        # out by name instead of by ignore rules
         self.git("add", "-A", "--force", "--", *paths)
         staged = self._staged(paths)
         private = [name for status, name in staged if status == "A" and _is_private(name)]
@@ -189,15 +195,23 @@ class History:
             self.git("rm", "--cached", "-q", "--", *private)
         if len(private) == len(staged):
             return None
-        message = (
-            f"{operation} {role}/Env{env} on {self.server}\n\n"
-            f"Atlas-Operation: {operation}\nAtlas-Role: {role}\n"
-            f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
-            + "".join(f"{key}: {value}\n" for key, value in trailers.items())
-        )
-        # a plain commit of what was just staged (the history lock keeps the index to these
-        # paths); `commit -- PATHS` would rebuild a temporary index of the whole tree
+        return self._commit(message)
+
+    def _commit(self, message: str) -> str:
+        """Commit what is staged: a plain commit of the index (the history lock keeps it to
+        our paths); `commit -- PATHS` would rebuild a temporary index of the whole tree."""
         self.git("commit", "-q", "--no-verify", "-F", "-", input_text=message)
+        return self._head()
+
+    def _head(self) -> str:
+        """The commit HEAD names (read from the ref file; git rev-parse when it is packed)."""
+        git_dir = self.root / ".git"
+        head = (git_dir / "HEAD").read_text().strip()
+        ref = git_dir / head[len("ref: ") :] if head.startswith("ref: ") else None
+        if ref is None:
+            return head
+        with contextlib.suppress(FileNotFoundError):
+            return ref.read_text().strip()
         return self.git("rev-parse", "HEAD").stdout.strip()
 
     def _staged(self, paths: list[str]) -> list[tuple[str, str]]:
