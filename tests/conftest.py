@@ -34,6 +34,22 @@ def run_cycle(group: SimGroup) -> Callable[[str], CycleReport]:
     return run
 
 
+@pytest.fixture
+def pushes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every whole-area push (rsync) of the local transport, as (partner role, area)."""
+    from atlas_ha.transport.local import LocalConnection
+
+    pushed: list[tuple[str, str]] = []
+    real = LocalConnection.push
+
+    def counting(self: LocalConnection, source: Path, dest: str) -> None:
+        pushed.append((self.role, source.name))
+        real(self, source, dest)
+
+    monkeypatch.setattr(LocalConnection, "push", counting)
+    return pushed
+
+
 def sevs(group: SimGroup, name: str) -> dict[str, int | None]:
     sid = group.servers[name].server(_quiet).sid
     return {role: sid.sev(role) for role in sid.roles()}

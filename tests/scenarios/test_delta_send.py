@@ -19,24 +19,9 @@ from atlas_ha.layout.areawrite import AreaWriter
 from atlas_ha.layout.manifest import parse, render
 from atlas_ha.sync import delta
 from atlas_ha.sync.cycle import CycleReport
-from atlas_ha.transport.local import LocalConnection
 from atlas_ha.transport.serve import Session
 
 Cycle = Callable[[str], CycleReport]
-
-
-@pytest.fixture
-def pushes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every whole-area push (rsync) of the local transport."""
-    pushed: list[tuple[str, str]] = []
-    real = LocalConnection.push
-
-    def counting(self: LocalConnection, source: Path, dest: str) -> None:
-        pushed.append((self.role, source.name))
-        real(self, source, dest)
-
-    monkeypatch.setattr(LocalConnection, "push", counting)
-    return pushed
 
 
 def all_equal(report: CycleReport) -> bool:

@@ -15,7 +15,7 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.system import Clock
 from atlas_ha.transport.base import Connection
-from atlas_ha.transport.keep import KeptConnections, kept_connections
+from atlas_ha.transport.keep import Kept, KeptConnections, kept_connections
 
 
 class Log(list[str]):
@@ -94,7 +94,7 @@ def test_a_dead_or_failing_kept_connection_is_replaced(group: SimGroup) -> None:
             self.closed = True
 
     broken = Broken()
-    keep.give_back("SEC2", kept(keep, "SEC2").key, broken)
+    keep.give_back("SEC2", Kept(kept(keep, "SEC2").key, broken, kept(keep, "SEC2").opened))
     assert states(cycle(a, keep)) == {"SEC1": "equal", "SEC2": "equal"}
     assert broken.closed and kept(keep, "SEC2").conn is not broken
     assert any("kept connection to SEC2 failed" in line for line in log)

@@ -249,18 +249,9 @@ def test_malformed_digests_are_refused(group: SimGroup, run_cycle: Cycle, digest
 
 
 def test_a_steady_cycle_pushes_nothing_and_a_change_travels_as_a_delta(
-    group: SimGroup, run_cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+    group: SimGroup, run_cycle: Cycle, pushes: list[tuple[str, str]]
 ) -> None:
-    from atlas_ha.transport.local import LocalConnection
-
-    pushed: list[tuple[str, str]] = []
-    real_push = LocalConnection.push
-
-    def counting(self: LocalConnection, source: Path, dest: str) -> None:
-        pushed.append((self.role, source.name))
-        real_push(self, source, dest)
-
-    monkeypatch.setattr(LocalConnection, "push", counting)
+    pushed = pushes
     every_area = [(sec, f"Env{v}") for sec in ("SEC1", "SEC2") for v in (1, 2)]
     run_cycle("A")
     assert sorted(pushed) == every_area

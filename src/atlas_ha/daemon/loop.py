@@ -59,9 +59,9 @@ class Daemon:
             role = server.role()
         except AtlasError as exc:
             return f"no role: {exc}"
-        if role != "PRI" and self.keep is not None:
-            self.keep.close_all()
         if role != "PRI":
+            if self.keep is not None:
+                self.keep.close_all()
             return f"{role}: standing by (the PRI drives SyncCycles)"
         flag = suspended(server)
         if flag is not None:

@@ -111,7 +111,7 @@ def descendants(pid: int) -> list[int]:
     parent = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            parent[int(entry.name)] = _stat(int(entry.name))[1]
+            parent[int(entry.name)] = _stat(int(entry.name))[0]
     found, level = [], [pid]
     while level:
         level = [p for p, pp in parent.items() if pp in level and p not in found]
@@ -120,16 +120,16 @@ def descendants(pid: int) -> list[int]:
 
 
 def _pgid(pid: int) -> int:
-    return _stat(pid)[2]
+    return _stat(pid)[1]
 
 
-def _stat(pid: int) -> tuple[str, int, int]:
-    """(state, parent PID, process group) of `pid`; ("", 0, 0) once it is gone."""
+def _stat(pid: int) -> tuple[int, int]:
+    """(parent PID, process group) of `pid`; (0, 0) once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return ("", 0, 0)
-    return (fields[0], int(fields[1]), int(fields[2]))
+        return (0, 0)
+    return (int(fields[1]), int(fields[2]))
 
 
 def _stop_group(pgid: int, timeout: float) -> None:

@@ -11,7 +11,6 @@ goes on for the others. Nothing is repaired here: the next cycle starts from a n
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +28,8 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.create import create
 from atlas_ha.sync.send import send
 from atlas_ha.transport import make_transport
-from atlas_ha.transport.base import Connection
-from atlas_ha.transport.keep import KeptConnections
+from atlas_ha.transport.base import Connection, close_quietly
+from atlas_ha.transport.keep import Kept, KeptConnections
 from atlas_ha.transport.sendback import SendBackHandler
 
 RESULTS_DIR = ".results"
@@ -115,21 +114,24 @@ class Link:
         )
         kept = keep.take(sec, self.key) if keep is not None else None
         self.kept = kept is not None
-        self.conn: Connection | AtlasError = kept if kept is not None else self._connect()
+        self.conn: Connection | AtlasError
+        if kept is not None:
+            self.opened, self.conn = kept.opened, kept.conn
+        else:
+            self.conn = self._connect()  # sets self.opened
         self.good = False  # set when the cycle went through with this connection
         self.released = False
 
     def _connect(self) -> Connection | AtlasError:
         """Start the connection (it is used later), or the error that prevented it."""
+        # the age of a kept connection is measured on the clock of the keeper
+        self.opened = self.keep.clock.monotonic() if self.keep is not None else 0.0
         try:
             transport = make_transport(self.server.settings)
             partner = self.server.master().partners[self.sec]
-            conn = transport.connect(self.sec, partner, self.own)
+            return transport.connect(self.sec, partner, self.own)
         except AtlasError as exc:
             return exc
-        if self.keep is not None:
-            self.keep.opened(conn)
-        return conn
 
     def hello(self, request: dict[str, Any]) -> Connection:
         """Send the cycle's hello; a kept connection that fails here is replaced once."""
@@ -145,7 +147,7 @@ class Link:
             self.server.log(
                 f"cycle: the kept connection to {self.sec} failed ({exc}): reconnecting"
             )
-        _close_quietly(conn)
+        close_quietly(conn)
         self.kept, self.conn = False, self._connect()
         return self.hello(request)
 
@@ -156,16 +158,11 @@ class Link:
             return
         self.released = True
         if self.keep is not None and self.good:
-            self.keep.give_back(self.sec, self.key, self.conn)
+            self.keep.give_back(self.sec, Kept(self.key, self.conn, self.opened))
             return
-        thread = threading.Thread(target=_close_quietly, args=(self.conn,))
+        thread = threading.Thread(target=close_quietly, args=(self.conn,))
         thread.start()
         closing.append(thread)
-
-
-def _close_quietly(conn: Connection) -> None:
-    with contextlib.suppress(Exception):
-        conn.close()
 
 
 def _sync_sec(server: Server, link: Link, closing: list[threading.Thread]) -> SecOutcome:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from atlas_ha.converters.chain import convert_to_newer, convert_to_older
@@ -13,7 +12,7 @@ from atlas_ha.sync.create import create
 from atlas_ha.sync.install import install
 from atlas_ha.sync.send import send
 from atlas_ha.transport import make_transport
-from atlas_ha.transport.base import Connection
+from atlas_ha.transport.base import Connection, close_quietly
 
 
 def connect_to_pri(server: Server) -> Connection | AtlasError:
@@ -48,8 +47,7 @@ def sync_up(server: Server, pending: Connection | AtlasError | None = None) -> d
             older = convert_to_older(server, role, env)
         except BaseException:
             if own_connection and isinstance(pending, Connection):
-                with contextlib.suppress(Exception):
-                    pending.close()
+                close_quietly(pending)
             raise
         if isinstance(pending, AtlasError):
             raise pending

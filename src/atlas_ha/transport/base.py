@@ -8,6 +8,8 @@ validation of what arrives) happens on the receiving side, identically for every
 
 from __future__ import annotations
 
+import contextlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -82,3 +84,20 @@ class Transport(ABC):
     @abstractmethod
     def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
         """Open a connection to the partner holding `role` at `partner.address`."""
+
+
+def decode_answer(line: str, who: str) -> dict[str, Any]:
+    """One JSON-object line from `who` ("ROLE at ADDRESS"), or TransportError."""
+    try:
+        answer = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TransportError(f"{who}: malformed answer") from exc
+    if not isinstance(answer, dict):
+        raise TransportError(f"{who}: malformed answer")
+    return answer
+
+
+def close_quietly(conn: Connection) -> None:
+    """Close `conn`, ignoring what a partner that went away makes closing raise."""
+    with contextlib.suppress(Exception):
+        conn.close()

@@ -112,14 +112,7 @@ def checked_rsync(
 def granted_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
     """SID_DATA/<role> and the EnvVersions `peer` may write there, if it holds a live receive
     grant, else refuse."""
-    try:
-        grant = json.loads(grant_file(sid_root, peer).read_text())
-        role, expires = str(grant["role"]), float(grant["expires"])
-        envs = [int(v) for v in grant["envs"]]
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
-        raise RefusedError(f"refused rsync from {peer}: no receive in progress") from exc
-    if expires < time.time():
-        raise RefusedError(f"refused rsync from {peer}: the receive grant expired")
+    role, envs = _live_grant(grant_file(sid_root, peer), peer, "receive")
     root = sid_root / role
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     return root, envs
@@ -128,15 +121,21 @@ def granted_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
 def granted_send_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
     """SID_DATA/<own role> and the EnvVersions `peer` may read there, if this server's own
     session granted it a pull, else refuse."""
-    try:
-        grant = json.loads(send_grant_file(sid_root, peer).read_text())
-        role, expires = str(grant["role"]), float(grant["expires"])
-        envs = [int(v) for v in grant["envs"]]
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
-        raise RefusedError(f"refused rsync from {peer}: no send in progress") from exc
-    if expires < time.time():
-        raise RefusedError(f"refused rsync from {peer}: the send grant expired")
+    role, envs = _live_grant(send_grant_file(sid_root, peer), peer, "send")
     root = sid_root / role
     if root.is_symlink() or not root.is_dir():
         raise RefusedError(f"refused rsync from {peer}: {root} is not a role area")
     return root, envs
+
+
+def _live_grant(path: Path, peer: str, what: str) -> tuple[str, list[int]]:
+    """(role, EnvVersions) of the unexpired grant in `path`, else refuse."""
+    try:
+        grant = json.loads(path.read_text())
+        role, expires = str(grant["role"]), float(grant["expires"])
+        envs = [int(v) for v in grant["envs"]]
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        raise RefusedError(f"refused rsync from {peer}: no {what} in progress") from exc
+    if expires < time.time():
+        raise RefusedError(f"refused rsync from {peer}: the {what} grant expired")
+    return role, envs

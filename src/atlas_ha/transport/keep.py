@@ -12,7 +12,6 @@ cycle does is unchanged: every cycle starts with a `hello` that the SEC verifies
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from atlas_ha.errors import SettingsError
 from atlas_ha.system import Clock
-from atlas_ha.transport.base import Connection
+from atlas_ha.transport.base import Connection, close_quietly
 
 if TYPE_CHECKING:
     from atlas_ha.settings import Settings
@@ -44,7 +43,9 @@ def kept_connections(settings: Settings, clock: Clock) -> KeptConnections | None
 
 
 @dataclass
-class _Kept:
+class Kept:
+    """A connection with what it leads to and when it was opened (its age counts from then)."""
+
     key: Hashable
     conn: Connection
     opened: float
@@ -54,11 +55,10 @@ class KeptConnections:
     def __init__(self, clock: Clock, max_age: float = DEFAULT_MAX_AGE) -> None:
         self.clock = clock
         self.max_age = max_age
-        self._kept: dict[str, _Kept] = {}
-        self._opened: dict[int, float] = {}  # id(conn) -> when it was opened
+        self._kept: dict[str, Kept] = {}
         self._lock = threading.Lock()
 
-    def take(self, role: str, key: Hashable) -> Connection | None:
+    def take(self, role: str, key: Hashable) -> Kept | None:
         """The kept connection to `role`, if it may be reused for `key`; any other one kept
         for `role` is closed."""
         with self._lock:
@@ -67,38 +67,27 @@ class KeptConnections:
             return None
         fresh = self.clock.monotonic() - kept.opened < self.max_age
         if kept.key == key and fresh and kept.conn.alive():
-            self._opened[id(kept.conn)] = kept.opened
-            return kept.conn
-        _close(kept.conn)
+            return kept
+        close_quietly(kept.conn)
         return None
 
-    def opened(self, conn: Connection) -> None:
-        """Note that `conn` was opened now (its age counts from here)."""
-        self._opened[id(conn)] = self.clock.monotonic()
-
-    def give_back(self, role: str, key: Hashable, conn: Connection) -> None:
-        """Keep `conn` for the next cycle if it is still alive, else close it."""
-        opened = self._opened.pop(id(conn), self.clock.monotonic())
-        if self.max_age <= 0 or not conn.alive():
-            _close(conn)
+    def give_back(self, role: str, kept: Kept) -> None:
+        """Keep `kept` for the next cycle if its connection is still alive, else close it."""
+        if self.max_age <= 0 or not kept.conn.alive():
+            close_quietly(kept.conn)
             return
         with self._lock:
             old = self._kept.pop(role, None)
-            self._kept[role] = _Kept(key, conn, opened)
-        if old is not None and old.conn is not conn:
-            _close(old.conn)
+            self._kept[role] = kept
+        if old is not None and old.conn is not kept.conn:
+            close_quietly(old.conn)
 
     def close_all(self) -> None:
         with self._lock:
             kept, self._kept = list(self._kept.values()), {}
         for entry in kept:
-            _close(entry.conn)
+            close_quietly(entry.conn)
 
     def count(self) -> int:
         """How many connections are kept now."""
         return len(self._kept)
-
-
-def _close(conn: Connection) -> None:
-    with contextlib.suppress(Exception):
-        conn.close()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from atlas_ha.errors import AtlasError, TransportError
-from atlas_ha.transport.base import Connection, Handler
+from atlas_ha.transport.base import Connection, Handler, decode_answer
 
 STDERR_TAIL = 400
 
@@ -76,13 +76,7 @@ class PipeConnection(Connection):
                 f"{self.role} at {self.address}: the connection ended without "
                 f"an answer (exit {self.proc.returncode}): {self.stderr_tail()}"
             )
-        try:
-            answer = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TransportError(f"{self.role} at {self.address}: malformed answer") from exc
-        if not isinstance(answer, dict):
-            raise TransportError(f"{self.role} at {self.address}: malformed answer")
-        return answer
+        return decode_answer(line, f"{self.role} at {self.address}")
 
     def run_rsync(self, argv: Sequence[str]) -> None:
         proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)

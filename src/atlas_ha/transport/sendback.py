@@ -24,7 +24,7 @@ from atlas_ha.errors import RefusedError, TransportError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.sid import send_grant_file
 from atlas_ha.sync.receive import GRANT_SECONDS, read_grant
-from atlas_ha.transport.base import Connection
+from atlas_ha.transport.base import Connection, decode_answer
 
 if TYPE_CHECKING:
     from atlas_ha.sync.context import Server
@@ -50,13 +50,7 @@ class BackChannel(Connection):
             raise TransportError(f"PRI at {self.address}: connection lost: {exc}") from exc
         if not line:
             raise TransportError(f"PRI at {self.address}: the session ended during the send")
-        try:
-            answer = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TransportError(f"PRI at {self.address}: malformed answer") from exc
-        if not isinstance(answer, dict):
-            raise TransportError(f"PRI at {self.address}: malformed answer")
-        return self.raise_for(answer)
+        return self.raise_for(decode_answer(line, f"PRI at {self.address}"))
 
     def push(self, source: Path, dest: str) -> None:
         env = _env_of(source.name)

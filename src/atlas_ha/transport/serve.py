@@ -15,7 +15,6 @@ wrong role). It changes nothing and reveals nothing beyond the MasterConfig's ro
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
@@ -28,7 +27,7 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.delta import Delta, offer
 from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
-from atlas_ha.transport.base import Connection
+from atlas_ha.transport.base import Connection, close_quietly
 
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -124,8 +123,7 @@ class Session:
         """Close the connections back to the PRI (used by SyncUp or not)."""
         for conn in [*self.used, self.back]:
             if isinstance(conn, Connection):
-                with contextlib.suppress(Exception):
-                    conn.close()
+                close_quietly(conn)
         self.used, self.back = [], None
 
 
