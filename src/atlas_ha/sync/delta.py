@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, FormatError, ReceiveError, RefusedError, TransportError
 from atlas_ha.layout import manifest as manifest_mod
@@ -40,6 +40,8 @@ from atlas_ha.layout.manifest import Entry, Manifest
 from atlas_ha.sync.receive import read_grant, validate_area
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from atlas_ha.layout.sid import Area
     from atlas_ha.sync.context import Server
     from atlas_ha.transport.base import Connection
@@ -94,7 +96,7 @@ def send_area(conn: Connection, role: str, area: Area) -> bool:
     return True
 
 
-def _copy_of(area: Area, entry: Entry) -> Any:
+def _copy_of(area: Area, entry: Entry) -> Path:
     return (
         area.path / entry.path if entry.tree == "area" else area.copy_path(entry.tree, entry.path)
     )
