@@ -12,8 +12,11 @@
     ├── ReceiveError               10  received data failed validation (paths, sizes, checksums)
     ├── HistoryError               11  the git history could not be read or written
     ├── ServerStateError           12  the server (or lab) is not in the state the command needs
-    └── SuspendedError             15  a SyncCycle while the Synchronizer is suspended
-                                       (daemon/suspend.py)
+    ├── SuspendedError             15  a SyncCycle (or, on a SEC, a SyncUp or an Install)
+    │                                  while the Synchronizer is suspended (sync/suspension.py)
+    └── GuardError                 16  a safety guard refused an operation that would destroy
+                                       what it protects (a missing system root or identity, a
+                                       mass deletion; SPEC 5.2)
 
 An operating-system error the tool did not anticipate (a full disk, a read-only mount, a
 permission) exits with 14, naming the file. Nothing is half-written: every write is atomic
@@ -91,3 +94,17 @@ class HistoryError(AtlasError):
 
 class ServerStateError(AtlasError):
     exit_code = 12
+
+
+class SuspendedError(AtlasError):
+    """The Synchronizer is suspended: no SyncCycle, and on a suspended SEC no SyncUp/Install."""
+
+    exit_code = 15
+
+
+class GuardError(AtlasError):
+    """A Create or an Install refused: it would record or make a loss (a system root that is
+    missing, identity files that are missing, a mass deletion) that the operator did not
+    allow."""
+
+    exit_code = 16

@@ -12,6 +12,10 @@ Found at --config, else $ATLAS_HA_CONFIG, else /etc/atlas-ha/atlas-ha.toml::
     kind = "local"                      # "local" (same machine) or "ssh"
     registry = "/run/atlas-ha/net"      # local: where running servers register their addresses
 
+    [sync]                              # the deletion guard of Create and Install (SPEC 5.2)
+    mass_deletion_percent = 50          # refuse to remove more than this share of the objects
+    mass_deletion_min = 20              # ... when that is at least this many objects
+
     [hooks]                             # event -> commands, for every role
     after_install = ["/usr/local/sbin/reload-changed"]
     [hooks.roles.PRI]                   # extra commands for one role
@@ -35,7 +39,29 @@ DEFAULT_PATH = Path("/etc/atlas-ha/atlas-ha.toml")
 ENV_VAR = "ATLAS_HA_CONFIG"
 HOOK_EVENTS = ("after_identity_install", "before_create", "after_install", "after_cycle")
 TRANSPORTS = ("local", "ssh")
-TOP_KEYS = {"name", "system_root", "esd_data", "sid_data", "address", "transport", "hooks"}
+TOP_KEYS = {
+    "name",
+    "system_root",
+    "esd_data",
+    "sid_data",
+    "address",
+    "transport",
+    "hooks",
+    "sync",
+}
+SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min"}
+
+
+@dataclass(frozen=True)
+class DeletionGuard:
+    """How much a Create or an Install may remove before it refuses (SPEC 5.2 guard): more
+    than `percent` % of the objects held, when that is at least `minimum` objects."""
+
+    percent: int = 50
+    minimum: int = 20
+
+    def exceeded(self, removed: int, held: int) -> bool:
+        return removed >= self.minimum and removed * 100 > self.percent * held
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,7 @@ class Settings:
     transport_options: dict[str, str] = field(default_factory=dict)
     hooks: dict[str, list[list[str]]] = field(default_factory=dict)
     role_hooks: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    deletion_guard: DeletionGuard = field(default_factory=DeletionGuard)
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -101,6 +128,7 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         raise SettingsError(f"{path}: address = an IP address string")
     transport, options = _transport(data.get("transport", {}), path)
     hooks, role_hooks = _hooks(data.get("hooks", {}), path)
+    guard = _deletion_guard(data.get("sync", {}), path)
     return Settings(
         name=name,
         system_root=directory("system_root", "/"),
@@ -112,7 +140,29 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         transport_options=options,
         hooks=hooks,
         role_hooks=role_hooks,
+        deletion_guard=guard,
     )
+
+
+def _deletion_guard(raw: object, path: Path) -> DeletionGuard:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: [sync] must be a table")
+    unknown = set(raw) - SYNC_KEYS
+    if unknown:
+        raise SettingsError(
+            f"{path}: [sync] unknown keys {sorted(unknown)}; expected {sorted(SYNC_KEYS)}"
+        )
+    percent = raw.get("mass_deletion_percent", DeletionGuard.percent)
+    minimum = raw.get("mass_deletion_min", DeletionGuard.minimum)
+    if type(percent) is not int or not 0 <= percent <= 100:
+        raise SettingsError(
+            f"{path}: [sync] mass_deletion_percent = an integer 0..100, got {percent!r}"
+        )
+    if type(minimum) is not int or minimum < 0:
+        raise SettingsError(
+            f"{path}: [sync] mass_deletion_min = a non-negative integer, got {minimum!r}"
+        )
+    return DeletionGuard(percent, minimum)
 
 
 def _transport(raw: object, path: Path) -> tuple[str, dict[str, str]]:

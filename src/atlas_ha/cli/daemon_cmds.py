@@ -123,7 +123,7 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 
 def cmd_suspend(args: argparse.Namespace) -> int:
-    from atlas_ha.daemon.suspend import suspend
+    from atlas_ha.sync.suspension import suspend
 
     flag = suspend(server_from(args), args.reason)
     print(f"suspended (by {flag['by']}: {flag['reason']}); no SyncCycle runs until resume")
@@ -131,7 +131,7 @@ def cmd_suspend(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from atlas_ha.daemon.suspend import resume
+    from atlas_ha.sync.suspension import resume
 
     print("resumed" if resume(server_from(args)) else "was not suspended")
     return 0

@@ -15,14 +15,19 @@ from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.install import install
 from atlas_ha.sync.send import send_to_partners
 
+ALLOW_HELP = (
+    "allow this once to remove more than the [sync] mass_deletion_percent share of the "
+    "snapshot's objects (recorded in history)"
+)
+
 
 def register(sub: Any) -> None:
     sync = sub.add_parser("sync", help="Synchronizer operations").add_subparsers(
         dest="sync_command", required=True
     )
-    sync.add_parser("create", help="Snapshot Create of this server's role").set_defaults(
-        handler=cmd_create
-    )
+    p = sync.add_parser("create", help="Snapshot Create of this server's role")
+    p.add_argument("--allow-mass-deletion", action="store_true", help=ALLOW_HELP)
+    p.set_defaults(handler=cmd_create)
     sync.add_parser("convert-older", help="ConvertToOlder of this server's role").set_defaults(
         handler=cmd_convert_older
     )
@@ -32,16 +37,16 @@ def register(sub: Any) -> None:
     sync.add_parser("send", help="Snapshot Send of this role to its partners").set_defaults(
         handler=cmd_send
     )
-    sync.add_parser("install", help="Snapshot Install (SEC only)").set_defaults(handler=cmd_install)
-    for name, handler in (("compare", cmd_compare), ("cycle", cmd_cycle)):
-        p = sync.add_parser(
-            name,
-            help=f"Snapshot {name} (PRI only)"
-            if name == "compare"
-            else "one SyncCycle now (PRI only)",
-        )
-        p.add_argument("--json", action="store_true")
-        p.set_defaults(handler=handler)
+    p = sync.add_parser("install", help="Snapshot Install (SEC only)")
+    p.add_argument("--allow-mass-deletion", action="store_true", help=ALLOW_HELP)
+    p.set_defaults(handler=cmd_install)
+    p = sync.add_parser("compare", help="Snapshot Compare (PRI only)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_compare)
+    p = sync.add_parser("cycle", help="one SyncCycle now (PRI only)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--allow-mass-deletion", action="store_true", help=ALLOW_HELP)
+    p.set_defaults(handler=cmd_cycle)
     from atlas_ha.cli.daemon_cmds import register_suspend
 
     register_suspend(sync)
@@ -49,7 +54,7 @@ def register(sub: Any) -> None:
 
 def cmd_create(args: argparse.Namespace) -> int:
     server = server_from(args)
-    area = create(server)
+    area = create(server, allow_mass_deletion=args.allow_mass_deletion)
     print(f"created {area.ref}; SnapshotEnvVersion[{area.ref.role}]={area.ref.env}")
     return 0
 
@@ -85,7 +90,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_install(args: argparse.Namespace) -> int:
     server = server_from(args)
-    changed = install(server)
+    changed = install(server, allow_mass_deletion=args.allow_mass_deletion)
     print(f"installed (PRI,{server.env_id}): {len(changed)} changed")
     for path in changed:
         print(f"  {path}")
@@ -111,7 +116,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_cycle(args: argparse.Namespace) -> int:
-    report = cycle(server_from(args))
+    report = cycle(server_from(args), allow_mass_deletion=args.allow_mass_deletion)
     if args.json:
         print_json(report.as_dict())
     else:

@@ -88,6 +88,13 @@ class EsdData:
     def converter_program(self, env: int) -> Path:
         return self.root / "converters" / f"Env{env}"
 
+    @property
+    def owed_reloads_file(self) -> Path:
+        """The after-install work (hooks, reloads) an Install on this server still owes: written
+        before Install changes the system root, removed once the hooks ran (sync/install.py).
+        On the Bound Data: the services it concerns are this machine's."""
+        return self.root / "owed-reloads.json"
+
     def env_id(self) -> int:
         text = read_text_or_none(self.env_id_file)
         if text is None:

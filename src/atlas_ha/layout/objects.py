@@ -216,6 +216,24 @@ def _place_symlink(entry: Entry, dest: Path, st: os.stat_result | None) -> bool:
     return True
 
 
+def may_change(entry: Entry, dest: StrPath, st: os.stat_result | None) -> bool:
+    """Whether `place_known(entry, dest, st, ...)` may change `dest` (False only when it
+    certainly will not): what an Install records as owed before it writes."""
+    if st is None:
+        return entry.type != "absent"
+    if entry.type == "absent":
+        return True
+    if entry.type == "file":
+        return not stat_matches(entry, st)
+    if object_type(st) != entry.type:
+        return True
+    if IS_ROOT and (st.st_uid, st.st_gid) != (entry.uid, entry.gid):
+        return True
+    if entry.type == "symlink":
+        return os.readlink(dest) != entry.target
+    return stat.S_IMODE(st.st_mode) != entry.mode
+
+
 def walk(base: StrPath, system_path: str) -> Iterator[tuple[str, str, os.stat_result | None]]:
     """Yield (system path, fs path, lstat) for `system_path` under `base` and, for a directory,
     everything inside it (sorted, parents first). A missing top object yields st=None."""
@@ -255,13 +273,18 @@ def tree_stats(base: StrPath, tops: Iterable[str]) -> Stats:
 
 
 def prune(
-    base: StrPath, listed: list[str], keep: set[str], found: Stats | None = None
+    base: StrPath,
+    listed: list[str],
+    keep: set[str],
+    found: Stats | None = None,
+    dry_run: bool = False,
 ) -> list[str]:
     """Remove objects under the listed directories of `base` whose system path is neither in
     `keep` nor a parent directory of something kept; return the removed system paths.
 
     `found`: a walk of `base` over `listed` the caller already made (`tree_stats`); objects
-    created since are in `keep`, objects removed since are skipped."""
+    created since are in `keep`, objects removed since are skipped. `dry_run`: remove nothing,
+    return what would be removed."""
     keep = keep | {
         "/" + "/".join(parts[:i])
         for p in keep
@@ -281,7 +304,8 @@ def prune(
         parent = system_path.rpartition("/")[0]
         if _real_dir(fs_path.rpartition("/")[0]) != real_base + parent:
             continue
-        remove_object(fs_path)
+        if not dry_run:
+            remove_object(fs_path)
         removed.append(system_path)
     return removed
 

@@ -125,6 +125,17 @@ class SidData:
         if read_text_or_none(gitignore) != GITIGNORE:
             atomic_write(gitignore, GITIGNORE, mode=0o600)
 
+    # -- private state (never synced, never recorded) ---------------------------------------
+    @property
+    def results_dir(self) -> Path:
+        """SID_DATA/.results: the role's own results and state (cycle report, suspension)."""
+        return self.root / ".results"
+
+    @property
+    def allowance_file(self) -> Path:
+        """The operator's allowance of one mass deletion by Create (sync/guard.py)."""
+        return self.results_dir / "mass-deletion-allowed.json"
+
     # -- areas and SnapshotEnvVersion ------------------------------------------------------
     def area(self, role: str, env: int) -> Area:
         return Area(self.root / role / f"Env{env}", SnapshotRef(role, env))

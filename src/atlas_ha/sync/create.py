@@ -1,6 +1,8 @@
 """Snapshot Create (SPEC 5.2): copy the role's SyncFiles and IdentFiles into (R, E).
 
 Steps and their transaction flags:
+  0. read the system and apply the guards of sync/guard.py (a missing system root or
+     identity, a mass deletion): a refusal leaves the area exactly as it was;
   1. set InvalidVersions + InvalidSnapshot in (R, E), clear SnapshotEnvVersion[R]
      (a flag that cannot be written stops everything: FlagWriteError);
   2. copy every listed object (stat-based: unchanged files are neither read nor copied),
@@ -19,18 +21,24 @@ from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import write_if_changed
 from atlas_ha.layout.manifest import Manifest
 from atlas_ha.layout.sid import INVALID_SNAPSHOT, INVALID_VERSIONS, Area
+from atlas_ha.sync import guard
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.scan import read_objects
 
 SPECIAL = "SyncFilePathsSpecial"
 
 
-def create(server: Server, role: str | None = None) -> Area:
-    """Create snapshot (R, E) of this server's role R (or `role`) at its EnvVersion E."""
+def create(server: Server, role: str | None = None, allow_mass_deletion: bool = False) -> Area:
+    """Create snapshot (R, E) of this server's role R (or `role`) at its EnvVersion E.
+
+    Refuses (GuardError, before anything is flagged or written) when the system root is
+    missing, when the environment's identity files are missing, or when it would record a
+    mass deletion the operator did not allow (`allow_mass_deletion`; see sync/guard.py)."""
     sid = server.sid
     role = role or server.role()
     env = server.env_id
     area = sid.area(role, env)
+    guard.check_system_root(server, f"Create ({role},{env})")
     if not area.path.is_dir() or not (area.path / "IdentFilePaths").exists():
         _adopt_path_lists(server, role, env)
     if role == "PRI":
@@ -38,6 +46,23 @@ def create(server: Server, role: str | None = None) -> Area:
         from atlas_ha.verifier.setup import setup_quietly  # the Verifier's SetUp (SPEC 8.2)
 
         setup_quietly(server)
+    # read the system first: the guards decide before the area is touched
+    listed = {"SyncFiles": _sync_paths_of(area), "IdentFiles": area.ident_paths()}
+    previous = area.manifest()
+    root = server.settings.system_root
+    found = {
+        tree: list(read_objects(root, tree, paths, previous)) for tree, paths in listed.items()
+    }
+    entries: Manifest = {entry.key: entry for items in found.values() for entry, _ in items}
+    guard.check_identity(server, area, entries, listed["IdentFiles"])
+    deletion = guard.created_deletion(previous, entries, listed)
+    mass = guard.refuse_mass_deletion(
+        server,
+        f"Create ({role},{env})",
+        deletion,
+        allow_mass_deletion,
+        "run `atlas-ha sync create --allow-mass-deletion` once (recorded in history)",
+    )
     sid.ensure()
     # the last manifest describes the copies only if the last Create completed
     trusted = area.path.is_dir() and not area.has_flag(INVALID_SNAPSHOT)
@@ -45,30 +70,30 @@ def create(server: Server, role: str | None = None) -> Area:
     sid.set_flag(area, INVALID_SNAPSHOT)
     sid.set_sev(role, None)
     server.faults.checkpoint("create.flagged")
-    _rebuild_sync_paths(area)
-    previous = area.manifest()
-    entries: Manifest = {}
-    for tree, listed in (("SyncFiles", area.sync_paths()), ("IdentFiles", area.ident_paths())):
+    _write_sync_paths(area, listed["SyncFiles"])
+    for tree, items in found.items():
         tree_dir = str(area.tree_dir(tree))
         copies = objects.tree_stats(tree_dir, objects.tops_of(tree_dir))  # one walk of the copy
-        for entry, fs_path in read_objects(server.settings.system_root, tree, listed, previous):
+        for entry, fs_path in items:
             old = previous.get(entry.key)
             known = old.sha256 if trusted and old is not None else ""
-            found = copies.get(entry.path)
+            hit = copies.get(entry.path)
             objects.place_known(
                 entry,
                 tree_dir + entry.path,
-                found[1] if found else None,
+                hit[1] if hit else None,
                 source=fs_path,
                 area_copy=True,
                 dest_sha=known,
             )
-            entries[entry.key] = entry
             server.faults.checkpoint("create.copy")
         _remove_vanished(area, tree, entries, copies)
     server.faults.checkpoint("create.copied")
     write_manifest(area, entries)
-    server.history.record("create", role, env, [f"{role}/Env{env}"])
+    trailers = {"Atlas-Allowed-Mass-Deletion": deletion.describe()} if mass else None
+    server.history.record("create", role, env, [f"{role}/Env{env}"], trailers)
+    if mass:
+        guard.record_allowance(server, area, deletion)
     server.faults.checkpoint("create.recorded")
     sid.clear_flag(area, "InvalidSend")
     sid.set_sev(role, env)
@@ -85,15 +110,21 @@ def _remove_vanished(area: Area, tree: str, entries: Manifest, copies: objects.S
     objects.prune(area.tree_dir(tree), tops, keep, found=copies)
 
 
-def _rebuild_sync_paths(area: Area) -> None:
-    """SyncFilePaths = all SyncFilePathsSvc* + SyncFilePathsSpecial (SPEC 8.2), when present."""
+def _sync_paths_of(area: Area) -> list[str]:
+    """SyncFilePaths = all SyncFilePathsSvc* + SyncFilePathsSpecial (SPEC 8.2), when the area
+    has SyncFilePathsSpecial; else the SyncFilePaths it holds."""
     special = area.path / SPECIAL
     if not special.exists():
-        return
+        return area.sync_paths()
     listed: list[str] = []
     for part in [*sorted(area.path.glob("SyncFilePathsSvc*")), special]:
         listed += [p for p in paths_mod.read(part) if p not in listed]
-    write_if_changed(area.path / "SyncFilePaths", paths_mod.render(listed))
+    return listed
+
+
+def _write_sync_paths(area: Area, listed: list[str]) -> None:
+    if (area.path / SPECIAL).exists():
+        write_if_changed(area.path / "SyncFilePaths", paths_mod.render(listed))
 
 
 def _adopt_path_lists(server: Server, role: str, env: int) -> None:

@@ -18,21 +18,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from atlas_ha.converters.chain import convert_to_older
-from atlas_ha.daemon.suspend import check_not_suspended
-from atlas_ha.errors import AtlasError, RoleError
+from atlas_ha.errors import AtlasError, RoleError, SuspendedError, TransportError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.model import role_key
+from atlas_ha.sync import guard
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.compare import CompareResult, compare
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.create import create
 from atlas_ha.sync.send import send
+from atlas_ha.sync.suspension import check_not_suspended
 from atlas_ha.transport import make_transport
 from atlas_ha.transport.base import Connection, close_quietly
 from atlas_ha.transport.keep import Kept, KeptConnections
 from atlas_ha.transport.sendback import SendBackHandler
-
-RESULTS_DIR = ".results"
 
 
 @dataclass
@@ -41,6 +40,17 @@ class SecOutcome:
     reached: bool
     error: str = ""
     reply: dict[str, Any] = field(default_factory=dict)
+    cause: str = ""  # why not synced: unreachable, suspended (by its operator), not synced
+
+    @classmethod
+    def failed(cls, sec: str, exc: AtlasError) -> SecOutcome:
+        if isinstance(exc, SuspendedError):
+            cause = "suspended"
+        elif isinstance(exc, TransportError):
+            cause = "unreachable"
+        else:
+            cause = "not synced"
+        return cls(sec, False, str(exc), cause=cause)
 
 
 @dataclass
@@ -61,9 +71,17 @@ class CycleReport:
         return asdict(self)
 
 
-def cycle(server: Server, keep: KeptConnections | None = None) -> CycleReport:
+def cycle(
+    server: Server, keep: KeptConnections | None = None, allow_mass_deletion: bool = False
+) -> CycleReport:
     """One SyncCycle. `keep`: connections kept from the last cycle (the daemon's), reused
-    where still good and given back at the end; without it every connection is closed."""
+    where still good and given back at the end; without it every connection is closed.
+    `allow_mass_deletion`: the operator allows this cycle's Create, and the SECs' Installs,
+    a mass deletion (sync/guard.py); an allowance an earlier Create recorded for the very
+    snapshot sent is passed on to the SECs too.
+
+    The cycle lock is held until the report is recorded and the after-cycle hooks are done,
+    so that `sync suspend` returns only when nothing of a cycle still runs."""
     master = server.master()
     if not master.is_pri:
         raise RoleError(f"a SyncCycle is driven by the PRI; this server holds {master.role}")
@@ -76,10 +94,11 @@ def cycle(server: Server, keep: KeptConnections | None = None) -> CycleReport:
         links = {sec: Link(server, sec, keep) for sec in secs}
         closing: list[threading.Thread] = []
         try:
-            create(server, "PRI")
+            pri = create(server, "PRI", allow_mass_deletion)
+            allow = allow_mass_deletion or guard.allowance_holds(server, pri)
             report.converted_down = convert_to_older(server, "PRI", env)
             with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
-                work = pool.map(lambda sec: _sync_sec(server, links[sec], closing), secs)
+                work = pool.map(lambda sec: _sync_sec(server, links[sec], closing, allow), secs)
                 report.secs = list(work)
             # the connections are closed meanwhile (each SEC ends its session)
             report.compare = compare(server, secs)
@@ -90,10 +109,10 @@ def cycle(server: Server, keep: KeptConnections | None = None) -> CycleReport:
                 thread.join()
         for outcome, result in zip(report.secs, report.compare, strict=True):
             if not outcome.reached:
-                result.state, result.note = "stale", f"unreachable: {outcome.error}"
-    report.finished = server.clock.now()
-    _record(server, report)
-    server.run_hooks("after_cycle", "PRI", {"ATLAS_HA_CYCLE_OK": str(report.all_equal)})
+                result.state, result.note = "stale", f"{outcome.cause}: {outcome.error}"
+        report.finished = server.clock.now()
+        _record(server, report)
+        server.run_hooks("after_cycle", "PRI", {"ATLAS_HA_CYCLE_OK": str(report.all_equal)})
     return report
 
 
@@ -165,36 +184,39 @@ class Link:
         closing.append(thread)
 
 
-def _sync_sec(server: Server, link: Link, closing: list[threading.Thread]) -> SecOutcome:
+def _sync_sec(
+    server: Server, link: Link, closing: list[threading.Thread], allow: bool
+) -> SecOutcome:
     master, sec = server.master(), link.sec
+    syncup: dict[str, Any] = {"op": "syncup", **({"allow_mass_deletion": True} if allow else {})}
     try:
         conn = link.hello({"op": "hello", "master_config": master.render(), "next": "syncup"})
         send(server, conn, "PRI")
         if conn.can_pull:  # the SEC sends back over this connection: no login to us
             back = SendBackHandler(server, conn)
             try:
-                reply = conn.call_serving({"op": "syncup", "reverse": True}, back)
+                reply = conn.call_serving({**syncup, "reverse": True}, back)
             finally:
                 back.close()
         else:
-            reply = conn.call({"op": "syncup"})
+            reply = conn.call(syncup)
         link.good = True
     except AtlasError as exc:
         server.log(f"ALERT cycle: {sec}: {exc}")
-        return SecOutcome(sec, False, str(exc))
+        return SecOutcome.failed(sec, exc)
     finally:
         link.release(closing)
     return SecOutcome(sec, True, reply={k: v for k, v in reply.items() if k != "ok"})
 
 
 def _record(server: Server, report: CycleReport) -> None:
-    path = server.sid.root / RESULTS_DIR / "last-cycle.json"
+    path = server.sid.results_dir / "last-cycle.json"
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     atomic_write(path, json.dumps(report.as_dict(), indent=1), mode=0o600)
 
 
 def last_cycle(server: Server) -> dict[str, Any] | None:
-    path = server.sid.root / RESULTS_DIR / "last-cycle.json"
+    path = server.sid.results_dir / "last-cycle.json"
     try:
         data = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):

@@ -11,6 +11,7 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.create import create
 from atlas_ha.sync.install import install
 from atlas_ha.sync.send import send
+from atlas_ha.sync.suspension import check_not_suspended
 from atlas_ha.transport import make_transport
 from atlas_ha.transport.base import Connection, close_quietly
 
@@ -26,24 +27,31 @@ def connect_to_pri(server: Server) -> Connection | AtlasError:
         return exc
 
 
-def sync_up(server: Server, pending: Connection | AtlasError | None = None) -> dict[str, Any]:
+def sync_up(
+    server: Server,
+    pending: Connection | AtlasError | None = None,
+    allow_mass_deletion: bool = False,
+) -> dict[str, Any]:
     """ConvertToNewer (PRI), Install, Create, ConvertToOlder, Send to the PRI.
 
     `pending`: the connection back to the PRI, if already started (`connect_to_pri`); the
-    caller then closes it (after answering: closing waits for the PRI's side to end)."""
+    caller then closes it (after answering: closing waits for the PRI's side to end).
+    `allow_mass_deletion`: the PRI's operator allowed the mass deletion its snapshot holds
+    (Install and this SEC's Create then let it through)."""
     master = server.master()
     if master.is_pri or "PRI" not in master.partners:
         raise RoleError(f"SyncUp runs on a SEC with a PRI partner; this is {master.role}")
     env, role = server.env_id, master.role
     with server.sid.lock("cycle"):
+        check_not_suspended(server, "SyncUp")
         # connect first: the handshake and the PRI's start-up overlap the work below
         own_connection = pending is None
         if pending is None:
             pending = connect_to_pri(server)
         try:
             converted = convert_to_newer(server, "PRI", env)
-            changed = install(server)
-            create(server, role)
+            changed = install(server, allow_mass_deletion)
+            create(server, role, allow_mass_deletion)
             older = convert_to_older(server, role, env)
         except BaseException:
             if own_connection and isinstance(pending, Connection):

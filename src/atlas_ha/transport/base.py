@@ -16,13 +16,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from atlas_ha.errors import AtlasError, ReceiveError, RefusedError, TransportError
+from atlas_ha.errors import (
+    AtlasError,
+    GuardError,
+    ReceiveError,
+    RefusedError,
+    SuspendedError,
+    TransportError,
+)
 from atlas_ha.model import Partner
 
 ERRORS: dict[str, type[AtlasError]] = {
     "RefusedError": RefusedError,
     "ReceiveError": ReceiveError,
     "TransportError": TransportError,
+    "SuspendedError": SuspendedError,
+    "GuardError": GuardError,
 }
 
 

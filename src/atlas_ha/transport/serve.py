@@ -105,7 +105,7 @@ class Session:
             if back is None:
                 back = self._channel() if self._reverse(request) else connect_to_pri(self.server)
             self.used.append(back)
-            return sync_up(self.server, back)
+            return sync_up(self.server, back, request.get("allow_mass_deletion") is True)
         raise RefusedError(f"unknown operation {op!r} from {self.peer}")
 
     def _reverse(self, request: dict[str, Any]) -> bool:

@@ -7,7 +7,7 @@ On itself (target.own), see sentry_self.py:
     on the PRI the last cycle report with every SEC reached and equal
     (SID_DATA/.results/last-cycle.json; the sentry remembers the last good one it saw); on a
     SEC the last PRI snapshot received (each cycle sends one);
-  * suspended (SID_DATA/.results/suspended.json, daemon/suspend.py): WARNING on every round;
+  * suspended (SID_DATA/.results/suspended.json, sync/suspension.py): WARNING on every round;
   * the last Snapshot Compare (PRI): stale/missing/invalid SECs CRITICAL, different WARNING;
   * role/identity: the role booted with (ESD_DATA/CurrentRole) is the disk's role; the
     installed identity's address (read in this server's own format) is the role's (the

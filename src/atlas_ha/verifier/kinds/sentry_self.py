@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.converters import identity
-from atlas_ha.daemon.suspend import suspended as suspension_of
 from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.identity import current_role
+from atlas_ha.sync.suspension import suspended as suspension_of
 from atlas_ha.verifier.api import Context
 from atlas_ha.verifier.profile import Measurement, Status, Threshold, judged
 from atlas_ha.verifier.services import ServiceDef

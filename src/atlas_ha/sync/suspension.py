@@ -1,8 +1,11 @@
 """Suspend and resume the Synchronizer (SPEC 5.10).
 
-`suspend` returns only once no SyncCycle is in progress (it takes the cycle lock, so it waits
-for a running cycle to finish), then writes SID_DATA/.results/suspended.json; no cycle starts
-until `resume` removes it. The flag is on the Unbound Data: a suspended group stays suspended
+`suspend` returns only once no SyncCycle is in progress (it takes the cycle lock, which a
+cycle holds until its report is recorded and its after-cycle hooks are done, so it waits for a
+running cycle to finish), then writes SID_DATA/.results/suspended.json; no cycle starts
+until `resume` removes it. On a SEC the same flag makes SyncUp and Install refuse (an operator
+suspends a server to work on it): the PRI reports "SEC1 suspended by <who>: <reason>" and goes
+on with the other SECs. The flag is on the Unbound Data: a suspended group stays suspended
 when the PRI's disk moves to another server. While suspended, the Verifier's sentry check
 reports it on every round, so a suspension is never forgotten.
 """
@@ -13,21 +16,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from atlas_ha.errors import AtlasError
+from atlas_ha.errors import SuspendedError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.sync.context import Server
 
 FILE = "suspended.json"
 
 
-class SuspendedError(AtlasError):
-    """A SyncCycle was asked for while the Synchronizer is suspended."""
-
-    exit_code = 15
-
-
 def flag_path(server: Server) -> Path:
-    return server.sid.root / ".results" / FILE
+    return server.sid.results_dir / FILE
 
 
 def suspended(server: Server) -> dict[str, Any] | None:
@@ -65,11 +62,18 @@ def resume(server: Server) -> bool:
     return True
 
 
-def check_not_suspended(server: Server) -> None:
-    """Called by the SyncCycle while it holds the cycle lock."""
+def check_not_suspended(server: Server, what: str = "SyncCycle") -> None:
+    """Refuse `what` while suspended (the SyncCycle calls it holding the cycle lock; a SEC's
+    SyncUp and Install too)."""
     flag = suspended(server)
-    if flag is not None:
+    if flag is None:
+        return
+    by, reason = flag.get("by"), flag.get("reason")
+    if what == "SyncCycle":
         raise SuspendedError(
-            f"the Synchronizer is suspended (by {flag.get('by')}: {flag.get('reason')}); "
-            "`atlas-ha sync resume` to go on"
+            f"the Synchronizer is suspended (by {by}: {reason}); `atlas-ha sync resume` to go on"
         )
+    raise SuspendedError(
+        f"{server.role()} suspended by {by}: {reason} ({what} refused; "
+        f"`atlas-ha sync resume` on {server.name} to go on)"
+    )
