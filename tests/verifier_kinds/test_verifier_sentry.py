@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.sync.suspension import resume, suspend
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.sync.cycle import CycleReport
+from atlas_ha.sync.suspension import resume, suspend
 from atlas_ha.transport import registry_of
 from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.sentry import SentryVerifier

@@ -85,6 +85,7 @@ def cycle(
     master = server.master()
     if not master.is_pri:
         raise RoleError(f"a SyncCycle is driven by the PRI; this server holds {master.role}")
+    guard.check_system_root(server, "SyncCycle")
     env = server.env_id
     report = CycleReport(server.name, env, server.clock.now())
     with server.sid.lock("cycle"):
