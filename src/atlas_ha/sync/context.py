@@ -40,7 +40,7 @@ class Server:
 
     @cached_property
     def history(self) -> History:
-        return History(self.settings.sid_data, self.settings.name, self.runner)
+        return History(self.settings.sid_data, self.settings.name, self.runner, self.log)
 
     @cached_property
     def env_id(self) -> int:

@@ -16,6 +16,12 @@ object are in the Manifest, which is committed with the files.
 
 Operators read changes with `History.log`, `History.diff` and `History.show`; restores
 are in sync/restore.py.
+
+Every write to the repository holds the history lock (a flock every atlas-ha process takes).
+A git killed mid-operation (a power cut, SIGKILL of the cycle's process group) leaves its
+lock files (.git/index.lock, a ref's .lock) behind, and every later git command would refuse.
+So, holding the history lock, a git lock file that no live git process holds is stale: it is
+removed, and the removal is logged. A git failure is reported with git's whole message.
 """
 
 from __future__ import annotations
@@ -25,13 +31,13 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, HistoryError
-from atlas_ha.layout.atomic import atomic_write, locked, write_if_changed
+from atlas_ha.layout.atomic import atomic_write, locked, read_text_or_none, write_if_changed
 from atlas_ha.layout.sid import FLAGS, SEV_FILE
 from atlas_ha.system import Completed, Runner
 
@@ -48,6 +54,7 @@ GIT_ENV = {
 # not make git convert line endings, encodings or keywords when it stores or restores files.
 NEUTRAL_ATTRIBUTES = "* -text !eol -filter -ident -working-tree-encoding -export-subst\n"
 FILE_TREES = ("SyncFiles", "IdentFiles")
+MAX_GIT_MESSAGE = 4000  # characters of git's own error message kept in a HistoryError
 _TMP = re.compile(r"^\..*\.atlas-tmp\.")
 
 
@@ -59,6 +66,36 @@ def _is_private(name: str) -> bool:
         return True
     in_area_dir = len(parts) == 3 and base in FLAGS  # ROLE/EnvN/<flag>
     return in_area_dir or (len(parts) == 2 and base == SEV_FILE)
+
+
+def _message(done: Completed) -> str:
+    """git's whole error message (bounded), lines joined with " / "."""
+    text = (done.stderr or done.stdout).strip()
+    if len(text) > MAX_GIT_MESSAGE:
+        text = text[:MAX_GIT_MESSAGE] + " ..."
+    return " / ".join(text.splitlines()) or "(git printed nothing)"
+
+
+def git_processes_on(root: Path) -> list[int]:
+    """PIDs of live git processes working on the repository of `root` (their working
+    directory inside it, or GIT_DIR naming it); processes this user cannot inspect are
+    not ours (SID_DATA is mode 0700)."""
+    git_dir = str(root / ".git")
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "git":
+                continue
+            cwd = os.readlink(proc / "cwd")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        inside = cwd == str(root) or cwd.startswith(str(root) + "/")
+        if inside or os.fsencode(f"GIT_DIR={git_dir}") in environ:
+            found.append(int(proc.name))
+    return found
 
 
 RECORDED = "atlas-recorded.json"
@@ -76,11 +113,18 @@ class Change:
     server: str
 
 
+def _quiet(_line: str) -> None:
+    pass
+
+
 class History:
-    def __init__(self, root: Path, server: str, runner: Runner) -> None:
+    def __init__(
+        self, root: Path, server: str, runner: Runner, log: Callable[[str], None] = _quiet
+    ) -> None:
         self.root = root
         self.server = server
         self.runner = runner
+        self.alert = log
 
     def git(self, *args: str, check: bool = True, input_text: str | None = None) -> Completed:
         env = {
@@ -91,23 +135,63 @@ class History:
             "HOME": str(self.root / ".git"),
         }
         try:
-            return self.runner.run(
-                ["git", *args], env=env, cwd=self.root, check=check, input_text=input_text
+            done = self.runner.run(
+                ["git", *args], env=env, cwd=self.root, check=False, input_text=input_text
             )
         except AtlasError as exc:
             raise HistoryError(f"{self.root}: git history: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise HistoryError(f"{self.root}: git {args[0]}: output is not UTF-8") from exc
+        if check and done.returncode != 0:
+            raise HistoryError(
+                f"{self.root}: git {args[0]} failed (exit {done.returncode}): " + _message(done)
+            )
+        return done
+
+    def clear_stale_locks(self) -> list[str]:
+        """Remove git's lock files that no live git process holds (the caller holds the
+        history lock, so no atlas-ha git runs); return the removed ones, relative to .git."""
+        git_dir = self.root / ".git"
+        if not git_dir.is_dir():
+            return []
+        found = [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]
+        if not found or git_processes_on(self.root):
+            return []
+        removed = []
+        for lock in found:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+                removed.append(str(lock.relative_to(git_dir)))
+                self.alert(
+                    f"ALERT history: removed the stale git lock {lock} (left by a git process "
+                    "that was killed; no git runs on this history now)"
+                )
+        return removed
 
     def ensure(self) -> None:
         """Create the repository (GIT_DIR = SID_DATA/.git, mode 0700) unless it exists."""
+        if not self._configured():
+            with self.lock():
+                self._init()
+
+    def _configured(self) -> bool:
+        """Whether the repository exists with its configuration (an init killed half-way is
+        finished by the next one)."""
+        config = read_text_or_none(self.root / ".git" / "config") or ""
+        return (self.root / ".git" / "HEAD").exists() and "atlas-ha@localhost" in config
+
+    def _init(self) -> None:
+        """`ensure`, holding the history lock."""
+        if self._configured():
+            return
+        self.clear_stale_locks()
         if not (self.root / ".git" / "HEAD").exists():
             self.git("init", "-q", "-b", "main")
-            os.chmod(self.root / ".git", 0o700)
-            self.git("config", "user.name", "atlas-ha")
-            self.git("config", "user.email", "atlas-ha@localhost")
-            self.git("config", "core.quotePath", "false")
-            self._neutralise()
+        os.chmod(self.root / ".git", 0o700)
+        self.git("config", "core.quotePath", "false")
+        self.git("config", "user.name", "atlas-ha")
+        self._neutralise()
+        self.git("config", "user.email", "atlas-ha@localhost")  # last: marks it configured
 
     def _neutralise(self) -> None:
         """Write .git/info/attributes (NEUTRAL_ATTRIBUTES); callers hold the history lock or
@@ -177,7 +261,8 @@ class History:
         paths: list[str],
         trailers: Mapping[str, str],
     ) -> str | None:
-        self.ensure()
+        self._init()
+        self.clear_stale_locks()
         self._neutralise()
         message = (
             f"{operation} {role}/Env{env} on {self.server}\n\n"
@@ -287,13 +372,15 @@ class History:
         if not relpaths:
             return
         with self.lock():
+            self.clear_stale_locks()
             self._neutralise()
             done = self.git(
                 "restore", f"--source={commit}", "--worktree", "--", *relpaths, check=False
             )
         if done.returncode != 0:
-            tail = " / ".join(done.stderr.strip().splitlines()[-2:])
-            raise HistoryError(f"cannot restore {', '.join(relpaths)} to revision {rev!r}: {tail}")
+            raise HistoryError(
+                f"cannot restore {', '.join(relpaths)} to revision {rev!r}: {_message(done)}"
+            )
 
     def _export(self, commit: str, relpaths: list[str]) -> dict[str, bytes]:
         """Files (content) and symlinks (target) under `relpaths` at `commit`, by relpath."""
