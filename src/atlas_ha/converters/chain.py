@@ -87,9 +87,25 @@ def _up_to_date(marker: Path, inputs: str, target_manifest: Path) -> bool:
 
 
 def convert_to_older(server: Server, role: str, env: int) -> list[int]:
-    """ConvertToOlder from (role, env) down to (role, 1); return the EnvVersions written."""
+    """ConvertToOlder from (role, env) down to (role, 1); return the EnvVersions written.
+
+    The source must be valid (SPEC 3: an invalid snapshot is never converted): SEV[role] = env
+    and no InvalidSnapshot or InvalidSend in it. Its own InvalidVersions flag is what this
+    chain clears: Create leaves it set until the older areas are rebuilt."""
     sid = server.sid
     top = sid.area(role, env)
+    sev = sid.sev(role)
+    flags = [f for f in top.flags() if f != INVALID_VERSIONS]
+    if sev != env or not top.path.is_dir() or flags:
+        reason = (
+            f"SnapshotEnvVersion[{role}] is {sev}"
+            if sev != env
+            else ("the area does not exist" if not top.path.is_dir() else f"flagged {flags}")
+        )
+        raise InvalidSnapshotError(
+            f"ConvertToOlder refused: the source ({role},{env}) in {sid.root} is not valid "
+            f"({reason}); an invalid snapshot is never converted"
+        )
     if not top.has_flag(INVALID_VERSIONS):
         sid.set_flag(top, INVALID_VERSIONS)
     written = []
