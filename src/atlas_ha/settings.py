@@ -18,6 +18,10 @@ Found at --config, else $ATLAS_HA_CONFIG, else /etc/atlas-ha/atlas-ha.toml::
     before_create = ["/usr/local/sbin/prepare-test-data"]
 
 Hook events: after_identity_install, before_create, after_install, after_cycle.
+
+    [receive]                           # what a received snapshot may hold (layout.policy)
+    setuid = "refuse"                   # refuse | flag | allow, per rule
+    shadow_files = ["/etc/ssl/private"] # more shadow-class paths (mode within 0640)
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlas_ha.errors import SettingsError
+from atlas_ha.layout import policy
 from atlas_ha.model import ROLE_RE, toml_line
 
 DEFAULT_PATH = Path("/etc/atlas-ha/atlas-ha.toml")
@@ -36,6 +41,7 @@ ENV_VAR = "ATLAS_HA_CONFIG"
 HOOK_EVENTS = ("after_identity_install", "before_create", "after_install", "after_cycle")
 TRANSPORTS = ("local", "ssh")
 TOP_KEYS = {"name", "system_root", "esd_data", "sid_data", "address", "transport", "hooks"}
+TOP_KEYS.add("receive")  # [receive]: layout.policy
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Settings:
     transport_options: dict[str, str] = field(default_factory=dict)
     hooks: dict[str, list[list[str]]] = field(default_factory=dict)
     role_hooks: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    receive: policy.ReceivePolicy = field(default_factory=policy.ReceivePolicy)
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -112,6 +119,7 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         transport_options=options,
         hooks=hooks,
         role_hooks=role_hooks,
+        receive=policy.parse_table(data.get("receive", {}), path),
     )
 
 
