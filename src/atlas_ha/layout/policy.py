@@ -9,7 +9,7 @@ action, set in the `[receive]` table of the settings:
              naming the area, the object, the rule and the setting that would accept it)
     flag     accepted, reported: an ALERT line in the receiver's log, the receive-commit
              answer (the sender logs it too) and `SID_DATA/<ROLE>/PolicyFlagged.json`
-             (shown by `atlas-ha server status`) until the next receive of that role
+             (shown by `atlas-ha status`) until the next receive of that role
     allow    accepted silently
 
 Rules (only SyncFiles and IdentFiles objects are judged: the area's own path lists are
