@@ -68,6 +68,7 @@ ENVS_AHEAD = 8
 MAX_LINK_HOPS = 40  # Linux's MAXSYMLINKS
 TABLE_KEYS = (*RULES, "shadow_files", "envs_ahead")
 TREES = ("SyncFiles", "IdentFiles")
+SUSPECT_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
 
 
 @dataclass(frozen=True)
@@ -140,26 +141,30 @@ def parse_table(raw: object, where: Path) -> ReceivePolicy:
 
 def judge(manifest: Manifest, policy: ReceivePolicy) -> list[Finding]:
     """Every object of `manifest` a rule objects to and whose action is not allow, in
-    Manifest order (tree, path)."""
+    Manifest order (tree, path; the rules of one object in the order of RULES)."""
     links = {
         t: {p: e.target for (tt, p), e in manifest.items() if tt == t and e.type == "symlink"}
         for t in TREES
     }
-    shadow = policy.shadow_paths
+    resolve = {t: ChainMap(links[t], links[o]) for t, o in zip(TREES, TREES[::-1], strict=True)}
+    shadow = set(policy.shadow_paths)
+    below = tuple(p + "/" for p in shadow)
     findings: list[Finding] = []
-    for (tree, path), entry in sorted(manifest.items()):
+    for (tree, path), entry in manifest.items():
         if tree not in TREES or entry.type == "absent":
             continue
-        other = links[TREES[1 - TREES.index(tree)]]
-        for rule, detail in _objections(entry, ChainMap(links[tree], other), shadow):
+        shadow_class = path in shadow or path.startswith(below)
+        if entry.type != "symlink" and not entry.mode & SUSPECT_BITS and not shadow_class:
+            continue  # nearly every object: nothing to look at
+        for rule, detail in _objections(entry, resolve[tree], shadow_class):
             action = policy.action(rule)
             if action != "allow":
                 findings.append(Finding(rule, action, tree, path, detail))
-    return findings
+    return sorted(findings, key=lambda f: (TREES.index(f.tree), f.path))
 
 
 def _objections(
-    entry: Entry, links: Mapping[str, str], shadow: tuple[str, ...]
+    entry: Entry, links: Mapping[str, str], shadow_class: bool
 ) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     mode = entry.mode
@@ -169,7 +174,7 @@ def _objections(
         found.append(("world_writable", f"is world-writable (mode {mode:04o})"))
     if entry.type == "symlink" and leaves_root(entry.path, entry.target, links):
         found.append(("symlink_out_of_root", f"-> {entry.target} leaves the system root"))
-    if paths_mod.covered(entry.path, list(shadow)):
+    if shadow_class:
         if entry.type == "symlink":
             found.append(("shadow_mode", "is a symlink at a shadow-class path"))
         else:
