@@ -22,6 +22,10 @@ Found at --config, else $ATLAS_HA_CONFIG, else /etc/atlas-ha/atlas-ha.toml::
     before_create = ["/usr/local/sbin/prepare-test-data"]
 
 Hook events: after_identity_install, before_create, after_install, after_cycle.
+
+    [receive]                           # what a received snapshot may hold (layout.policy)
+    setuid = "refuse"                   # refuse | flag | allow, per rule
+    shadow_files = ["/etc/ssl/private"] # more shadow-class paths (mode within 0640)
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlas_ha.errors import SettingsError
+from atlas_ha.layout import policy
 from atlas_ha.model import ROLE_RE, toml_line
 
 DEFAULT_PATH = Path("/etc/atlas-ha/atlas-ha.toml")
@@ -48,6 +53,7 @@ TOP_KEYS = {
     "transport",
     "hooks",
     "sync",
+    "receive",  # [receive]: layout.policy
 }
 SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min"}
 
@@ -77,6 +83,7 @@ class Settings:
     hooks: dict[str, list[list[str]]] = field(default_factory=dict)
     role_hooks: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
     deletion_guard: DeletionGuard = field(default_factory=DeletionGuard)
+    receive: policy.ReceivePolicy = field(default_factory=policy.ReceivePolicy)
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -141,6 +148,7 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         hooks=hooks,
         role_hooks=role_hooks,
         deletion_guard=guard,
+        receive=policy.parse_table(data.get("receive", {}), path),
     )
 
 

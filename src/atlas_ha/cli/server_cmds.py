@@ -15,6 +15,7 @@ from atlas_ha.sync.address import own_address
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.identity import current_role, identity_install
 from atlas_ha.sync.init import InitRequest, init, settings_for
+from atlas_ha.sync.receive import read_flagged
 from atlas_ha.system import Runner
 from atlas_ha.transport import registry_of
 from atlas_ha.transport.serve import serve
@@ -107,6 +108,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
         roles[role] = {
             "sev": sid.sev(role),
             "areas": {f"Env{v}": sid.validity(role, v) or "valid" for v in sid.envs(role)},
+            "flagged": read_flagged(server, role),  # by the receive policy, last receive
         }
     return {
         "server": server.name,
@@ -129,6 +131,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for role, info in data["roles"].items():
         areas = ", ".join(f"{k} {v}" for k, v in info["areas"].items())
         print(f"  {role}: SnapshotEnvVersion={info['sev']}  {areas}")
+        for line in info["flagged"]:
+            print(f"    ALERT flagged by the receive policy: {line}")
     cycle = data["last_cycle"]
     if cycle:
         for c in cycle["compare"]:

@@ -24,6 +24,7 @@ INVALID_VERSIONS = "InvalidVersions"
 INVALID_SEND = "InvalidSend"
 FLAGS = (INVALID_SNAPSHOT, INVALID_VERSIONS, INVALID_SEND)
 SEV_FILE = "SnapshotEnvVersion"
+POLICY_FLAGGED = "PolicyFlagged.json"  # what the receive policy flagged in the last receive
 ENV_RE = re.compile(r"^Env([1-9][0-9]*)$")
 # Not part of the history: flags and SnapshotEnvVersion are state (SEV flips every cycle on a
 # PRI whose SECs are older: receive sets it down, ConvertToNewer up), the rest is private;
@@ -32,6 +33,7 @@ GITIGNORE = (
     "".join(f"{f}\n" for f in FLAGS)
     + f"/*/{SEV_FILE}\n/.locks/\n/.staging/\n/.results/\n.*.atlas-tmp.*\n"
     + "/*/VerifierResults.sqlite*\n"
+    + f"/*/{POLICY_FLAGGED}\n"
 )
 
 
@@ -168,6 +170,11 @@ class SidData:
             atomic_write(path, "" if env is None else f"{env}\n", mode=0o600)
         except OSError as exc:
             raise FlagWriteError(f"{path}: cannot write SnapshotEnvVersion: {exc}") from exc
+
+    def policy_flagged_file(self, role: str) -> Path:
+        """What the receive policy flagged (accepted, reported) in the last receive of `role`
+        (JSON list; absent = nothing)."""
+        return self.root / role / POLICY_FLAGGED
 
     # -- flags and validity -----------------------------------------------------------------
     def set_flag(self, area: Area, flag: str) -> None:

@@ -3,7 +3,9 @@
 A steady state changes few files, but every area holding one has a new Manifest, and an
 rsync per area lists every object on both sides (and, over ssh, is a session of its own).
 For each area that receive-begin did not find current, the sender first offers its new
-Manifest (`receive-delta`, zlib + base64). The receiver checks that the area it holds still
+Manifest (`receive-delta`, zlib + base64). The receiver judges it by the receive policy
+(layout.policy: a refused object ends the delta before anything is written; receive-commit
+refuses the area whichever way it arrives), checks that the area it holds still
 validates against its own Manifest, compares the two and answers the objects whose content
 it lacks (`need`), or nothing (`full`: too much changed, an object changed its type, no
 valid area to start from), and the sender then pushes that area with rsync as before. With
@@ -37,7 +39,7 @@ from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.areawrite import AreaWriter
 from atlas_ha.layout.manifest import Entry, Manifest
-from atlas_ha.sync.receive import read_grant, validate_area
+from atlas_ha.sync.receive import judge, read_grant, validate_area
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -138,10 +140,11 @@ def offer(server: Server, role: str, env: int, packed: object, peer: str) -> Del
     except FormatError as exc:
         raise ReceiveError(str(exc)) from exc
     _check_names(new, where)
+    judge(server, where, new)  # a refused object: nothing is written (flagged: at commit)
     area = server.sid.area(role, env)
     try:
-        old = area.manifest()
         validate_area(server, area)  # what we hold is what our Manifest says
+        old = area.manifest()
     except (AtlasError, OSError):
         return None
     return _plan(env, text, old, new)

@@ -1,10 +1,26 @@
 """The receiving side of Snapshot Send (SPEC 5.4) and role verification (SPEC 5.8).
 
-Nothing received is trusted. Before the transfer every existing (R, V) area of the role is
-flagged InvalidSend and SnapshotEnvVersion[R] is cleared; after it, each received area is
-checked against its own Manifest (clean absolute paths, exactly the listed objects, types,
-sizes, bounded total, sha256 of every file whose inode changed since it was last verified).
-Only then is SnapshotEnvVersion[R] set to the value sent and InvalidSend cleared.
+Nothing received is trusted. receive-begin first checks the EnvVersions announced (below),
+before anything is created or flagged; then every existing (R, V) area of the role is
+flagged InvalidSend and SnapshotEnvVersion[R] is cleared. After the transfer, receive-commit
+(for exactly the areas receive-begin granted) checks each received area against its own
+Manifest: the area holds its Manifest, SyncFiles/, IdentFiles/ (real directories) and the
+path lists its Manifest names (regular files with the listed mode and checksum) and nothing
+else; clean absolute paths, exactly the listed objects, types, link targets, sizes, bounded
+total, sha256 of every file whose inode changed since it was last verified. Then the
+receive policy (layout.policy: setuid, world-writable, symlinks leaving the system root,
+loose shadow-class modes) judges every received Manifest: a refused object keeps the whole
+receive invalid, a flagged one is reported. Only then is SnapshotEnvVersion[R] set to the
+value sent and InvalidSend cleared.
+
+The EnvVersions a sender may announce: SPEC 5.4 has it send every valid (R, V) with V <= its
+own EnvID, and the receiver store them all, also those newer than its own EnvID (an Env1 SEC
+holds PRI/Env2 of an Env2 PRI: a disk moved into a newer server uses them). So the envs.toml
+of the receiver does not bound them; what does: distinct V with 1 <= V <= SEV, SEV among
+them (what an honest sender sends: SEV and the older areas ConvertToOlder made) and
+SEV <= own EnvID + `[receive] envs_ahead` (default 8: a partner more EnvVersions ahead
+than that is a mistake or an attack, and each V is a directory). A request outside that is
+refused with nothing created.
 """
 
 from __future__ import annotations
@@ -16,7 +32,7 @@ import stat
 from pathlib import Path
 
 from atlas_ha.errors import FormatError, ReceiveError, RefusedError
-from atlas_ha.layout import objects
+from atlas_ha.layout import objects, policy
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.manifest import Manifest
@@ -26,7 +42,8 @@ from atlas_ha.model import MasterConfig
 from atlas_ha.sync.context import Server
 
 MAX_TOTAL_BYTES = 8 << 30
-AREA_FILES = {"Manifest", "SyncFiles", "IdentFiles", "SyncFilePaths", "IdentFilePaths"}
+AREA_DIRS = ("SyncFiles", "IdentFiles")
+AREA_LISTS = ("SyncFilePaths", "IdentFilePaths")  # and SyncFilePaths<part>, as the Manifest lists
 
 
 def verify_requester(server: Server, requester: MasterConfig, address: str, op: str) -> None:
@@ -61,12 +78,31 @@ def grant_file(server: Server, peer: str) -> Path:
     return sid_grant_file(server.sid.root, peer)
 
 
+def check_envs(envs: list[int], sev: int, own_env: int, ahead: int) -> str | None:
+    """Why EnvVersions `envs` with SEV `sev` may not be received here (None: they may); see
+    the module doc."""
+    if len(set(envs)) != len(envs):
+        return "an EnvVersion repeats"
+    if sev not in envs:
+        return f"SEV={sev} is not among them"
+    if any(v < 1 or v > sev for v in envs):
+        return f"each must be in 1..SEV={sev}"
+    if sev > own_env + ahead:
+        return f"SEV={sev} is more than {ahead} ahead of this server's EnvID {own_env}"
+    return None
+
+
 def begin(
-    server: Server, role: str, envs: list[int], peer: str, digests: dict[str, str] | None = None
+    server: Server,
+    role: str,
+    sev: int,
+    envs: list[int],
+    peer: str,
+    digests: dict[str, str] | None = None,
 ) -> tuple[dict[int, Path], list[int]]:
-    """Flag every area of `role` InvalidSend, clear SEV[role], grant `peer` rsync into
-    SID_DATA/<role>/Env<V> until commit; return where each env goes, and the envs already
-    current here.
+    """Check the EnvVersions announced, flag every area of `role` InvalidSend, clear
+    SEV[role], grant `peer` rsync into SID_DATA/<role>/Env<V> until commit; return where
+    each env goes, and the envs already current here.
 
     `digests` (env -> sha256 of the sender's Manifest): an area whose Manifest has that same
     digest and that validates against it now (after it was flagged InvalidSend: every listed
@@ -74,6 +110,14 @@ def begin(
     verification, checksum) is current: the sender need not push it and the grant leaves it
     out, so nothing can write into it before commit, which then does not validate it again.
     """
+    ahead = server.settings.receive.envs_ahead
+    reason = check_envs(envs, sev, server.env_id, ahead)
+    if reason is not None:
+        raise RefusedError(
+            f"receive-begin of {role} with SEV={sev} and EnvVersions {envs} from {peer} refused: "
+            f"{reason} (accepted: distinct 1 <= V <= SEV, SEV among them, "
+            f"SEV <= EnvID + [receive] envs_ahead = {server.env_id} + {ahead})"
+        )
     sid = server.sid
     sid.ensure()
     for v in sorted(set(sid.envs(role)) | set(envs)):
@@ -83,6 +127,7 @@ def begin(
     current = [v for v in envs if _is_current(server, sid.area(role, v), digests.get(str(v)))]
     grant = {
         "role": role,
+        "sev": sev,
         "expires": server.clock.now() + GRANT_SECONDS,
         "envs": [v for v in envs if v not in current],
         "current": current,
@@ -103,11 +148,22 @@ def _is_current(server: Server, area: Area, digest: str | None) -> bool:
 
 
 def manifest_digest(area: Area) -> str:
-    """sha256 of the area's Manifest file ("" when it has none)."""
+    """sha256 of the area's Manifest file ("" when it has none, or not as a regular file)."""
+    data = _regular_bytes(area.manifest_file)
+    return "" if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _regular_bytes(path: Path) -> bytes | None:
+    """The content of `path` if it is a regular file, never read through a symlink (None
+    when absent or anything else: a symlink, a fifo, a directory)."""
     try:
-        return hashlib.sha256(area.manifest_file.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return ""
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # absent, or ELOOP: a symlink
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
 
 
 def read_grant(server: Server, peer: str) -> dict[str, object]:
@@ -119,24 +175,79 @@ def read_grant(server: Server, peer: str) -> dict[str, object]:
     return grant if isinstance(grant, dict) else {}
 
 
-def commit(server: Server, role: str, sev: int, envs: list[int], peer: str) -> None:
+def commit(server: Server, role: str, sev: int, envs: list[int], peer: str) -> list[str]:
     """Validate every received area (those found current at begin were validated then and
-    could not be written since), then set SEV[role] and clear InvalidSend."""
+    could not be written since), judge every one by the receive policy, then set SEV[role]
+    and clear InvalidSend; return what the policy flagged ("Env<V> <finding>")."""
     grant = read_grant(server, peer)
     grant_file(server, peer).unlink(missing_ok=True)
-    current = grant.get("current") if grant.get("role") == role else []
-    skip = {v for v in current if isinstance(v, int)} if isinstance(current, list) else set()
-    sid = server.sid
+    where = f"received {role}"
     if not envs or sev not in envs or any(v < 1 or v > sev for v in envs):
-        raise ReceiveError(f"received {role}: SEV={sev} with envs {envs} is inconsistent")
+        raise ReceiveError(f"{where}: SEV={sev} with envs {envs} is inconsistent")
+    granted, current = grant.get("envs"), grant.get("current")
+    if (
+        grant.get("role") != role
+        or grant.get("sev") != sev
+        or not isinstance(granted, list)
+        or not isinstance(current, list)
+        or sorted(granted + current) != sorted(envs)
+    ):
+        raise ReceiveError(
+            f"{where}: commit of SEV={sev} with envs {envs} from {peer} does not match its "
+            f"receive-begin (role {grant.get('role')}, SEV={grant.get('sev')}, "
+            f"envs {granted} + current {current})"
+        )
+    skip = {v for v in current if isinstance(v, int)}
+    sid = server.sid
     for v in envs:
         if v not in skip:
             validate_area(server, sid.area(role, v))
+    flagged: list[str] = []
+    for v in envs:
+        area = sid.area(role, v)
+        found = judge(server, f"received {area.ref}", area.manifest())
+        flagged += [f"Env{v} {f}" for f in found]
     server.faults.checkpoint("receive.validated")
+    record_flagged(server, role, flagged)
     sid.set_sev(role, sev)
     for v in envs:
         sid.clear_flag(sid.area(role, v), INVALID_SEND)
     server.history.record("receive", role, sev, [f"{role}/Env{v}" for v in envs])
+    return flagged
+
+
+def judge(server: Server, where: str, manifest: Manifest) -> list[policy.Finding]:
+    """Apply the receive policy to a received Manifest: raise ReceiveError for the first
+    refused object, return the flagged ones."""
+    settings = server.settings
+    found = policy.judge(manifest, settings.receive)
+    refused = [f for f in found if f.action == "refuse"]
+    if refused:
+        first, more = refused[0], len(refused) - 1
+        raise ReceiveError(
+            f"{where}: refused by the receive policy: {first.object} {first.detail}"
+            + (f" (and {more} more)" if more else "")
+            + f'; to accept it set {first.rule} = "flag" (or "allow") in [receive] of '
+            f"{settings.config_file}"
+        )
+    return found
+
+
+def record_flagged(server: Server, role: str, flagged: list[str]) -> None:
+    """Log each flagged object as an ALERT and keep the list for `server status`."""
+    for line in flagged:
+        server.log(f"ALERT receive {role}: accepted, flagged by the receive policy: {line}")
+    path = server.sid.policy_flagged_file(role)
+    if flagged:
+        atomic_write(path, json.dumps(flagged, indent=1) + "\n", mode=0o600)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def read_flagged(server: Server, role: str) -> list[str]:
+    """What the receive policy flagged in the last receive of `role` ([] when nothing)."""
+    data = _load_json(server.sid.policy_flagged_file(role))
+    return [str(x) for x in data] if isinstance(data, list) else []
 
 
 def validate_area(server: Server, area: Area) -> None:
@@ -174,17 +285,15 @@ def _tree_proof(area: Area) -> str:
 
 def _validate_area(server: Server, area: Area) -> None:
     where = f"received {area.ref}"
+    if _regular_bytes(area.manifest_file) is None:  # never read through a symlink or a fifo
+        raise ReceiveError(f"{where}: no Manifest (a regular file) at {area.manifest_file}")
     try:
         manifest = area.manifest()
-        for name in ("SyncFilePaths", "IdentFilePaths"):
+        _check_area_objects(area, manifest, where)  # before reading a path list
+        for name in AREA_LISTS:
             paths_mod.read(area.path / name)
     except FormatError as exc:
         raise ReceiveError(f"{where}: {exc}") from exc
-    if not area.manifest_file.exists():
-        raise ReceiveError(f"{where}: no Manifest")
-    extra = {p.name for p in area.path.iterdir()} - AREA_FILES - {INVALID_SEND}
-    if any(not n.startswith("SyncFilePaths") for n in extra):
-        raise ReceiveError(f"{where}: unexpected objects {sorted(extra)}")
     total = sum(e.size for e in manifest.values())
     if total > MAX_TOTAL_BYTES:
         raise ReceiveError(f"{where}: {total} bytes exceeds the bound of {MAX_TOTAL_BYTES}")
@@ -193,7 +302,6 @@ def _validate_area(server: Server, area: Area) -> None:
     fresh: dict[str, list[object]] = {}
     for tree in ("SyncFiles", "IdentFiles"):
         _check_tree(area, tree, manifest, cache, fresh, where)
-    _check_area_files(area, manifest, where)
     if fresh != cache:
         atomic_write(cache_file, json.dumps(fresh), mode=0o600)
 
@@ -268,20 +376,54 @@ def _check_file(
     fresh[fs_path] = stamp
 
 
-def _check_area_files(area: Area, manifest: Manifest, where: str) -> None:
+def _check_area_objects(area: Area, manifest: Manifest, where: str) -> None:
+    """The area's own objects: its Manifest, the tree directories, the path lists the
+    Manifest names (each a regular file with the listed mode and checksum), nothing else."""
+    lists = {}
     for (tree, name), entry in manifest.items():
         if tree != "area":
             continue
-        path = area.path / name
-        if not name.startswith(("SyncFilePaths", "IdentFilePaths")) or "/" in name:
+        if not name.startswith(AREA_LISTS) or "/" in name:
             raise ReceiveError(f"{where}: Manifest names an unexpected area file {name!r}")
-        if not path.is_file() or objects.hash_file(path) != entry.sha256:
-            raise ReceiveError(f"{where}: {name}: checksum does not match the Manifest")
+        lists[name] = entry
+    for child in sorted(os.scandir(area.path), key=lambda e: e.name):
+        st = child.stat(follow_symlinks=False)
+        kind = objects.object_type(st)
+        if child.name == INVALID_SEND:
+            continue
+        if child.name == "Manifest" and kind == "file":
+            continue
+        if child.name in AREA_DIRS and kind == "dir":
+            continue
+        listed = lists.get(child.name)
+        if listed is None:
+            raise ReceiveError(
+                f"{where}: unexpected {kind} {child.path} (an area holds its Manifest, "
+                f"{'/, '.join(AREA_DIRS)}/ and the path lists its Manifest names)"
+            )
+        if kind != "file" or listed.type != "file":
+            raise ReceiveError(
+                f"{where}: {child.path} is a {kind}, the Manifest says {listed.type}"
+            )
+        mode = stat.S_IMODE(st.st_mode)
+        if mode != listed.mode:
+            raise ReceiveError(
+                f"{where}: {child.path} has mode {mode:04o}, the Manifest says {listed.mode:04o}"
+            )
+        if st.st_size != listed.size or objects.hash_file(Path(child.path)) != listed.sha256:
+            raise ReceiveError(f"{where}: {child.name}: checksum does not match the Manifest")
+    missing = sorted(n for n in lists if not (area.path / n).is_file())
+    if missing:
+        raise ReceiveError(f"{where}: {missing[0]} listed in the Manifest did not arrive")
 
 
 def _load_cache(path: Path) -> dict[str, list[object]]:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
+    data = _load_json(path)
     return data if isinstance(data, dict) else {}
+
+
+def _load_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None

@@ -36,7 +36,13 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
         if not send_area(conn, role, sid.area(role, v)):  # the changed objects only, or
             conn.push(sid.area(role, v).path, str(targets[str(v)]))  # the whole area
         server.faults.checkpoint("send.pushed")
-    conn.call({"op": "receive-commit", "role": role, "sev": sev, "envs": valid})
+    answer = conn.call({"op": "receive-commit", "role": role, "sev": sev, "envs": valid})
+    flagged = answer.get("flagged")
+    if isinstance(flagged, list) and flagged:
+        server.log(
+            f"ALERT send {role} to {conn.role} at {conn.address}: accepted, but flagged by its "
+            f"receive policy: {'; '.join(str(f) for f in flagged)}"
+        )
     server.log(f"send {role} Env{valid} SEV={sev} to {conn.role} at {conn.address}")
     return valid
 

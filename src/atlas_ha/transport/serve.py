@@ -73,10 +73,10 @@ class Session:
                 f"{self.requester.role} at {self.peer} may send only its own role, not {role}"
             )
         if op == "receive-begin":
-            envs = _ints(request.get("envs"))
+            envs, sev = _ints(request.get("envs")), _sev(request.get("sev"))
             digests = _digests(request.get("digests", {}))
-            with self.server.sid.lock(f"area-{role}"):
-                targets, current = receive.begin(self.server, role, envs, self.peer, digests)
+            with self.server.sid.lock(f"area-{role}"):  # begin checks envs before any write
+                targets, current = receive.begin(self.server, role, sev, envs, self.peer, digests)
             return {"targets": {str(v): str(p) for v, p in targets.items()}, "current": current}
         if op == "receive-delta":
             env = _ints([request.get("env")])[0]
@@ -97,8 +97,8 @@ class Session:
         if op == "receive-commit":
             envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
             with self.server.sid.lock(f"area-{role}"):
-                receive.commit(self.server, role, sev, envs, self.peer)
-            return {}
+                flagged = receive.commit(self.server, role, sev, envs, self.peer)
+            return {"flagged": flagged}
         if op == "syncup":
             receive.verify_requester(self.server, self.requester, self.peer, "syncup")
             back, self.back = self.back, None
@@ -131,6 +131,13 @@ def _ints(value: object) -> list[int]:
     if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
         raise RefusedError(f"expected a list of positive EnvVersions, got {value!r}")
     return list(value)
+
+
+def _sev(value: object) -> int:
+    """The SnapshotEnvVersion a receive-begin announces (checked against envs by begin)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise RefusedError(f"expected sev = a positive EnvVersion, got {value!r}")
+    return value
 
 
 def _digests(value: object) -> dict[str, str]:
