@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import HistoryError
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import CycleReport, cycle
+from atlas_ha.sync.history import git_processes_on
 
 Cycle = Callable[[str], CycleReport]
 
@@ -113,6 +115,10 @@ def test_a_lock_held_by_a_live_git_is_kept_and_gits_message_is_reported(
         stderr=subprocess.DEVNULL,
     )
     try:
+        deadline = time.monotonic() + 10
+        while live.pid not in git_processes_on(root):  # it has started working there
+            assert time.monotonic() < deadline and live.poll() is None
+            time.sleep(0.02)
         assert server.history.clear_stale_locks() == []
         assert lock.exists()
         group.servers["A"].file("/etc/app/app.conf").write_text("level = 6\n")
