@@ -1,10 +1,16 @@
-"""Path lists (SyncFilePaths, IdentFilePaths, SyncFilePathsSpecial ...): one path a line."""
+"""Path lists (SyncFilePaths, IdentFilePaths, SyncFilePathsSpecial ...): one path a line.
+
+A line is a file name, and a file name is bytes: a list is read with every byte that is not
+UTF-8 kept as its name's surrogate escape (atlas_ha.text), so any name can be listed and is
+written back with exactly its bytes.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.text import decode_name, is_name
 
 
 def normalise(path: str, where: Path | str, line: int | None) -> str:
@@ -14,6 +20,8 @@ def normalise(path: str, where: Path | str, line: int | None) -> str:
     parts = path.split("/")[1:]
     if any(p in ("", ".", "..") for p in parts) or "\0" in path:
         raise FormatError(where, line, f"a clean absolute path (no '.', '..', '//'), got {path!r}")
+    if not is_name(path):
+        raise FormatError(where, line, f"a file name (bytes), got {path!r}")
     return path  # checked clean: PurePosixPath(path) would render it unchanged
 
 
@@ -40,7 +48,7 @@ def render(paths: list[str], comment: str | None = None) -> str:
 
 def read(path: Path) -> list[str]:
     try:
-        return parse(path.read_text(), path)
+        return parse(decode_name(path.read_bytes()), path)
     except FileNotFoundError:
         return []
 
