@@ -12,6 +12,8 @@ from pathlib import Path
 from atlas_ha.errors import FormatError
 from atlas_ha.text import decode_name, is_name
 
+BLANKS = " \t\r"  # around a line's path; a name may hold any other character, \x85 or U+2028
+
 
 def normalise(path: str, where: Path | str, line: int | None) -> str:
     """Check that `path` is absolute and clean (no '..', no '.', no '//'); return it."""
@@ -26,11 +28,12 @@ def normalise(path: str, where: Path | str, line: int | None) -> str:
 
 
 def parse(text: str, where: Path | str) -> list[str]:
-    """Parse a path list; '#' starts a comment line; duplicates are an error."""
+    """Parse a path list: one path a line (lines end at LF only), blanks around it dropped;
+    '#' starts a comment line; duplicates are an error."""
     result: list[str] = []
     seen: set[str] = set()
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(BLANKS)
         if not line or line.startswith("#"):
             continue
         path = normalise(line, where, number)
