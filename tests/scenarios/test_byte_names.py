@@ -31,14 +31,14 @@ def fs(path: Path, *names: bytes) -> bytes:
 def cli(
     config: Path, *args: str | bytes, limit: bool = False
 ) -> subprocess.CompletedProcess[bytes]:
-    """`atlas-ha --config CONFIG ARGS` in a UTF-8 locale, where printing a name that is not
-    UTF-8 raises unless the CLI renders it; `limit`: at most 1 GiB of memory and 60 s."""
+    """`atlas-ha --config CONFIG ARGS` with a strict UTF-8 stdout and stderr (as in a locale
+    like en_US.UTF-8, where printing a name that is not UTF-8 raises unless the CLI renders
+    it; C and C.UTF-8 would write the raw byte); `limit`: at most 1 GiB of memory and 60 s."""
 
     def bounded() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONUTF8": "0"}
-    env.pop("PYTHONIOENCODING", None)
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8:strict"}
     argv: Sequence[str | bytes] = [sys.executable, "-m", "atlas_ha", "--config", str(config)]
     return subprocess.run(
         [*argv, *args],
