@@ -21,6 +21,21 @@ def check_role(text: str, where: Path | str = "<role>", line: int | None = None)
     return text
 
 
+# EnvVersions are small: a new one per change of some synced file's format or place. The bound
+# keeps a number from a file or a peer from sizing anything (1..EnvID ranges, conversions).
+MAX_ENV = 9999
+
+
+def check_env(text: str, where: Path | str, line: int | None = None) -> int:
+    """The EnvVersion `text` names (1..MAX_ENV, decimal), else FormatError naming `where`."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ENV))) or not (
+        1 <= int(value) <= MAX_ENV
+    ):
+        raise FormatError(where, line, f"one EnvVersion 1..{MAX_ENV}, got {value[:40]!r}")
+    return int(value)
+
+
 def role_key(role: str) -> tuple[int, int]:
     """Sort key: PRI first, then SEC1, SEC2, ... numerically."""
     return (0, 0) if role == "PRI" else (1, int(role[3:]))

@@ -39,6 +39,7 @@ from pathlib import Path
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout import policy
 from atlas_ha.model import ROLE_RE, toml_line
+from atlas_ha.text import bad_byte, shown
 
 DEFAULT_PATH = Path("/etc/atlas-ha/atlas-ha.toml")
 ENV_VAR = "ATLAS_HA_CONFIG"
@@ -100,13 +101,18 @@ def locate(explicit: Path | None) -> Path:
 
 def load(path: Path) -> Settings:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise SettingsError(
             f"{path}: no settings file (use --config or ${ENV_VAR}, or run `atlas-ha init`)"
         ) from exc
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read settings: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        number, expected = bad_byte(raw, exc)
+        raise SettingsError(f"{shown(str(path))}:{number}: {expected}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -31,13 +31,17 @@ class Runner:
         cwd: Path | None = None,
         timeout: float = 300.0,
         check: bool = True,
+        errors: str = "strict",
     ) -> Completed:
+        """`errors`: how undecodable output is decoded ("surrogateescape": as os.fsdecode
+        does, for output naming files)."""
         try:
             proc = subprocess.run(
                 list(argv),
                 input=input_text,
                 capture_output=True,
                 text=True,
+                errors=errors,
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 timeout=timeout,

@@ -44,7 +44,7 @@ def test_sev_and_env_id_errors_name_file_and_line(tmp_path: Path) -> None:
     assert err.value.line == 1 and "SnapshotEnvVersion" in err.value.path
     (tmp_path / "esd").mkdir()
     (tmp_path / "esd/EnvID").write_text("0\n")
-    with pytest.raises(FormatError, match=r"EnvID:1: one positive integer"):
+    with pytest.raises(FormatError, match=r"EnvID:1: one EnvVersion 1\.\.9999"):
         EsdData(tmp_path / "esd").env_id()
 
 

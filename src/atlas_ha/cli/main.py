@@ -10,6 +10,7 @@ from pathlib import Path
 
 from atlas_ha import __version__
 from atlas_ha.errors import EXIT_SYSTEM, AtlasError
+from atlas_ha.text import show_names_on
 
 # the module registering each command; only the one named is imported (a partner's forced
 # command starts a process per session: it need not load the lab, the demo or restore)
@@ -71,6 +72,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    show_names_on(sys.stdout, sys.stderr)  # a file name's non-UTF-8 bytes print as \xNN
     args = build_parser(argv).parse_args(argv)
     try:
         result: int = args.handler(args)

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from atlas_ha.text import encode_name, utf8
+
 
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -26,7 +28,7 @@ def atomic_write(
 ) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
     if isinstance(data, str):
-        data = data.encode()
+        data = encode_name(data)  # text naming files: their bytes, whatever they are
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.atlas-tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -50,7 +52,7 @@ def atomic_write(
 
 def write_if_changed(path: Path, data: bytes | str, mode: int = 0o600) -> bool:
     """Atomically write `data` unless `path` already holds exactly it; True if written."""
-    raw = data.encode() if isinstance(data, str) else data
+    raw = encode_name(data) if isinstance(data, str) else data
     try:
         if path.read_bytes() == raw:
             return False
@@ -61,8 +63,10 @@ def write_if_changed(path: Path, data: bytes | str, mode: int = 0o600) -> bool:
 
 
 def read_text_or_none(path: Path) -> str | None:
+    """The UTF-8 text of `path` (None if absent); FormatError naming the line of a byte that
+    is not UTF-8."""
     try:
-        return path.read_text()
+        return utf8(path.read_bytes(), path)
     except FileNotFoundError:
         return None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from atlas_ha.errors import FormatError, ServerStateError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
-from atlas_ha.model import toml_line
+from atlas_ha.model import check_env, toml_line
 
 ASPECT_KEYS = ("identity", "accounts", "nginx")
 OPTIONAL_ASPECT_KEYS = ("postgresql",)  # an environment without it leaves those files alone
@@ -99,12 +99,7 @@ class EsdData:
         text = read_text_or_none(self.env_id_file)
         if text is None:
             raise ServerStateError(f"{self.env_id_file}: no EnvID (run `atlas-ha init`)")
-        value = text.strip()
-        if not value.isdigit() or int(value) < 1:
-            raise FormatError(
-                self.env_id_file, 1, f"one positive integer EnvVersion, got {value!r}"
-            )
-        return int(value)
+        return check_env(text, self.env_id_file, 1)
 
     def envs(self) -> dict[int, EnvDef]:
         text = read_text_or_none(self.envs_file)
@@ -144,9 +139,10 @@ def parse_envs(text: str, where: Path) -> dict[int, EnvDef]:
         raise FormatError(where, None, "only [env.N] tables")
     result: dict[int, EnvDef] = {}
     for key, table in data["env"].items():
-        if not key.isdigit() or int(key) < 1 or not isinstance(table, dict):
-            raise FormatError(where, None, f"[env.N] with N a positive integer, got [env.{key}]")
-        result[int(key)] = _env_def(int(key), table, where)
+        if key != key.strip() or not isinstance(table, dict):
+            raise FormatError(where, None, f"[env.N] tables, got [env.{key!r}]")
+        version = check_env(key, where)
+        result[version] = _env_def(version, table, where)
     return result
 
 

@@ -8,6 +8,10 @@ Format (text, one JSON object per line after a header line)::
 `tree` is SyncFiles, IdentFiles or area (the area's own files such as SyncFilePaths);
 `type` is file, dir, symlink or absent (a listed path that does not exist on the system,
 recorded so that its removal propagates).
+
+`path` and `target` are file names, any bytes: a byte that is not UTF-8 is held as its
+surrogate escape (atlas_ha.text) and written, as json.dumps writes it, "\\udce9"; json.loads
+reads it back to the same name, so a Manifest line stays ASCII and names round-trip exactly.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.text import is_name
 
 HEADER = "# atlas-ha manifest 1"
 TREES = ("SyncFiles", "IdentFiles", "area")
@@ -147,6 +152,10 @@ def _check(e: Entry, where: Path | str, number: int) -> None:
         raise FormatError(where, number, f"tree in {TREES} and type in {TYPES}")
     if e.tree != "area" and not e.path.startswith("/"):
         raise FormatError(where, number, f"an absolute path, got {e.path!r}")
+    if not (is_name(e.path) and is_name(e.target)):
+        raise FormatError(
+            where, number, f"path and target: file names (bytes), got {e.path!r} -> {e.target!r}"
+        )
     if e.mode > 0o7777:
         raise FormatError(where, number, f"permission bits (<= 0o7777), got {e.mode:o}")
     if e.type == "file" and len(e.sha256) != 64:

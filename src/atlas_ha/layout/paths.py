@@ -1,10 +1,18 @@
-"""Path lists (SyncFilePaths, IdentFilePaths, SyncFilePathsSpecial ...): one path a line."""
+"""Path lists (SyncFilePaths, IdentFilePaths, SyncFilePathsSpecial ...): one path a line.
+
+A line is a file name, and a file name is bytes: a list is read with every byte that is not
+UTF-8 kept as its name's surrogate escape (atlas_ha.text), so any name can be listed and is
+written back with exactly its bytes.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.text import decode_name, is_name
+
+BLANKS = " \t\r"  # around a line's path; a name may hold any other character, \x85 or U+2028
 
 
 def normalise(path: str, where: Path | str, line: int | None) -> str:
@@ -14,15 +22,18 @@ def normalise(path: str, where: Path | str, line: int | None) -> str:
     parts = path.split("/")[1:]
     if any(p in ("", ".", "..") for p in parts) or "\0" in path:
         raise FormatError(where, line, f"a clean absolute path (no '.', '..', '//'), got {path!r}")
+    if not is_name(path):
+        raise FormatError(where, line, f"a file name (bytes), got {path!r}")
     return path  # checked clean: PurePosixPath(path) would render it unchanged
 
 
 def parse(text: str, where: Path | str) -> list[str]:
-    """Parse a path list; '#' starts a comment line; duplicates are an error."""
+    """Parse a path list: one path a line (lines end at LF only), blanks around it dropped;
+    '#' starts a comment line; duplicates are an error."""
     result: list[str] = []
     seen: set[str] = set()
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(BLANKS)
         if not line or line.startswith("#"):
             continue
         path = normalise(line, where, number)
@@ -40,7 +51,7 @@ def render(paths: list[str], comment: str | None = None) -> str:
 
 def read(path: Path) -> list[str]:
     try:
-        return parse(path.read_text(), path)
+        return parse(decode_name(path.read_bytes()), path)
     except FileNotFoundError:
         return []
 

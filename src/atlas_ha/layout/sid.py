@@ -13,11 +13,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlas_ha.errors import FlagWriteError, FormatError, InvalidSnapshotError, ServerStateError
+from atlas_ha.errors import FlagWriteError, InvalidSnapshotError, ServerStateError
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import paths as paths_mod
-from atlas_ha.layout.atomic import atomic_write, fsync_dir, locked, read_text_or_none
-from atlas_ha.model import ROLE_RE, MasterConfig, SnapshotRef, role_key
+from atlas_ha.layout.atomic import (
+    atomic_write,
+    fsync_dir,
+    locked,
+    read_text_or_none,
+    write_if_changed,
+)
+from atlas_ha.model import ROLE_RE, MasterConfig, SnapshotRef, check_env, role_key
 
 INVALID_SNAPSHOT = "InvalidSnapshot"
 INVALID_VERSIONS = "InvalidVersions"
@@ -25,7 +31,7 @@ INVALID_SEND = "InvalidSend"
 FLAGS = (INVALID_SNAPSHOT, INVALID_VERSIONS, INVALID_SEND)
 SEV_FILE = "SnapshotEnvVersion"
 POLICY_FLAGGED = "PolicyFlagged.json"  # what the receive policy flagged in the last receive
-ENV_RE = re.compile(r"^Env([1-9][0-9]*)$")
+ENV_RE = re.compile(r"^Env([1-9][0-9]{0,3})$")  # Env1..Env9999 (model.MAX_ENV)
 # Not part of the history: flags and SnapshotEnvVersion are state (SEV flips every cycle on a
 # PRI whose SECs are older: receive sets it down, ConvertToNewer up), the rest is private;
 # each role's VerifierResults database (SPEC 8.5) lives beside its Env<N> areas, unsynced.
@@ -123,9 +129,7 @@ class SidData:
         """Create SID_DATA owned by the caller with mode 0700 (it holds copies of /etc/shadow)."""
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
-        gitignore = self.root / ".gitignore"
-        if read_text_or_none(gitignore) != GITIGNORE:
-            atomic_write(gitignore, GITIGNORE, mode=0o600)
+        write_if_changed(self.root / ".gitignore", GITIGNORE, mode=0o600)
 
     # -- private state (never synced, never recorded) ---------------------------------------
     @property
@@ -159,10 +163,7 @@ class SidData:
         text = read_text_or_none(path)
         if text is None or not text.strip():
             return None
-        value = text.strip()
-        if not value.isdigit() or int(value) < 1:
-            raise FormatError(path, 1, f"one positive integer EnvVersion, got {value!r}")
-        return int(value)
+        return check_env(text, path, 1)
 
     def set_sev(self, role: str, env: int | None) -> None:
         path = self.root / role / SEV_FILE

@@ -40,6 +40,7 @@ from atlas_ha.errors import AtlasError, HistoryError
 from atlas_ha.layout.atomic import atomic_write, locked, read_text_or_none, write_if_changed
 from atlas_ha.layout.sid import FLAGS, SEV_FILE
 from atlas_ha.system import Completed, Runner
+from atlas_ha.text import NAMES
 
 if TYPE_CHECKING:
     pass
@@ -136,12 +137,15 @@ class History:
         }
         try:
             done = self.runner.run(
-                ["git", *args], env=env, cwd=self.root, check=False, input_text=input_text
+                ["git", *args],
+                env=env,
+                cwd=self.root,
+                check=False,
+                input_text=input_text,
+                errors=NAMES,
             )
         except AtlasError as exc:
             raise HistoryError(f"{self.root}: git history: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise HistoryError(f"{self.root}: git {args[0]}: output is not UTF-8") from exc
         if check and done.returncode != 0:
             raise HistoryError(
                 f"{self.root}: git {args[0]} failed (exit {done.returncode}): " + _message(done)
@@ -341,13 +345,14 @@ class History:
 
     def diff(self, rev_a: str, rev_b: str | None, paths: list[str]) -> str:
         """`git diff` text from `rev_a` to `rev_b` (None: the current work tree) of `paths`
-        (relative to SID_DATA; empty: everything). Bytes that are not UTF-8 show as U+FFFD."""
+        (relative to SID_DATA; empty: everything). Bytes that are not UTF-8 (in names or
+        content) are kept as surrogate escapes (atlas_ha.text): the CLI shows them as \\xNN."""
         revs = [self.verify(rev_a)] + ([self.verify(rev_b)] if rev_b is not None else [])
         guard = self.lock() if rev_b is None else contextlib.nullcontext()
         with self._scratch() as tmp, guard:
             out = tmp / "diff"
             self.git("diff", "--no-color", "--no-ext-diff", f"--output={out}", *revs, "--", *paths)
-            return out.read_bytes().decode(errors="replace")
+            return out.read_bytes().decode("utf-8", NAMES)
 
     def show(self, rev: str, relpath: str) -> bytes:
         """The content of file `relpath` (relative to SID_DATA) at `rev`; of a symlink, its
