@@ -117,3 +117,26 @@ def test_an_interrupted_receive_leaves_invalid_send(group: SimGroup, run_cycle: 
     assert not c_sid.area("PRI", 2).has_flag(INVALID_SNAPSHOT)
     assert states(run_cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     assert (Path(group.servers["C"].file("/etc/app/app.conf"))).read_text() == "level = 8\n"
+
+
+def test_a_temporary_file_a_killed_receiver_left_never_wedges_the_area(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    """Found by the kill campaign: a SEC killed while writing a delta leaves
+    `.NAME.atlas-tmp.PID` in its area; rsync must delete it like anything unlisted (an
+    exclude rule protected it, and every later receive of that area failed)."""
+    run_cycle("A")
+    c_sid = SidData(group.servers["C"].server().settings.sid_data)
+    left = c_sid.area("PRI", 1).copy_path("SyncFiles", "/etc/app/.app.conf.atlas-tmp.999999")
+    left.write_text("half a file")
+    group.servers["A"].file("/etc/app/app.conf").write_text("level = 5\n")
+    assert states(run_cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
+    assert not left.exists()
+    # and the sender's own temporary files are never sent
+    a_area = group.servers["A"].server().sid.area("PRI", 1)
+    a_area.copy_path("SyncFiles", "/etc/app/.app.conf.atlas-tmp.1").write_text("in progress")
+    c_sid.area("PRI", 1).copy_path("SyncFiles", "/etc/app/app.conf").write_text("damaged\n")
+    assert states(run_cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
+    assert (
+        not c_sid.area("PRI", 1).copy_path("SyncFiles", "/etc/app/.app.conf.atlas-tmp.1").exists()
+    )

@@ -26,7 +26,10 @@ RSYNC = [
     "--exclude=/InvalidSend",
     "--exclude=/InvalidSnapshot",
     "--exclude=/InvalidVersions",
-    "--exclude=.*.atlas-tmp.*",
+    # the sender's temporary files are not sent (hidden, sender side only), and the
+    # receiver's, left by a process killed mid-write, are deleted like anything unlisted:
+    # an exclude would protect them from --delete and wedge the area
+    "--filter=H .*.atlas-tmp.*",
 ]
 
 
