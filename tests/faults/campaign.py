@@ -67,12 +67,18 @@ class Campaign:
             "| fault class | trials | survived | defects |",
             "|---|---:|---:|---|",
         ]
+        details = [f"- {t.fault_class}: {t.detail}" for t in self.trials if t.injected]
         for name, trials in rows.items():
             defects = sorted({p for t in trials for p in t.problems})
             shown = "; ".join(defects[:3]) + (" ..." if len(defects) > 3 else "")
             survived = sum(t.survived for t in trials)
             lines.append(f"| {name} | {len(trials)} | {survived} | {shown or 'none'} |")
-        return "\n".join(lines) + "\n"
+        return (
+            "\n".join(lines)
+            + "\n\n<details><summary>trials</summary>\n\n"
+            + "\n".join(details)
+            + "\n\n</details>\n"
+        )
 
 
 # -- processes ---------------------------------------------------------------------------------
