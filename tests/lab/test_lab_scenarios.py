@@ -3,6 +3,8 @@ ssh transport between them; disks moved between servers; the client follows the 
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 import sys
 
 import pytest
@@ -21,7 +23,24 @@ from atlas_ha.lab.lab import ADDRESSES, Lab
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
+def role_authority(lab: Lab) -> dict[str, str]:
+    """Every file of each disk's ssh authority (its role's key, the partner roles' keys it
+    accepts) with its content hash: a disk swap must change none of them (no re-keying)."""
+    found = {}
+    for path in sorted((lab.base / "disks").glob("*/SID_DATA/.ssh/*")):
+        found[str(path.relative_to(lab.base))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def role_key_fingerprint(lab: Lab, disk: str) -> str:
+    pub = lab.base / "disks" / disk / "SID_DATA/.ssh/id_ed25519.pub"
+    out = subprocess.run(["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True)
+    return out.stdout.split()[1]
+
+
 def test_scenarios_across_namespaces(lab: Lab) -> None:
+    authority = role_authority(lab)
+    assert len(authority) == 6  # each of the three disks: its role's key pair, authorized_keys
     assert lab.net.addresses("A") == [ADDRESSES["PRI"]]
     assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
@@ -63,6 +82,11 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert states(report) == {"SEC1": "stale", "SEC2": "equal"}
     sec1 = next(s for s in report["secs"] if s["sec"] == "SEC1")
     assert not sec1["reached"]
+    # SEC2 let B in with the PRI role's key, which came with A's disk: no re-keying
+    c_log = (lab.group.servers["C"].base / "sshd.log").read_text()
+    pri_key = role_key_fingerprint(lab, "disk-A")
+    accepted = [line for line in c_log.splitlines() if "Accepted publickey" in line]
+    assert accepted and all(pri_key in line for line in accepted), accepted
     # the running servers are verified OK; the PRI reports the SEC1 that is down
     assert_all_ok(lab, "C")
     on_b = verify_round(lab, "B")
@@ -97,3 +121,4 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
         "B": ("SEC2", "disk-C", ADDRESSES["SEC2"]),
         "C": ("PRI", "disk-A", ADDRESSES["PRI"]),
     }
+    assert role_authority(lab) == authority  # the authority moved with the disks, unchanged

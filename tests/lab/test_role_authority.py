@@ -89,9 +89,7 @@ def misauthorize_sec1_on_sec2(g: SimGroup) -> None:
     path.write_text(path.read_text() + forced_line("SEC1", ADDR["PRI"], key) + "\n")
 
 
-def test_sec1_key_on_the_pri_address_cannot_sync_sec2(
-    ssh_group: SimGroup, tmp_path: Path
-) -> None:
+def test_sec1_key_on_the_pri_address_cannot_sync_sec2(ssh_group: SimGroup, tmp_path: Path) -> None:
     """The issue's attack: with SEC1's own key, bound to the PRI's address while the PRI is
     down, a full SyncCycle as "PRI" to SEC2. SEC2's disk accepts only the PRI role's key:
     the login is refused, nothing is installed, SEV[PRI] is untouched."""

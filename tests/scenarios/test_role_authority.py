@@ -60,9 +60,7 @@ def test_a_sec_key_claiming_pri_is_refused_and_nothing_changes(
     assert untouched(group, "C") == before and c.sid.sev("PRI") == sev
 
 
-def test_a_sec_key_may_send_only_its_own_role_to_the_pri(
-    group: SimGroup, run_cycle: Cycle
-) -> None:
+def test_a_sec_key_may_send_only_its_own_role_to_the_pri(group: SimGroup, run_cycle: Cycle) -> None:
     run_cycle("A")
     a = group.servers["A"].server(quiet)
     b_master = group.servers["B"].server(quiet).master()
