@@ -28,7 +28,7 @@ from atlas_ha.settings import load
 from atlas_ha.system import Runner
 from atlas_ha.transport.ssh import generate_key
 
-# sshd's own PATH for root; atlas-ha's directory goes first (the lab runs it from a venv)
+# sshd's own PATH for root, after the directory of atlas-ha as the lab installs it
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -82,6 +82,17 @@ def _role_pub(sim: SimServer) -> Path:
     return role_key_file(load(sim.config).sid_data).with_suffix(".pub")
 
 
+def installed_program(sim: SimServer) -> Path:
+    """`atlas-ha` as installed on server `sim` (DIR/servers/<S>/bin/atlas-ha: this Python
+    with this package, however it was installed); its directory goes first on sshd's PATH."""
+    program = sim.base / "bin" / "atlas-ha"
+    text = f'#!/bin/sh\nexec "{sys.executable}" -m atlas_ha "$@"\n'
+    if not program.exists() or program.read_text() != text:
+        program.parent.mkdir(exist_ok=True)
+        atomic_write(program, text, mode=0o755)
+    return program
+
+
 def sshd_config(sim: SimServer, address: str, port: int, host_key: Path) -> str:
     """The sshd of server `sim`: the host key of the role it holds (`host_key`, on the disk);
     the role's authorized partner keys, on the disk plugged in (through the server's own link
@@ -89,7 +100,7 @@ def sshd_config(sim: SimServer, address: str, port: int, host_key: Path) -> str:
     under this server's settings."""
     settings = load(sim.config)
     ssh = server_ssh_dir(settings.esd_data)
-    path = ":".join([str(Path(sys.executable).parent), *SYSTEM_PATH])
+    path = ":".join([str(installed_program(sim).parent), *SYSTEM_PATH])
     authorized = f"{role_authorized_keys(settings.sid_data)} {ssh / 'authorized_keys'}"
     return "\n".join(
         [
