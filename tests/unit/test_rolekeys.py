@@ -4,6 +4,7 @@ authorized_keys line with the role fixed, re-authorizing a role replaces its lin
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -164,3 +165,23 @@ def test_keys_cli(pri: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):  # --role is required
         main(["--config", cfg, "keys", "authorize", pub])
     assert os.path.exists(role_key_file(pri.sid_data))
+
+
+def test_the_ssh_client_key_is_the_roles_never_a_servers(pri: Settings, tmp_path: Path) -> None:
+    import dataclasses
+
+    from atlas_ha.errors import TransportError
+    from atlas_ha.transport.ssh import SshOptions
+
+    ssh = dataclasses.replace(pri, transport="ssh")
+    old = pri.esd_data / "ssh" / "id_ed25519"  # a per-server key of an earlier version
+    old.parent.mkdir(parents=True)
+    old.write_text("old\n")
+    expected = f"{role_key_file(pri.sid_data)}: no ssh key of this server's role"
+    with pytest.raises(TransportError, match=re.escape(expected)):
+        SshOptions(ssh)
+    generate_role_key(pri, Runner())
+    assert SshOptions(ssh).key == role_key_file(pri.sid_data)
+    pinned = dataclasses.replace(ssh, transport_options={"key": str(old)})
+    with pytest.raises(SettingsError, match=r"\[transport\] key: the client key is the role's"):
+        SshOptions(pinned)
