@@ -29,6 +29,7 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.delta import Delta, offer
 from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
+from atlas_ha.transport import registry_of
 from atlas_ha.transport.authority import check_claim, check_op
 from atlas_ha.transport.base import Connection, close_quietly
 
@@ -184,8 +185,6 @@ def serve_local(server: Server, peer_address: str) -> int:
     """`atlas-ha serve`, as the local transport starts it: the session acts for the role of
     the disk in the server the registry names for `peer_address` (over ssh, partners reach
     the session only through `ssh-command`, whose key fixes the role)."""
-    from atlas_ha.transport import registry_of
-
     if server.settings.transport != "local":
         raise RefusedError(
             "`atlas-ha serve` is the local transport's; over ssh a partner's key reaches the "
