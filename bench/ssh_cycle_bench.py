@@ -109,7 +109,7 @@ def ssh_group(base: Path, count: int, port: int) -> Iterator[SimGroup]:
         for name, sim in g.servers.items():
             cfg = sim.base / "esd/ssh/sshd_config"
             host_key = g.disk(f"disk-{name}") / "ssh/host_ed25519"
-            cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]], port, host_key))
+            cfg.write_text(sshd_config(sim, ADDR[roles[name]], port, host_key))
             with (sim.base / "sshd.log").open("w") as log:
                 procs.append(
                     subprocess.Popen(
@@ -192,7 +192,8 @@ class Admin:
             if role == "PRI":
                 continue
             auth = sim.base / "esd/ssh/authorized_keys"
-            auth.write_text(auth.read_text() + f'command="{shell}",restrict {kind} {blob} admin\n')
+            before = auth.read_text() if auth.exists() else ""
+            auth.write_text(before + f'command="{shell}",restrict {kind} {blob} admin\n')
             copy = sim.base / "admin-copy"
             self.targets += [role.lower(), ADDR[role], str(copy)]
         (self.work / "known_hosts").write_text("".join(known))

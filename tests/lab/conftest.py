@@ -1,6 +1,7 @@
 """A group whose servers talk over real OpenSSH + rsync: one sshd per server on its own
-loopback address (127.0.0.11-13), keys per server, partners' keys behind the forced command.
-Every sshd is started here and stopped by PID."""
+loopback address (127.0.0.11-13), a client key per role on its disk, partner roles' keys
+behind the forced command with their role fixed. Every sshd is started here and stopped by
+PID."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.lab import Lab
+from atlas_ha.layout.sid import role_key_file
 
 ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
 PORT = 2222
@@ -50,7 +52,7 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
         for name, sim in g.servers.items():
             cfg = sim.base / "esd/ssh/sshd_config"
             host_key = g.disk(f"disk-{name}") / "ssh/host_ed25519"
-            cfg.write_text(sshd_config(sim.base / "esd", ADDR[roles[name]], PORT, host_key))
+            cfg.write_text(sshd_config(sim, ADDR[roles[name]], PORT, host_key))
             log = (sim.base / "sshd.log").open("w")
             procs.append(
                 subprocess.Popen(
@@ -72,14 +74,22 @@ def ssh_group(tmp_path: Path) -> Iterator[SimGroup]:
                 proc.wait()
 
 
-def ssh_argv(g: SimGroup, name: str, role_to: str, bind: str | None = None) -> list[str]:
-    """ssh with server `name`'s key towards the role `role_to` (no host part)."""
+def role_key(g: SimGroup, name: str) -> Path:
+    """The client key of the role on the disk plugged into server `name`."""
+    return role_key_file(g.servers[name].base / "unbound" / "SID_DATA")
+
+
+def ssh_argv(
+    g: SimGroup, name: str, role_to: str, bind: str | None = None, key: Path | None = None
+) -> list[str]:
+    """ssh with the key of the role server `name` holds (or `key`) towards the role
+    `role_to` (no host part)."""
     esd = g.servers[name].base / "esd/ssh"
     own = {"A": "PRI", "B": "SEC1", "C": "SEC2"}[name]
     return [
         "ssh",
         "-i",
-        str(esd / "id_ed25519"),
+        str(key or role_key(g, name)),
         "-p",
         str(PORT),
         "-o",
@@ -104,9 +114,11 @@ def ssh_as(
     *command: str,
     bind: str | None = None,
     input_text: str | None = None,
+    key: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ssh with server `name`'s key towards the role `role_to`, asking for `command`."""
-    argv = [*ssh_argv(g, name, role_to, bind), f"root@{ADDR[role_to]}", *command]
+    """Run ssh with the key of the role server `name` holds (or `key`) towards the role
+    `role_to`, asking for `command`."""
+    argv = [*ssh_argv(g, name, role_to, bind, key), f"root@{ADDR[role_to]}", *command]
     return subprocess.run(
         argv,
         capture_output=True,

@@ -3,6 +3,8 @@ ssh transport between them; disks moved between servers; the client follows the 
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 import sys
 
 import pytest
@@ -21,7 +23,24 @@ from atlas_ha.lab.lab import ADDRESSES, Lab
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
+def role_authority(lab: Lab) -> dict[str, str]:
+    """Every file of each disk's ssh authority (its role's key, the partner roles' keys it
+    accepts) with its content hash: a disk swap must change none of them (no re-keying)."""
+    found = {}
+    for path in sorted((lab.base / "disks").glob("*/SID_DATA/.ssh/*")):
+        found[str(path.relative_to(lab.base))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def role_key_fingerprint(lab: Lab, disk: str) -> str:
+    pub = lab.base / "disks" / disk / "SID_DATA/.ssh/id_ed25519.pub"
+    out = subprocess.run(["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True)
+    return out.stdout.split()[1]
+
+
 def test_scenarios_across_namespaces(lab: Lab) -> None:
+    authority = role_authority(lab)
+    assert len(authority) == 9, sorted(authority)  # per disk: its key pair, authorized_keys
     assert lab.net.addresses("A") == [ADDRESSES["PRI"]]
     assert states(lab.cycle("A")) == {"SEC1": "equal", "SEC2": "equal"}
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
@@ -59,10 +78,18 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
     assert lab.installed_identity("B").address == ADDRESSES["PRI"]
     assert keyscan_from_client(lab) == role_key(lab, "disk-A")
     assert_pri_serves_client_data(lab)
+    c_log = lab.group.servers["C"].base / "sshd.log"
+    seen = len(c_log.read_text())
     report = lab.cycle("B")
     assert states(report) == {"SEC1": "stale", "SEC2": "equal"}
     sec1 = next(s for s in report["secs"] if s["sec"] == "SEC1")
     assert not sec1["reached"]
+    # SEC2 let B in with the PRI role's key, which came with A's disk: no re-keying
+    # (sshd: "Accepted key ED25519 SHA256:... found at FILE:LINE"; the rest are Verifier keys)
+    new_log = c_log.read_text()[seen:].splitlines()
+    accepted = [line for line in new_log if "found at" in line and "/.ssh/authorized_keys" in line]
+    pri_key = role_key_fingerprint(lab, "disk-A")
+    assert accepted and all(pri_key in line for line in accepted), accepted
     # the running servers are verified OK; the PRI reports the SEC1 that is down
     assert_all_ok(lab, "C")
     on_b = verify_round(lab, "B")
@@ -97,3 +124,4 @@ def test_scenarios_across_namespaces(lab: Lab) -> None:
         "B": ("SEC2", "disk-C", ADDRESSES["SEC2"]),
         "C": ("PRI", "disk-A", ADDRESSES["PRI"]),
     }
+    assert role_authority(lab) == authority  # the authority moved with the disks, unchanged

@@ -154,14 +154,17 @@ def test_rsync_is_confined_to_the_senders_own_role_area(
 
 
 def test_requests_from_the_wrong_address_are_refused(ssh_group: SimGroup) -> None:
-    """SEC1's key from an address that is not SEC1's: the role check refuses the hello."""
+    """SEC1's key from an address that is not SEC1's: its authorized_keys line (`from=`, the
+    role's address) does not let it log in; nothing runs (the session's own address check,
+    SPEC 5.8, is the second factor: tests/scenarios/test_role_verification.py)."""
     from atlas_ha.model import MasterConfig, Partner
 
     mc = MasterConfig("acme-office", "SEC1", {"PRI": Partner(ADDR["PRI"])})
     hello = json.dumps({"op": "hello", "master_config": mc.render()}) + "\n"
     out = ssh_as(ssh_group, "B", "PRI", "atlas-ha", "serve", bind="127.0.0.99", input_text=hello)
-    answer = json.loads(out.stdout.splitlines()[0])
-    assert not answer["ok"] and "gives 127.0.0.12" in answer["error"]
+    assert out.returncode == 255 and out.stdout == "" and "Permission denied" in out.stderr
+    log = (ssh_group.servers["A"].base / "sshd.log").read_text()
+    assert "not from a permitted host (host=127.0.0.99" in log
 
 
 def test_a_pull_reads_only_the_area_the_sec_granted(ssh_group: SimGroup, tmp_path: Path) -> None:
@@ -216,7 +219,7 @@ def test_kept_connections_over_ssh_and_a_shut_down_sec(ssh_group: SimGroup) -> N
         assert b_log.count("Accepted publickey for root from 127.0.0.11") == 1
         sshd = int((ssh_group.servers["B"].base / "esd/ssh/sshd.pid").read_text())
         below = host.descendants(sshd)
-        assert any(b"serve" in Path(f"/proc/{p}/cmdline").read_bytes() for p in below), below
+        assert any(b"ssh-command" in Path(f"/proc/{p}/cmdline").read_bytes() for p in below), below
         host.stop(sshd)
         assert not [p for p in below if Path(f"/proc/{p}").exists()]
         report = cycle(a, keep)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.lab.conftest import ADDR, PORT, ssh_argv
+from tests.lab.conftest import ADDR, PORT, role_key, ssh_argv
 
 from atlas_ha.cli.main import main
 from atlas_ha.demo.group import SimGroup
@@ -122,12 +122,14 @@ def test_verifier_key_only_prints_the_fixed_answer(verifying: SimGroup) -> None:
 
 
 def test_a_partner_key_is_not_accepted_as_verifier_key(verifying: SimGroup) -> None:
-    partner_pub = verifying.servers["A"].base / "esd/ssh/id_ed25519.pub"
+    partner_pub = role_key(verifying, "A").with_suffix(".pub")  # the PRI role's key
     assert authorize_verifier(verifying, "B", partner_pub) != 0
-    text = (verifying.servers["B"].base / "esd/ssh/authorized_keys").read_text()
+    text = (verifying.disk("disk-B") / "SID_DATA/.ssh/authorized_keys").read_text()
     blob = partner_pub.read_text().split()[1]
     assert next(line for line in text.splitlines() if blob in line).startswith('command="')
     assert sum(blob in line for line in text.splitlines()) == 1
+    esd = (verifying.servers["B"].base / "esd/ssh/authorized_keys").read_text()
+    assert blob not in esd
 
 
 def sentry(g: SimGroup, name: str, role: str, address: str) -> Profile:

@@ -163,7 +163,7 @@ def test_only_granted_areas_of_the_own_role(group: SimGroup, run_cycle: Cycle) -
         s.handle(
             {"op": "receive-delta", "role": "PRI", "env": 2, "manifest": delta.pack(text.encode())}
         )  # Env2 was found current: it may not change before commit
-    with pytest.raises(RefusedError, match="only its own role"):
+    with pytest.raises(RefusedError, match="may send only PRI's snapshot"):
         s.handle({"op": "receive-delta", "role": "SEC2", "env": 1, "manifest": ""})
 
 

@@ -35,8 +35,9 @@ def tree_state(root: Path) -> dict[str, str]:
     return state
 
 
-def session(group: SimGroup, name: str, peer: str) -> Session:
-    return Session(group.servers[name].server(lambda _l: None), peer)
+def session(group: SimGroup, name: str, peer: str, key_role: str = "PRI") -> Session:
+    """A session of server `name` serving `peer`, whose key is `key_role`'s."""
+    return Session(group.servers[name].server(lambda _l: None), peer, key_role=key_role)
 
 
 CASES = {
@@ -67,7 +68,7 @@ def test_sec_refuses(group: SimGroup, run_cycle: Cycle, case: str) -> None:
     run_cycle("A")
     requester, address, op, words = CASES[case]
     before = tree_state(group.disk("disk-B"))
-    s = session(group, "B", address)
+    s = session(group, "B", address, key_role=requester.role)  # the claim matches its key
     with pytest.raises(RefusedError, match=words):
         s.handle({"op": "hello", "master_config": requester.render()})
         s.handle({"op": op})
@@ -91,7 +92,7 @@ def test_requests_before_hello_and_other_roles_are_refused(
     with pytest.raises(RefusedError, match="before hello"):
         s.handle({"op": "receive-begin", "role": "PRI", "envs": [1]})
     s.handle({"op": "hello", "master_config": PRI_MC.render()})
-    with pytest.raises(RefusedError, match="only its own role"):
+    with pytest.raises(RefusedError, match="may send only PRI's snapshot"):
         s.handle({"op": "receive-begin", "role": "SEC1", "envs": [1]})
 
 
@@ -210,7 +211,7 @@ def test_an_unchanged_snapshot_is_validated_not_resent(group: SimGroup, run_cycl
     assert answer["current"] == [1, 2]
     assert not b.sid.is_valid("PRI", 1)  # flagged InvalidSend until commit, as any receive
     # nothing may be written into an area found current: the grant leaves it out
-    root, envs = granted_root(b.sid.root, ADDRESSES["PRI"])
+    root, envs = granted_root(b.sid.root, ADDRESSES["PRI"], "PRI")
     assert envs == []
     with pytest.raises(RefusedError, match="not one of the areas granted"):
         checked_rsync(["rsync", "--server", "-a", ".", "Env1/"], root, ADDRESSES["PRI"], envs)
@@ -230,7 +231,7 @@ def test_a_changed_copy_or_another_manifest_is_resent(group: SimGroup, run_cycle
     digests = pri_digests(group)
     s, answer = begin_with_digests(group, {**digests, "2": "0" * 64})
     assert answer["current"] == []  # Env1: its copy changed; Env2: another Manifest
-    assert granted_root(b.sid.root, ADDRESSES["PRI"])[1] == [1, 2]
+    assert granted_root(b.sid.root, ADDRESSES["PRI"], "PRI")[1] == [1, 2]
     with pytest.raises(ReceiveError, match="checksum does not match"):
         s.handle({"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]})
     assert not b.sid.is_valid("PRI", 1)

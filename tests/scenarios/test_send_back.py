@@ -94,7 +94,7 @@ def test_the_pri_pulls_only_what_its_receive_granted(group: SimGroup, run_cycle:
     with pytest.raises(RefusedError, match="before hello"):
         handler({"op": "receive-begin", "role": "SEC1", "sev": 1, "envs": [1]})
     handler({"op": "hello", "master_config": b.master().render()})
-    with pytest.raises(RefusedError, match="only its own role"):
+    with pytest.raises(RefusedError, match="may send only SEC1's snapshot"):
         handler({"op": "receive-begin", "role": "PRI", "sev": 2, "envs": [1, 2]})
     # B's area is the one A holds: found current, so it may not be written before commit
     digest = manifest_digest(b.sid.area("SEC1", 1))
@@ -152,7 +152,7 @@ def test_the_sec_sends_back_over_the_session_it_serves(group: SimGroup, run_cycl
         ],
     )
     out = io.StringIO()
-    s = Session(b, ADDRESSES["PRI"], pri, out)
+    s = Session(b, ADDRESSES["PRI"], pri, out, key_role="PRI")
     s.handle({"op": "hello", "master_config": a.master().render(), "reverse": True})
     assert s.back is None  # no connection of its own to the PRI
     reply = s.handle({"op": "syncup", "reverse": True})

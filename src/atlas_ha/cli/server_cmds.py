@@ -18,7 +18,7 @@ from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.sync.receive import read_flagged
 from atlas_ha.system import Runner
 from atlas_ha.transport import registry_of
-from atlas_ha.transport.serve import serve
+from atlas_ha.transport.serve import serve_local
 
 
 def register(sub: Any) -> None:
@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("status", help="role, EnvVersion, SnapshotEnvVersions, validity")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_status)
-    p = sub.add_parser("serve", help="receiving end of a partner connection (forced command)")
+    p = sub.add_parser("serve", help="receiving end of a partner connection (local transport)")
     p.add_argument("--peer-address", required=True)
     p.set_defaults(handler=cmd_serve)
 
@@ -141,4 +141,4 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return serve(server_from(args), args.peer_address)
+    return serve_local(server_from(args), args.peer_address)

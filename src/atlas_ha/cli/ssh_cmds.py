@@ -1,19 +1,22 @@
 """`atlas-ha keys generate|authorize|verifier-key|authorize-verifier` and the forced command
-`atlas-ha ssh-command`.
+`atlas-ha ssh-command --role ROLE`.
 
-A partner's key (`authorize`) reaches only the forced command (atlas-ha operations). The
-Verifier's key (`authorize-verifier`, SPEC 8.3 ssh checks) is a separate key whose
-authorized_keys line can only print a fixed answer: it cannot reach atlas-ha at all."""
+A role's key (`generate`) lives on the Unbound Data and moves with the role; a partner
+role's key (`authorize --role ROLE`) reaches only the forced command, acting as that role
+only (`transport.rolekeys`, `transport.authority`). The Verifier's key (`authorize-verifier`,
+SPEC 8.3 ssh checks) is a separate, per-server key whose authorized_keys line can only print
+a fixed answer: it cannot reach atlas-ha at all."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
+from atlas_ha.layout.esd import server_ssh_dir
+from atlas_ha.layout.sid import role_authorized_keys
 
 if TYPE_CHECKING:
     from atlas_ha.sync.context import Server
@@ -23,13 +26,21 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    keys = sub.add_parser("keys", help="this server's ssh key and its partners' keys")
+    keys = sub.add_parser("keys", help="this role's ssh key and its partner roles' keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
-    ksub.add_parser("generate", help="create ESD_DATA/ssh/id_ed25519 (once)").set_defaults(
-        handler=cmd_generate
+    ksub.add_parser(
+        "generate", help="create the role's key SID_DATA/.ssh/id_ed25519 on the disk (once)"
+    ).set_defaults(handler=cmd_generate)
+    p = ksub.add_parser(
+        "authorize", help="accept a partner role's key, as that role, via the forced command"
     )
-    p = ksub.add_parser("authorize", help="accept a partner's key, only via the forced command")
-    p.add_argument("pubkey", type=Path, help="the partner's id_ed25519.pub")
+    p.add_argument("--role", required=True, help="the partner role whose key this is")
+    p.add_argument(
+        "--from",
+        dest="source",
+        help="the address it connects from (default: the role's in this disk's MasterConfig)",
+    )
+    p.add_argument("pubkey", type=Path, help="the partner role's id_ed25519.pub")
     p.set_defaults(handler=cmd_authorize)
     ksub.add_parser(
         "verifier-key", help="create ESD_DATA/ssh/verifier_ed25519 (once): the ssh check's key"
@@ -40,12 +51,13 @@ def register(sub: Any) -> None:
     p.add_argument("pubkey", type=Path, help="the partner's verifier_ed25519.pub")
     p.set_defaults(handler=cmd_authorize_verifier)
     p = sub.add_parser("ssh-command", help="(forced command for partners' keys; not for humans)")
+    p.add_argument("--role", help="the role of the key (fixed in its authorized_keys line)")
     p.set_defaults(handler=cmd_ssh_command)
 
 
 def ssh_dir(args: argparse.Namespace) -> Path:
     server = server_from(args)
-    path = server.settings.esd_data / "ssh"
+    path = server_ssh_dir(server.settings.esd_data)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
@@ -58,27 +70,22 @@ def server_from(args: argparse.Namespace) -> Server:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from atlas_ha.system import Runner
-    from atlas_ha.transport.ssh import generate_key
+    from atlas_ha.transport.rolekeys import generate_role_key
 
-    server = server_from(args)
-    key = ssh_dir(args) / "id_ed25519"
-    generate_key(Runner(), key, f"atlas-ha@{server.name}")
-    print(key.with_suffix(".pub").read_text().strip())
+    pub = generate_role_key(server_from(args).settings, Runner())
+    print(pub.read_text().strip())
     return 0
 
 
 def cmd_authorize(args: argparse.Namespace) -> int:
-    server = server_from(args)
-    parts = args.pubkey.read_text().split()
-    if len(parts) < 2 or not parts[0].startswith("ssh-"):
-        raise SettingsError(f"{args.pubkey}:1: expected an OpenSSH public key line")
-    command = f"{sys.executable} -m atlas_ha --config {server.settings.config_file} ssh-command"
-    line = f'command="{command}",restrict {parts[0]} {parts[1]} {" ".join(parts[2:])}'.strip()
-    path = ssh_dir(args) / "authorized_keys"
-    existing = read_text_or_none(path) or ""
-    if parts[1] not in existing:
-        atomic_write(path, existing + line + "\n", mode=0o600)
-    print(f"authorized {parts[-1]} for atlas-ha operations only")
+    from atlas_ha.transport.rolekeys import authorize_role
+
+    done = authorize_role(server_from(args).settings, args.role, args.pubkey, args.source)
+    print(f"authorized in {done.path}: {done.line}")
+    if done.replaced:
+        print(f"  replaced {done.replaced} earlier line(s) of {args.role}")
+    if done.legacy_removed:
+        print(f"  removed {done.legacy_removed} role-less line(s) of per-server keys")
     return 0
 
 
@@ -95,6 +102,7 @@ def cmd_verifier_key(args: argparse.Namespace) -> int:
 
 
 def cmd_authorize_verifier(args: argparse.Namespace) -> int:
+    from atlas_ha.transport.rolekeys import line_options_and_key
     from atlas_ha.verifier.kinds.ssh import verifier_authorized_line
 
     text = args.pubkey.read_text()
@@ -105,12 +113,14 @@ def cmd_authorize_verifier(args: argparse.Namespace) -> int:
     blob = text.split()[1]
     path = ssh_dir(args) / "authorized_keys"
     existing = read_text_or_none(path) or ""
-    for number, present in enumerate(existing.splitlines(), 1):
-        if blob in present.split() and present != line:
-            raise SettingsError(
-                f"{path}:{number}: this key is already authorized for something else; "
-                "the verifier needs its own key (`atlas-ha keys verifier-key`)"
-            )
+    role_file = role_authorized_keys(server_from(args).settings.sid_data)
+    for where, lines in ((path, existing), (role_file, read_text_or_none(role_file) or "")):
+        for number, present in enumerate(lines.splitlines(), 1):
+            if line_options_and_key(present)[1] == blob and present != line:
+                raise SettingsError(
+                    f"{where}:{number}: this key is already authorized for something else; "
+                    "the verifier needs its own key (`atlas-ha keys verifier-key`)"
+                )
     if line not in existing.splitlines():
         atomic_write(path, existing + line + "\n", mode=0o600)
     print(f"authorized {blob[:16]}... for the verifier's ssh check only (prints a fixed answer)")
@@ -121,4 +131,4 @@ def cmd_ssh_command(args: argparse.Namespace) -> int:
     from atlas_ha.settings import load, locate
     from atlas_ha.transport.forced import forced_command
 
-    return forced_command(load(locate(args.config)), lambda: server_from(args))
+    return forced_command(load(locate(args.config)), args.role, lambda: server_from(args))

@@ -1,9 +1,13 @@
 """ssh keys and sshd configuration of the lab's servers.
 
-Each server has its own client key (Bound Data, ESD_DATA/ssh/id_ed25519). Each disk carries
-the host key of its role (DIR/disks/<disk>/ssh/host_ed25519), so the role keeps its host key
-when it moves. Every server accepts every other server's key, but only through the forced
-command (atlas-ha's serve entry point); the role checks of SPEC 5.8 decide the rest.
+Authority belongs to the role (SPEC 10), so everything a role's ssh identity consists of lives
+on the role's disk and moves with it: its host key (DIR/disks/<disk>/ssh/host_ed25519), its
+client key and the partner roles' keys it accepts (SID_DATA/.ssh/id_ed25519 and
+authorized_keys, `transport.rolekeys`). The PRI's disk accepts each SEC's key as that SEC,
+each SEC's disk the PRI's key as PRI, every one only from the role's address and only through
+the forced command. A disk swap needs no re-keying. Per server (Bound Data) stay known_hosts
+(every role's host key under its alias) and the Verifier's key, accepted by every other
+server for the ssh check's fixed answer only.
 """
 
 from __future__ import annotations
@@ -12,13 +16,20 @@ import contextlib
 import io
 import os
 import pwd
+import sys
 from pathlib import Path
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.demo.group import SimGroup, SimServer
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.esd import server_ssh_dir
+from atlas_ha.layout.sid import role_authorized_keys, role_key_file
+from atlas_ha.settings import load
 from atlas_ha.system import Runner
 from atlas_ha.transport.ssh import generate_key
+
+# sshd's own PATH for root, after the directory of atlas-ha as the lab installs it
+SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 def _atlas(*argv: str) -> int:
@@ -30,8 +41,8 @@ def _atlas(*argv: str) -> int:
 def setup_keys(
     group: SimGroup, roles: dict[str, str], port: int, verifier_keys: bool = False
 ) -> None:
-    """Client keys, role host keys and known_hosts; with `verifier_keys`, also each server's
-    verifier key, accepted by every other server for the ssh check's fixed answer only."""
+    """ssh settings, each role's client key and host key on its disk, each disk's authorized
+    partner roles, known_hosts; with `verifier_keys`, also each server's verifier key."""
     runner = Runner()
     role_keys = {}
     user = pwd.getpwuid(os.geteuid()).pw_name  # root, or whoever runs an unprivileged lab
@@ -48,27 +59,56 @@ def setup_keys(
         host_key = disk_ssh / "host_ed25519"
         generate_key(runner, host_key, f"atlas-{roles[name]}")
         role_keys[roles[name]] = host_key.with_suffix(".pub").read_text().split()[:2]
+    client_keys = {roles[name]: _role_pub(sim) for name, sim in group.servers.items()}
     known = "".join(f"atlas-{role} {kind} {key}\n" for role, (kind, key) in role_keys.items())
     for name, sim in group.servers.items():
-        for other, other_sim in group.servers.items():
-            if other != name:
-                keys = other_sim.base / "esd" / "ssh"
-                config = str(sim.config)
-                _atlas("--config", config, "keys", "authorize", str(keys / "id_ed25519.pub"))
-                if verifier_keys:
-                    verifier = str(keys / "verifier_ed25519.pub")
-                    _atlas("--config", config, "keys", "authorize-verifier", verifier)
-        atomic_write(sim.base / "esd" / "ssh" / "known_hosts", known, mode=0o600)
+        config = str(sim.config)
+        # the PRI accepts every SEC; a SEC only its PRI (SPEC 2, partners)
+        secs = sorted(r for r in client_keys if r != "PRI")
+        for partner in secs if roles[name] == "PRI" else ["PRI"]:
+            pub = str(client_keys[partner])
+            if _atlas("--config", config, "keys", "authorize", "--role", partner, pub) != 0:
+                raise RuntimeError(f"keys authorize --role {partner} failed on {name}")
+        if verifier_keys:
+            for other, other_sim in group.servers.items():
+                if other != name:
+                    verifier = server_ssh_dir(other_sim.base / "esd") / "verifier_ed25519.pub"
+                    _atlas("--config", config, "keys", "authorize-verifier", str(verifier))
+        atomic_write(server_ssh_dir(sim.base / "esd") / "known_hosts", known, mode=0o600)
 
 
-def sshd_config(esd: Path, address: str, port: int, host_key: Path) -> str:
-    ssh = esd / "ssh"
+def _role_pub(sim: SimServer) -> Path:
+    """The public client key of the role on the disk plugged into `sim`."""
+    return role_key_file(load(sim.config).sid_data).with_suffix(".pub")
+
+
+def installed_program(sim: SimServer) -> Path:
+    """`atlas-ha` as installed on server `sim` (DIR/servers/<S>/bin/atlas-ha: this Python
+    with this package, however it was installed); its directory goes first on sshd's PATH."""
+    program = sim.base / "bin" / "atlas-ha"
+    text = f'#!/bin/sh\nexec "{sys.executable}" -m atlas_ha "$@"\n'
+    if not program.exists() or program.read_text() != text:
+        program.parent.mkdir(exist_ok=True)
+        atomic_write(program, text, mode=0o755)
+    return program
+
+
+def sshd_config(sim: SimServer, address: str, port: int, host_key: Path) -> str:
+    """The sshd of server `sim`: the host key of the role it holds (`host_key`, on the disk);
+    the role's authorized partner keys, on the disk plugged in (through the server's own link
+    to it), then the server's own Verifier keys; the forced command found on PATH and run
+    under this server's settings."""
+    settings = load(sim.config)
+    ssh = server_ssh_dir(settings.esd_data)
+    path = ":".join([str(installed_program(sim).parent), *SYSTEM_PATH])
+    authorized = f"{role_authorized_keys(settings.sid_data)} {ssh / 'authorized_keys'}"
     return "\n".join(
         [
             f"ListenAddress {address}:{port}",
             f"HostKey {host_key}",
             f"PidFile {ssh / 'sshd.pid'}",
-            f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
+            f"AuthorizedKeysFile {authorized}",
+            f'SetEnv "PATH={path}" "ATLAS_HA_CONFIG={settings.config_file}"',
             "PermitRootLogin forced-commands-only",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",

@@ -436,7 +436,7 @@ class Lab:
         assert disk is not None
         host_key = self.base / "disks" / disk / "ssh" / "host_ed25519"
         config = sim.base / "esd" / "ssh" / "sshd_config"
-        atomic_write(config, sshd_config(sim.base / "esd", address, self.mode.ssh_port, host_key))
+        atomic_write(config, sshd_config(sim, address, self.mode.ssh_port, host_key))
         if os.geteuid() == 0:  # privilege separation directory (an unprivileged sshd has none)
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         return host.spawn(

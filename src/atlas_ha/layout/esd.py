@@ -73,6 +73,14 @@ REFERENCE = {
 }
 
 
+def server_ssh_dir(esd_root: Path) -> Path:
+    """The server's own ssh files on its Bound Data: known_hosts (the role host keys under
+    their aliases), the Verifier's key and the authorized_keys of partners' Verifier keys
+    (which print a fixed answer only). A role's authority is not here: see
+    `layout.sid.role_ssh_dir`."""
+    return esd_root / "ssh"
+
+
 class EsdData:
     def __init__(self, root: Path) -> None:
         self.root = root

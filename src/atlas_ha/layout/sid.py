@@ -34,13 +34,33 @@ POLICY_FLAGGED = "PolicyFlagged.json"  # what the receive policy flagged in the 
 ENV_RE = re.compile(r"^Env([1-9][0-9]{0,3})$")  # Env1..Env9999 (model.MAX_ENV)
 # Not part of the history: flags and SnapshotEnvVersion are state (SEV flips every cycle on a
 # PRI whose SECs are older: receive sets it down, ConvertToNewer up), the rest is private;
-# each role's VerifierResults database (SPEC 8.5) lives beside its Env<N> areas, unsynced.
+# each role's VerifierResults database (SPEC 8.5) lives beside its Env<N> areas, unsynced;
+# the role's ssh keys (ROLE_SSH_DIR) are the role's authority: never synced, never recorded.
+ROLE_SSH_DIR = ".ssh"
 GITIGNORE = (
     "".join(f"{f}\n" for f in FLAGS)
-    + f"/*/{SEV_FILE}\n/.locks/\n/.staging/\n/.results/\n.*.atlas-tmp.*\n"
+    + f"/*/{SEV_FILE}\n/.locks/\n/.staging/\n/.results/\n/{ROLE_SSH_DIR}/\n.*.atlas-tmp.*\n"
     + "/*/VerifierResults.sqlite*\n"
     + f"/*/{POLICY_FLAGGED}\n"
 )
+
+
+def role_ssh_dir(sid_root: Path) -> Path:
+    """The ssh authority of the role this disk holds (SPEC 10), on the Unbound Data so that it
+    moves with the role: `id_ed25519` (the role's client key) and `authorized_keys` (the keys
+    of the partner roles, each with its role fixed in the forced command). Mode 0700; not a
+    role area (never sent) and ignored by the history."""
+    return sid_root / ROLE_SSH_DIR
+
+
+def role_key_file(sid_root: Path) -> Path:
+    """The role's ssh client key (private; `.pub` beside it)."""
+    return role_ssh_dir(sid_root) / "id_ed25519"
+
+
+def role_authorized_keys(sid_root: Path) -> Path:
+    """The partner roles' keys this role accepts (what sshd's AuthorizedKeysFile names)."""
+    return role_ssh_dir(sid_root) / "authorized_keys"
 
 
 def grant_file(sid_root: Path, peer: str) -> Path:

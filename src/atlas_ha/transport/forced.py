@@ -1,20 +1,31 @@
-"""The ssh forced command (`atlas-ha ssh-command`): what a partner's key may do.
+"""The ssh forced command (`atlas-ha ssh-command --role ROLE`): what a partner role's key may do.
 
-authorized_keys holds, per partner key::
+authorized_keys (on this server's Unbound Data: `layout.sid.role_authorized_keys`) holds, per
+partner role, that role's key with the role fixed in the forced command::
 
-    command="atlas-ha --config CFG ssh-command",restrict ssh-ed25519 AAAA... atlas-ha@B
+    command="atlas-ha ssh-command --role SEC1",from="192.0.2.12",restrict ssh-ed25519 AAAA...
+
+Every request is then checked against that *key role* (`transport.authority`): the session's
+hello must carry the key role's own MasterConfig, receives only of the key role, SyncUp only
+from the PRI's key, rsync only under a grant made for the key role. A line without `--role`
+(from before role-bound keys) is refused.
 
 Whatever the client asked for is in SSH_ORIGINAL_COMMAND. Allowed, and nothing else:
   * `atlas-ha serve`  — the JSON session (hello with role verification, receive, SyncUp);
   * `rsync --server ...` receiving (never `--sender`), only while this client holds a receive
-    grant (made by receive-begin in its own session, removed by receive-commit), with only
-    the options atlas-ha's own sender uses, and only into SID_DATA/<granted role>/Env<N>/
-    (no `..`, no absolute path, never through a symlink). (Debian's rrsync was the first
-    choice but refuses `--modify-window=-1`, which same-second edits need.)
+    grant for the key role (made by receive-begin in its own session, removed by
+    receive-commit), with only the options atlas-ha's own sender uses, and only into
+    SID_DATA/<granted role>/Env<N>/ (no `..`, no absolute path, never through a symlink).
+    (Debian's rrsync was the first choice but refuses `--modify-window=-1`, which same-second
+    edits need.)
   * `rsync --server --sender ...` reading, only while this server's own session holds a send
-    grant for this client (made when a SEC sends its snapshot back over the PRI's own
-    connection, removed when that pull is answered), with only the options atlas-ha's own
-    receiver sends, and only from SID_DATA/<this server's role>/Env<N>/ for a granted N.
+    grant for this client made for the key role (the PRI: made when a SEC sends its snapshot
+    back over the PRI's own connection, removed when that pull is answered), with only the
+    options atlas-ha's own receiver sends, and only from SID_DATA/<this server's role>/Env<N>/
+    for a granted N.
+
+The program is found on sshd's PATH and its settings at $ATLAS_HA_CONFIG (else the default
+path): the authorized_keys line travels with the disk, so it names nothing of one server.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from atlas_ha.errors import RefusedError
 from atlas_ha.layout.sid import grant_file, send_grant_file
+from atlas_ha.transport.authority import check_grant, checked_key_role
 
 if TYPE_CHECKING:
     from atlas_ha.settings import Settings
@@ -51,10 +63,12 @@ def client_address() -> str:
     return client[0]
 
 
-def forced_command(settings: Settings, server: Callable[[], Server]) -> int:
-    """Run what the partner asked for, if allowed. `server` makes the Server for a session;
-    an rsync needs only the settings (and starts without loading the synchronizer)."""
+def forced_command(settings: Settings, role: str | None, server: Callable[[], Server]) -> int:
+    """Run what the partner asked for, if its key's role (`role`, fixed in the authorized_keys
+    line) may. `server` makes the Server for a session; an rsync needs only the settings (and
+    starts without loading the synchronizer)."""
     peer = client_address()
+    key_role = checked_key_role(role, peer)
     original = os.environ.get("SSH_ORIGINAL_COMMAND", "")
     try:
         argv = shlex.split(original)
@@ -63,14 +77,14 @@ def forced_command(settings: Settings, server: Callable[[], Server]) -> int:
     if argv == ["atlas-ha", "serve"]:
         from atlas_ha.transport.serve import serve  # the whole synchronizer: not for rsync
 
-        return serve(server(), peer)
+        return serve(server(), peer, key_role)
     if argv[:3] == ["rsync", "--server", "--sender"]:
-        root, envs = granted_send_root(settings.sid_data, peer)
+        root, envs = granted_send_root(settings.sid_data, peer, key_role)
         source = checked_rsync(argv, root, peer, envs, sender=True)
         os.chdir(root)
         os.execv(RSYNC, [RSYNC, *argv[1:-1], source])  # noqa: S606 (fixed program, checked args)
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
-        root, envs = granted_root(settings.sid_data, peer)
+        root, envs = granted_root(settings.sid_data, peer, key_role)
         dest = checked_rsync(argv, root, peer, envs)
         os.chdir(root)
         os.execv(RSYNC, [RSYNC, *argv[1:-1], dest])  # noqa: S606 (fixed program, checked args)
@@ -109,33 +123,37 @@ def checked_rsync(
     return dest
 
 
-def granted_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
+def granted_root(sid_root: Path, peer: str, key_role: str) -> tuple[Path, list[int]]:
     """SID_DATA/<role> and the EnvVersions `peer` may write there, if it holds a live receive
-    grant, else refuse."""
-    role, envs = _live_grant(grant_file(sid_root, peer), peer, "receive")
+    grant and the grant's role is its key's role, else refuse."""
+    role, envs, _for = _live_grant(grant_file(sid_root, peer), peer, "receive")
+    check_grant(key_role, role, peer, "receive")
     root = sid_root / role
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     return root, envs
 
 
-def granted_send_root(sid_root: Path, peer: str) -> tuple[Path, list[int]]:
+def granted_send_root(sid_root: Path, peer: str, key_role: str) -> tuple[Path, list[int]]:
     """SID_DATA/<own role> and the EnvVersions `peer` may read there, if this server's own
-    session granted it a pull, else refuse."""
-    role, envs = _live_grant(send_grant_file(sid_root, peer), peer, "send")
+    session granted it a pull for its key's role, else refuse."""
+    role, envs, granted_for = _live_grant(send_grant_file(sid_root, peer), peer, "send")
+    check_grant(key_role, granted_for, peer, "send")
     root = sid_root / role
     if root.is_symlink() or not root.is_dir():
         raise RefusedError(f"refused rsync from {peer}: {root} is not a role area")
     return root, envs
 
 
-def _live_grant(path: Path, peer: str, what: str) -> tuple[str, list[int]]:
-    """(role, EnvVersions) of the unexpired grant in `path`, else refuse."""
+def _live_grant(path: Path, peer: str, what: str) -> tuple[str, list[int], str | None]:
+    """(role, EnvVersions, the key role it is for, if it names one) of the unexpired grant in
+    `path`, else refuse."""
     try:
         grant = json.loads(path.read_text())
         role, expires = str(grant["role"]), float(grant["expires"])
         envs = [int(v) for v in grant["envs"]]
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        granted_for = grant.get("for")
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RefusedError(f"refused rsync from {peer}: no {what} in progress") from exc
     if expires < time.time():
         raise RefusedError(f"refused rsync from {peer}: the {what} grant expired")
-    return role, envs
+    return role, envs, granted_for if isinstance(granted_for, str) else None

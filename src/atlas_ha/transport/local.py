@@ -4,6 +4,10 @@ A running server registers each address it answers on in the registry directory 
 named after the address, holding the path of the server's settings file). Connecting to an
 address starts `atlas-ha serve` under the partner's settings, exactly what the ssh
 transport's forced command runs on a real partner; pushes are local rsync runs.
+
+The registry is this transport's network and its keys: the session a connection opens acts
+for the role of the disk plugged into the server registered at the connecting address
+(`Registry.role_at`), as an ssh session acts for the role of the key that logged in.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from atlas_ha.errors import ServerStateError, TransportError
+from atlas_ha.errors import AtlasError, RefusedError, ServerStateError, TransportError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
+from atlas_ha.layout.sid import SidData
 from atlas_ha.model import Partner
+from atlas_ha.settings import load
 from atlas_ha.transport.base import Connection, Transport
 from atlas_ha.transport.pipe import PipeConnection
 
@@ -48,6 +54,17 @@ class Registry:
         if holder is not None and holder != config:
             raise ServerStateError(f"address {address} is already answered by {holder}")
         atomic_write(self.root / address, f"{config}\n")
+
+    def role_at(self, address: str) -> str:
+        """The role of the disk in the server registered at `address` (what a session from
+        that address acts for), or refuse."""
+        config = self.lookup(address)
+        if config is None:
+            raise RefusedError(f"refused {address}: no server is registered at that address")
+        try:
+            return SidData(load(config).sid_data).master_config().role
+        except AtlasError as exc:
+            raise RefusedError(f"refused {address}: its role cannot be told: {exc}") from exc
 
     def unregister(self, config: Path) -> list[str]:
         gone = []

@@ -6,11 +6,13 @@ ssh login per cycle, in series with the first. With it (when the PRI's connectio
 
 * SEC side, `BackChannel`: each request the send makes (hello, receive-begin,
   receive-commit) goes to the PRI as a line `{"callback": {...}}` and its answer comes back
-  on the session's input; a push becomes a send grant for that one area (checked by the ssh
-  forced command) and a `pull` callback, the grant removed once the PRI answers.
+  on the session's input; a push becomes a send grant for that one area, for the PRI's key
+  only (checked by the ssh forced command), and a `pull` callback, the grant removed once
+  the PRI answers.
 * PRI side, `SendBackHandler`: answers those callbacks with the same `Session` that serves
-  a SEC logging in (its MasterConfig verified against the address we connected to, whose
-  host key ssh checked), and pulls only areas its own receive-begin granted and found not
+  a SEC logging in, acting for the role we connected to (whose host key ssh checked under
+  `atlas-<ROLE>`): its MasterConfig must be that role's, verified against the address we
+  connected to; it pulls only areas its own receive-begin granted and found not
   current; the received areas are validated by receive-commit exactly as pushed ones.
 """
 
@@ -62,11 +64,12 @@ class BackChannel(Connection):
 
 
 def grant_send(server: Server, peer: str, env: int) -> Path:
-    """Let `peer` read (rsync --sender) area Env<env> of this server's own role, for a while;
-    return the grant's file (the caller removes it)."""
+    """Let the PRI's key at `peer` read (rsync --sender) area Env<env> of this server's own
+    role, for a while; return the grant's file (the caller removes it)."""
     grant = send_grant_file(server.sid.root, peer)
     record = {
         "role": server.master().role,
+        "for": "PRI",  # a SEC sends only to its PRI: no other role's key may pull
         "envs": [env],
         "expires": server.clock.now() + GRANT_SECONDS,
     }
@@ -83,7 +86,7 @@ class SendBackHandler:
 
         self.server = server
         self.conn = conn
-        self.session = Session(server, conn.address)
+        self.session = Session(server, conn.address, key_role=conn.role)
         self.targets: dict[int, Path] = {}
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:

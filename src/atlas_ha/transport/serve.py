@@ -1,11 +1,13 @@
 """`atlas-ha serve`: the receiving end of a connection (the ssh forced command runs it too).
 
-Requests are JSON lines on stdin, answers JSON lines on stdout. The first request must be
-`hello` with the requester's MasterConfig; it is verified (SPEC 5.8) before anything else
-is allowed. Then: `receive-begin`/`receive-commit` (only for the requester's own role) and
-`syncup` (only from the PRI). A PRI whose connection can pull asks for the send back over
-this very session (`"reverse": true` on hello and syncup; see `transport.sendback`): this
-SEC then opens no connection of its own to the PRI.
+Requests are JSON lines on stdin, answers JSON lines on stdout. A session acts for one role,
+its *key role* (`transport.authority`: over ssh the role fixed in the forced command of the
+key that logged in). The first request must be `hello` with the key role's own MasterConfig;
+it is verified (SPEC 5.8) before anything else is allowed. Then: `receive-begin`/
+`receive-commit` (only for the key role) and `syncup` (only the PRI's key). A PRI whose
+connection can pull asks for the send back over this very session (`"reverse": true` on
+hello and syncup; see `transport.sendback`): this SEC then opens no connection of its own to
+the PRI.
 
 One read-only request is answered before hello: `role` gives this server's role, group and
 EnvID, so that a partner's Verifier (sentry check) can tell who answers an address even when
@@ -27,6 +29,8 @@ from atlas_ha.sync.context import Server
 from atlas_ha.sync.delta import Delta, offer
 from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
+from atlas_ha.transport import registry_of
+from atlas_ha.transport.authority import check_claim, check_op
 from atlas_ha.transport.base import Connection, close_quietly
 
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -39,9 +43,12 @@ class Session:
         peer_address: str,
         stdin: IO[str] | None = None,
         stdout: IO[str] | None = None,
+        *,
+        key_role: str,
     ) -> None:
         self.server = server
         self.peer = peer_address
+        self.key_role = key_role  # the authority of the connection: what every request needs
         self.stdio = (stdin, stdout)  # the session's own streams: a send back can use them
         self.requester: MasterConfig | None = None
         self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
@@ -53,6 +60,7 @@ class Session:
         if op == "hello":
             text = str(request.get("master_config", ""))
             requester = MasterConfig.parse(text, f"MasterConfig sent by {self.peer}")
+            check_claim(self.key_role, requester.role, self.peer)
             receive.verify_requester(self.server, requester, self.peer, "hello")
             self.requester = requester
             own = self.server.master()
@@ -68,10 +76,7 @@ class Session:
         if self.requester is None:
             raise RefusedError(f"{op!r} before hello from {self.peer}")
         role = str(request.get("role", self.requester.role))
-        if str(op).startswith("receive-") and role != self.requester.role:
-            raise RefusedError(
-                f"{self.requester.role} at {self.peer} may send only its own role, not {role}"
-            )
+        check_op(self.key_role, str(op), role, self.peer)
         if op == "receive-begin":
             envs, sev = _ints(request.get("envs")), _sev(request.get("sev"))
             digests = _digests(request.get("digests", {}))
@@ -150,9 +155,13 @@ def _digests(value: object) -> dict[str, str]:
 
 
 def serve(
-    server: Server, peer_address: str, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout
+    server: Server,
+    peer_address: str,
+    key_role: str,
+    stdin: IO[str] = sys.stdin,
+    stdout: IO[str] = sys.stdout,
 ) -> int:
-    session = Session(server, peer_address, stdin, stdout)
+    session = Session(server, peer_address, stdin, stdout, key_role=key_role)
     try:
         _answer_each(session, server, peer_address, stdin, stdout)
     finally:
@@ -177,3 +186,15 @@ def _answer_each(
             answer = {"ok": False, "class": type(exc).__name__, "error": str(exc)}
         stdout.write(json.dumps(answer) + "\n")
         stdout.flush()
+
+
+def serve_local(server: Server, peer_address: str) -> int:
+    """`atlas-ha serve`, as the local transport starts it: the session acts for the role of
+    the disk in the server the registry names for `peer_address` (over ssh, partners reach
+    the session only through `ssh-command`, whose key fixes the role)."""
+    if server.settings.transport != "local":
+        raise RefusedError(
+            "`atlas-ha serve` is the local transport's; over ssh a partner's key reaches the "
+            "session only through `atlas-ha ssh-command --role ROLE`"
+        )
+    return serve(server, peer_address, registry_of(server.settings).role_at(peer_address))

@@ -6,7 +6,6 @@ rsync pushes reuse that master connection. Settings (all optional)::
 
     [transport]
     kind = "ssh"
-    key = "/var/lib/atlas-ha/esd/ssh/id_ed25519"          # default: ESD_DATA/ssh/id_ed25519
     known_hosts = "/var/lib/atlas-ha/esd/ssh/known_hosts"  # default: ESD_DATA/ssh/known_hosts
     user = "root"
     port = "22"
@@ -14,6 +13,12 @@ rsync pushes reuse that master connection. Settings (all optional)::
 
 Host keys are checked strictly against `known_hosts`, under the alias `atlas-<ROLE>` (the
 role's host key travels with the role, so a moved PRI address is still recognised).
+
+The client key is the key of the role this server holds, on its Unbound Data
+(`layout.sid.role_key_file`: SID_DATA/.ssh/id_ed25519, made by `atlas-ha keys generate`): the
+partners accept it only as that role (`transport.authority`), and it moves with the disk. There
+is no per-server client key (the old ESD_DATA/ssh/id_ed25519 is not used: a key that stays with
+a server would keep acting as a role the server no longer holds).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from atlas_ha.errors import TransportError
+from atlas_ha.errors import SettingsError, TransportError
+from atlas_ha.layout.sid import role_key_file
 from atlas_ha.model import Partner
 from atlas_ha.settings import Settings
 from atlas_ha.system import Runner
@@ -44,13 +50,22 @@ class SshOptions:
     def __init__(self, settings: Settings) -> None:
         opts = settings.transport_options
         ssh_dir = settings.esd_data / "ssh"
-        self.key = Path(opts.get("key", str(ssh_dir / "id_ed25519")))
+        if "key" in opts:
+            raise SettingsError(
+                f"{settings.config_file}: [transport] key: the client key is the role's, on "
+                f"the Unbound Data ({role_key_file(settings.sid_data)}); remove the setting"
+            )
+        self.key = role_key_file(settings.sid_data)
         self.known_hosts = Path(opts.get("known_hosts", str(ssh_dir / "known_hosts")))
         self.user = opts.get("user", "root")
         self.port = opts.get("port", "22")
         self.bind = opts.get("bind", "own")
         if not self.key.exists():
-            raise TransportError(f"{self.key}: no ssh key (run `atlas-ha keys generate`)")
+            raise TransportError(
+                f"{self.key}: no ssh key of this server's role on its Unbound Data "
+                "(run `atlas-ha keys generate`, then authorize it on the partners with "
+                "`atlas-ha keys authorize --role ROLE`)"
+            )
 
 
 class SshConnection(PipeConnection):
