@@ -192,7 +192,7 @@ def test_a_symlink_leaving_the_root_is_accepted_and_flagged(
 def test_the_receiver_logs_the_flag_as_an_alert(group: SimGroup, run_cycle: Cycle) -> None:
     run_cycle("A")
     lines: list[str] = []
-    s = Session(group.servers["B"].server(lines.append), ADDRESSES["PRI"])
+    s = Session(group.servers["B"].server(lines.append), ADDRESSES["PRI"], key_role="PRI")
     s.handle({"op": "hello", "master_config": PRI_MC.render()})
     targets = s.handle({"op": "receive-begin", "role": "PRI", "sev": 2, "envs": [1, 2]})["targets"]
     push_copy(group, targets)

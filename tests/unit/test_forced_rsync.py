@@ -81,28 +81,31 @@ def test_the_reading_side_takes_only_the_pulling_options(tmp_path: Path) -> None
         checked_rsync([*SENDING, ".", "Env2/"], tmp_path, PEER, sender=True)
 
 
-def _grant(path: Path, role: str, expires: float, envs: list[int]) -> None:
+def _grant(
+    path: Path, role: str, expires: float, envs: list[int], granted_for: str | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"role": role, "expires": expires, "envs": envs}))
+    grant = {"role": role, "expires": expires, "envs": envs}
+    path.write_text(json.dumps({**grant, **({"for": granted_for} if granted_for else {})}))
 
 
 def test_a_write_needs_a_live_receive_grant_for_that_peer(tmp_path: Path) -> None:
     with pytest.raises(RefusedError, match="no receive in progress"):
-        granted_root(tmp_path, PEER)
+        granted_root(tmp_path, PEER, "SEC1")
     _grant(grant_file(tmp_path, PEER), "SEC1", time.time() - 1, [1])
     with pytest.raises(RefusedError, match="the receive grant expired"):
-        granted_root(tmp_path, PEER)
+        granted_root(tmp_path, PEER, "SEC1")
     _grant(grant_file(tmp_path, PEER), "SEC1", time.time() + 60, [1])
-    assert granted_root(tmp_path, PEER) == (tmp_path / "SEC1", [1])
+    assert granted_root(tmp_path, PEER, "SEC1") == (tmp_path / "SEC1", [1])
     with pytest.raises(RefusedError, match="no receive in progress"):
-        granted_root(tmp_path, "198.51.100.13")  # another peer's grant is not ours
+        granted_root(tmp_path, "198.51.100.13", "SEC1")  # another peer's grant is not ours
 
 
 def test_a_read_needs_a_send_grant_and_a_real_role_area(tmp_path: Path) -> None:
     with pytest.raises(RefusedError, match="no send in progress"):
-        granted_send_root(tmp_path, PEER)
-    _grant(send_grant_file(tmp_path, PEER), "SEC2", time.time() + 60, [3])
+        granted_send_root(tmp_path, PEER, "PRI")
+    _grant(send_grant_file(tmp_path, PEER), "SEC2", time.time() + 60, [3], "PRI")
     with pytest.raises(RefusedError, match="is not a role area"):
-        granted_send_root(tmp_path, PEER)
+        granted_send_root(tmp_path, PEER, "PRI")
     (tmp_path / "SEC2").mkdir()
-    assert granted_send_root(tmp_path, PEER) == (tmp_path / "SEC2", [3])
+    assert granted_send_root(tmp_path, PEER, "PRI") == (tmp_path / "SEC2", [3])
