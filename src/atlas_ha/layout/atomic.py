@@ -1,4 +1,7 @@
-"""Atomic file writes: temp file in the same directory, fsync, os.replace, fsync of the dir."""
+"""Atomic file writes: temp file in the same directory, fsync, os.replace, fsync of the dir.
+
+The temporary name is `layout.tempnames.temp_name` (`.NAME.atlas-tmp.PID`); a write first
+removes what a killed earlier writer of the same NAME left there."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from atlas_ha.layout import tempnames
 
 
 def fsync_dir(directory: Path) -> None:
@@ -28,7 +33,8 @@ def atomic_write(
     if isinstance(data, str):
         data = data.encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.atlas-tmp.{os.getpid()}"
+    tempnames.sweep(path.parent, path.name)  # what a killed earlier writer of `path` left
+    tmp = path.parent / tempnames.temp_name(path.name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
