@@ -178,3 +178,11 @@ def unreachable(who: str, waiting: str, seconds: float, said: str) -> str:
         f"{who}: unreachable over ssh: the connection ended after {seconds:.0f} s without "
         f"an answer to {waiting} (ssh exit 255; no message from ssh)"
     )
+
+
+class SshTransport(Transport):
+    def __init__(self, settings: Settings) -> None:
+        self.options = SshOptions(settings)
+
+    def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
+        return SshConnection(role, partner, self.options, own_address)
