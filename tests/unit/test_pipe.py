@@ -43,14 +43,18 @@ def test_a_partner_that_ends_silently_is_reported_with_the_request_that_waited()
 
 
 def test_an_ssh_that_failed_without_a_word_still_names_what_happened() -> None:
-    message = unreachable("SEC1 at 198.51.100.12", "receive-commit", 39.4, "")
+    message = unreachable("SEC1 at 198.51.100.12", "receive-commit", 39.4, "", "")
     assert message == (
         "SEC1 at 198.51.100.12: unreachable over ssh: the connection ended after 39 s "
         "without an answer to receive-commit (ssh exit 255; no message from ssh)"
     )
-    said = unreachable("SEC1 at 198.51.100.12", "syncup", 40, "Timeout, server not responding.")
-    assert said.startswith("SEC1 at 198.51.100.12: unreachable over ssh: Timeout, server")
-    assert "(no answer to syncup after 40 s; ssh exit 255)" in said
+    said = unreachable(
+        "SEC1 at 198.51.100.12", "syncup", 40, "Timeout, server not responding.", "install\n"
+    )
+    assert said == (
+        "SEC1 at 198.51.100.12: unreachable over ssh: Timeout, server not responding. "
+        "(no answer to syncup after 40 s; ssh exit 255); the partner's last words: install"
+    )
 
 
 def test_ssh_own_message_is_reported_and_its_directory_removed(tmp_path: Path) -> None:
@@ -73,6 +77,7 @@ def test_ssh_own_message_is_reported_and_its_directory_removed(tmp_path: Path) -
         conn.call({"op": "hello"})
     message = str(caught.value)
     assert "unreachable over ssh:" in message and "Connection refused" in message
+    assert "last words" not in message  # ssh's own message, from its log, not its stderr
     assert "no answer to hello" in message
     conn.close()
     assert not conn.control_dir.exists()

@@ -40,6 +40,7 @@ from atlas_ha.transport.local import RSYNC
 from atlas_ha.transport.pipe import PipeConnection
 
 CONNECT_TIMEOUT = 10
+PARTNER_TAIL = 200  # characters of the partner's stderr in an unreachable report
 
 
 def generate_key(runner: Runner, path: Path, comment: str) -> None:
@@ -139,9 +140,9 @@ class SshConnection(PipeConnection):
     def _raise_if_unreachable(self, exc: TransportError) -> None:
         if self.proc.poll() == 255:  # ssh itself failed: no route, refused, host key, timeout
             seconds = time.monotonic() - self.since
-            said = self.transport_said() or self.stderr_tail()
-            who = f"{self.role} at {self.address}"
-            raise TransportError(unreachable(who, self.waiting, seconds, said)) from exc
+            who, said = f"{self.role} at {self.address}", self.transport_said()
+            message = unreachable(who, self.waiting, seconds, said, self.stderr_tail())
+            raise TransportError(message) from exc
 
     def push(self, source: Path, dest: str) -> None:
         # the partner's forced command confines rsync to our role's own directory; name the
@@ -166,18 +167,22 @@ class SshConnection(PipeConnection):
         rundir.remove_control_dir(self.control_dir)
 
 
-def unreachable(who: str, waiting: str, seconds: float, said: str) -> str:
+def unreachable(who: str, waiting: str, seconds: float, ssh_said: str, partner_said: str) -> str:
     """The report of an ssh that failed (exit 255) while `waiting` waited `seconds` for its
-    answer: what ssh said (else the partner), or, when nothing was said, what happened."""
-    if said.strip():
-        return (
-            f"{who}: unreachable over ssh: {said.strip()} "
+    answer: what ssh said, or, when it said nothing, that it did not and what happened; then
+    the partner's last words (how far it got), which are not the cause."""
+    if ssh_said.strip():
+        text = (
+            f"{who}: unreachable over ssh: {ssh_said.strip()} "
             f"(no answer to {waiting} after {seconds:.0f} s; ssh exit 255)"
         )
-    return (
-        f"{who}: unreachable over ssh: the connection ended after {seconds:.0f} s without "
-        f"an answer to {waiting} (ssh exit 255; no message from ssh)"
-    )
+    else:
+        text = (
+            f"{who}: unreachable over ssh: the connection ended after {seconds:.0f} s "
+            f"without an answer to {waiting} (ssh exit 255; no message from ssh)"
+        )
+    last = " / ".join(line.strip() for line in partner_said.splitlines() if line.strip())
+    return text + (f"; the partner's last words: {last[-PARTNER_TAIL:]}" if last else "")
 
 
 class SshTransport(Transport):
