@@ -28,12 +28,18 @@ def atomic_write(
     mode: int = 0o644,
     owner: tuple[int, int] | None = None,
     mtime_ns: int | None = None,
+    sweep: bool = True,
 ) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
+    """Replace `path` with `data` so that readers see the old or the new file, never a mix.
+
+    `sweep`: first remove what a killed earlier writer of `path` left next to it. Copies of
+    snapshot objects (`objects.place`) do not: a temp-named object an older PRI copied into
+    a snapshot is an object of that snapshot there, which only Create stops producing."""
     if isinstance(data, str):
         data = data.encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tempnames.sweep(path.parent, path.name)  # what a killed earlier writer of `path` left
+    if sweep:
+        tempnames.sweep(path.parent, path.name)
     tmp = path.parent / tempnames.temp_name(path.name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:

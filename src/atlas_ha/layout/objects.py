@@ -164,7 +164,7 @@ def place_known(
         with open(source, "rb") as handle:
             content = handle.read()
     owner = (entry.uid, entry.gid) if IS_ROOT else None
-    atomic_write(dest, content, mode=entry.mode, owner=owner, mtime_ns=entry.mtime_ns)
+    atomic_write(dest, content, entry.mode, owner, entry.mtime_ns, sweep=False)
     return True
 
 
