@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,11 @@ def register(sub: Any) -> None:
     p = lsub.add_parser("cycle", help="run one SyncCycle on a server (its PRI)")
     p.add_argument("server")
     p.set_defaults(handler=cmd_cycle)
-    p = lsub.add_parser("exec", help="run a command in a server's namespace")
+    p = lsub.add_parser(
+        "exec",
+        help="run a command on a server: its network, mount and UTS namespaces, its settings "
+        "($ATLAS_HA_CONFIG) and atlas-ha on PATH",
+    )
     p.add_argument("server")
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p.set_defaults(handler=cmd_exec)
@@ -145,10 +148,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    done = _lab(args).exec(args.server, argv)
-    sys.stdout.write(done.stdout)
-    sys.stderr.write(done.stderr)
-    return int(done.returncode)
+    return int(_lab(args).run_on(args.server, argv))
 
 
 def cmd_down(args: argparse.Namespace) -> int:

@@ -19,36 +19,32 @@ from atlas_ha.errors import ServerStateError
 ANCHOR = 'mount --bind "$1" "$2" && hostname "$3" && exec sleep infinity'
 
 
-def start_anchor(netns: str, disk: Path, mountpoint: Path, hostname: str) -> int:
+def start_anchor(netns: str, disk: Path, mountpoint: Path, hostname: str, log: Path) -> int:
     mountpoint.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            netns,
-            "unshare",
-            "--mount",
-            "--uts",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            ANCHOR,
-            "anchor",
-            str(disk),
-            str(mountpoint),
-            hostname,
-        ],
-        start_new_session=True,
-    )
+    argv = ["ip", "netns", "exec", netns, "unshare", "--mount", "--uts", "--propagation"]
+    argv += ["private", "--", "sh", "-c", ANCHOR, "anchor", str(disk), str(mountpoint), hostname]
+    proc = start_daemon(argv, log)
     deadline = time.monotonic() + 10
     while str(mountpoint) not in _mounts(proc.pid):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise ServerStateError(f"the namespace anchor of {netns} did not start")
+            raise ServerStateError(f"the namespace anchor of {netns} did not start (see {log})")
         time.sleep(0.01)
     return proc.pid
+
+
+def start_daemon(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """The one way the lab starts a process that outlives the command starting it: in a
+    session of its own, stdin /dev/null, stdout and stderr appended to its own `log`, never
+    the caller's descriptors (`atlas-ha lab up | cat` ends when the command does)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _mounts(pid: int) -> str:
@@ -69,10 +65,7 @@ def spawn(
     """Start a daemon in the anchor's namespaces; wait until `ready` appears in its log."""
     log.touch()
     offset = log.stat().st_size
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*enter(anchor), *argv], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = start_daemon([*enter(anchor), *argv], log)
     deadline = time.monotonic() + 15
     while ready is not None and ready not in log.read_bytes()[offset:]:
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -118,6 +118,10 @@ def sshd_config(sim: SimServer, address: str, port: int, host_key: Path) -> str:
             "PrintMotd no",
             "AllowTcpForwarding no",
             "X11Forwarding no",
+            # a partner that vanished (partition, power cut) ends its session and the
+            # forced command's processes within 15 s, not after TCP's two hours
+            "ClientAliveInterval 5",
+            "ClientAliveCountMax 3",
             "LogLevel VERBOSE",
             "",
         ]

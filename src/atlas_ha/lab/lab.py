@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -232,7 +233,11 @@ class Lab:
                 None
                 if self.mode is LOOPBACK
                 else host.start_anchor(
-                    self.net.ns(name), self.base / "disks" / disk, self.mountpoint, ident.hostname
+                    self.net.ns(name),
+                    self.base / "disks" / disk,
+                    self.mountpoint,
+                    ident.hostname,
+                    self.group.servers[name].base / "anchor.log",
                 )
             )
             info.update(state="up", hostname=ident.hostname, address=ident.address, anchor=anchor)
@@ -352,6 +357,33 @@ class Lab:
     # -- running things ------------------------------------------------------------------------
     def exec(self, name: str, argv: list[str], timeout: float = 300) -> Completed:
         return self.runner.run(self.net.wrap(name, argv), check=False, timeout=timeout)
+
+    def command(self, name: str, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+        """(argv, environment) of `lab exec NAME -- argv`: on a running server in its
+        network, mount and UTS namespaces (its host name, its disk at the lab's mount
+        point), on a server that is down in its network namespace only (loopback mode: on
+        the host); ATLAS_HA_CONFIG names the server's settings and this atlas-ha's
+        directory comes first on PATH, so `atlas-ha status` there is that server's."""
+        sim = self.group.servers.get(name)
+        if sim is None or name not in self.servers():
+            known = ", ".join(self.servers()) or "none (is the lab up?)"
+            raise ServerStateError(f"{self.base}: no lab server {name!r} (servers: {known})")
+        if not argv:
+            raise ServerStateError(f"lab exec {name}: no command given")
+        anchor = self.servers()[name].get("anchor")
+        where = host.enter(anchor) if anchor else self.net.wrap(name, [])
+        bindir = str(Path(sys.executable).parent)
+        path = os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)])
+        env = {**os.environ, "ATLAS_HA_CONFIG": str(sim.config), "PATH": path}
+        return [*where, *argv], env
+
+    def run_on(self, name: str, argv: list[str]) -> int:
+        """Run `lab exec` (see `command`) with the caller's terminal; its exit status."""
+        full, env = self.command(name, argv)
+        try:
+            return subprocess.run(full, env=env, check=False).returncode
+        except FileNotFoundError as exc:
+            raise ServerStateError(f"lab exec {name}: {full[0]}: program not found") from exc
 
     def cycle(self, name: str) -> dict[str, Any]:
         sim = self.group.servers[name]

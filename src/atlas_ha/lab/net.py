@@ -2,18 +2,26 @@
 
 Safety (LAB-NOTES): the bridge lives in its own namespace, host namespaces get no default
 route, and the root namespace gets `unreachable <subnet>` so that a command run there by
-mistake towards a lab address can never leave the machine. All of it is removed at teardown.
+mistake towards a lab address can never leave the machine. Several labs may be up at once
+(each its own namespaces, found by prefix); the route of a subnet is shared by the labs on it
+and removed when the last of them is taken down. Which subnet a lab uses is written on its
+bridge (the link alias of br0, "atlas-ha-lab SUBNET"), so it lives and goes with the lab's
+namespaces: a lab whose controlling process was killed keeps the route while its namespaces
+exist, and no longer once they are gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 
 from atlas_ha.errors import AtlasError, ServerStateError
 from atlas_ha.system import Runner
 
 SUBNET = "198.51.100.0/24"  # TEST-NET-2: never routed on the real network
+ALIAS = "atlas-ha-lab"  # the bridge's link alias: "atlas-ha-lab <subnet>"
+BRIDGE_NS = re.compile(r"^ah[0-9a-f]{4}-net$")  # a lab's bridge namespace (Lab's prefix + net)
 
 
 class LabNet:
@@ -50,6 +58,7 @@ class LabNet:
         self.ip("netns", "add", self.bridge_ns)
         self.ip("-n", self.bridge_ns, "link", "set", "lo", "up")
         self.ip("-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
+        self.ip("-n", self.bridge_ns, "link", "set", "br0", "alias", f"{ALIAS} {self.subnet}")
         self.ip("-n", self.bridge_ns, "link", "set", "br0", "up")
         for index, host in enumerate(hosts):
             self.add_host(host, index)
@@ -99,7 +108,27 @@ class LabNet:
     def destroy(self) -> None:
         """Remove every namespace of this lab (found by prefix, so a lab whose state file
         was lost is still cleaned up) and the safety route."""
-        for ns in self.ip("netns", "list").split():
+        for ns in self.namespaces():
             if ns.startswith(self.prefix):
                 self.ip("netns", "del", ns, check=False)
-        self.ip("route", "del", "unreachable", str(self.subnet), check=False)
+        if not self.others_on_subnet():
+            self.ip("route", "del", "unreachable", str(self.subnet), check=False)
+
+    def namespaces(self) -> list[str]:
+        """The names of every network namespace (`ip netns list`: NAME [(id: N)] a line)."""
+        return [line.split()[0] for line in self.ip("netns", "list").splitlines() if line.strip()]
+
+    def others_on_subnet(self) -> list[str]:
+        """The bridge namespaces of other labs that are up on this lab's subnet. A bridge
+        without the alias (made by an older atlas-ha) counts as being on the default subnet."""
+        found = []
+        for ns in self.namespaces():
+            if ns == self.bridge_ns or not BRIDGE_NS.match(ns):
+                continue
+            link = self.ip("-n", ns, "-d", "link", "show", "br0", check=False)
+            words = link.split()
+            marked = words[words.index("alias") + 1 :] if "alias" in words else []
+            subnet = marked[1] if marked[:1] == [ALIAS] and len(marked) > 1 else SUBNET
+            if subnet == str(self.subnet):
+                found.append(ns)
+        return found

@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 
 from atlas_ha.errors import ReceiveError
+from atlas_ha.layout import tempnames
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 IS_ROOT = os.geteuid() == 0
@@ -68,7 +69,7 @@ class AreaWriter:
         mtime_ns."""
         mode, uid, gid, mtime_ns = meta
         with self.parent(parts, create=True) as pfd:
-            name, tmp = parts[-1], f".{parts[-1]}.atlas-tmp.{os.getpid()}"
+            name, tmp = parts[-1], tempnames.temp_name(parts[-1])
             self._refuse_dir(pfd, name)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp, dir_fd=pfd)
@@ -103,7 +104,7 @@ class AreaWriter:
 
     def symlink(self, parts: list[str], target: str, owner: tuple[int, int]) -> None:
         with self.parent(parts, create=True) as pfd:
-            name, tmp = parts[-1], f".{parts[-1]}.atlas-tmp.{os.getpid()}"
+            name, tmp = parts[-1], tempnames.temp_name(parts[-1])
             self._refuse_dir(pfd, name)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp, dir_fd=pfd)

@@ -1,4 +1,7 @@
-"""Atomic file writes: temp file in the same directory, fsync, os.replace, fsync of the dir."""
+"""Atomic file writes: temp file in the same directory, fsync, os.replace, fsync of the dir.
+
+The temporary name is `layout.tempnames.temp_name` (`.NAME.atlas-tmp.PID`); a write first
+removes what a killed earlier writer of the same NAME left there."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from atlas_ha.layout import tempnames
 from atlas_ha.text import encode_name, utf8
 
 
@@ -25,12 +29,19 @@ def atomic_write(
     mode: int = 0o644,
     owner: tuple[int, int] | None = None,
     mtime_ns: int | None = None,
+    sweep: bool = True,
 ) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
+    """Replace `path` with `data` so that readers see the old or the new file, never a mix.
+
+    `sweep`: first remove what a killed earlier writer of `path` left next to it. Copies of
+    snapshot objects (`objects.place`) do not: a temp-named object an older PRI copied into
+    a snapshot is an object of that snapshot there, which only Create stops producing."""
     if isinstance(data, str):
         data = encode_name(data)  # text naming files: their bytes, whatever they are
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.atlas-tmp.{os.getpid()}"
+    if sweep:
+        tempnames.sweep(path.parent, path.name)
+    tmp = path.parent / tempnames.temp_name(path.name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.layout import tempnames
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.manifest import Entry
 
@@ -163,7 +164,7 @@ def place_known(
         with open(source, "rb") as handle:
             content = handle.read()
     owner = (entry.uid, entry.gid) if IS_ROOT else None
-    atomic_write(dest, content, mode=entry.mode, owner=owner, mtime_ns=entry.mtime_ns)
+    atomic_write(dest, content, entry.mode, owner, entry.mtime_ns, sweep=False)
     return True
 
 
@@ -205,7 +206,7 @@ def _place_symlink(entry: Entry, dest: Path, st: os.stat_result | None) -> bool:
         _chown(dest, entry)
         return True
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.atlas-tmp.{os.getpid()}"
+    tmp = dest.parent / tempnames.temp_name(dest.name)
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     os.symlink(entry.target, tmp)
@@ -234,20 +235,30 @@ def may_change(entry: Entry, dest: StrPath, st: os.stat_result | None) -> bool:
     return stat.S_IMODE(st.st_mode) != entry.mode
 
 
-def walk(base: StrPath, system_path: str) -> Iterator[tuple[str, str, os.stat_result | None]]:
+def walk(
+    base: StrPath, system_path: str, sweep: bool = False
+) -> Iterator[tuple[str, str, os.stat_result | None]]:
     """Yield (system path, fs path, lstat) for `system_path` under `base` and, for a directory,
-    everything inside it (sorted, parents first). A missing top object yields st=None."""
+    everything inside it (sorted, parents first). A missing top object yields st=None.
+
+    `sweep` (Create's read of the system root): atlas-ha's own temporary files inside the
+    directories (`layout.tempnames`) are not yielded, and removed when their writer is dead."""
     fs_path = os.fspath(base).rstrip("/") + system_path
     st = lstat_or_none(fs_path)
     yield system_path, fs_path, st
     if st is not None and stat.S_ISDIR(st.st_mode):
-        yield from _walk_dir(fs_path, system_path)
+        yield from _walk_dir(fs_path, system_path, sweep)
 
 
-def _walk_dir(fs_dir: str, system_dir: str) -> Iterator[tuple[str, str, os.stat_result | None]]:
+def _walk_dir(
+    fs_dir: str, system_dir: str, sweep: bool = False
+) -> Iterator[tuple[str, str, os.stat_result | None]]:
     with os.scandir(fs_dir) as it:
         children = sorted(it, key=lambda e: e.name)
     for child in children:
+        if sweep and tempnames.is_temp(child.name):
+            tempnames.remove_if_stale(child.path, child.name)
+            continue
         system_path = f"{system_dir}/{child.name}"
         try:
             st: os.stat_result | None = child.stat(follow_symlinks=False)
@@ -255,7 +266,7 @@ def _walk_dir(fs_dir: str, system_dir: str) -> Iterator[tuple[str, str, os.stat_
             st = None
         yield system_path, child.path, st
         if st is not None and stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(child.path, system_path)
+            yield from _walk_dir(child.path, system_path, sweep)
 
 
 def tops_of(tree_dir: StrPath) -> list[str]:

@@ -16,10 +16,11 @@ def read_objects(
     """Yield (entry, fs path) for every object the listed paths name below `base`.
 
     A regular file whose size, mtime, mode and owner equal its previous entry keeps that
-    entry's checksum without being read (the steady state reads no file content).
+    entry's checksum without being read (the steady state reads no file content). atlas-ha's
+    own temporary files are never read into a snapshot; those of dead writers are removed.
     """
     for path in listed:
-        for system_path, fs_path, st in objects.walk(base, path):
+        for system_path, fs_path, st in objects.walk(base, path, sweep=True):
             old = previous.get((tree, system_path))
             if old is not None and objects.stat_matches(old, st):
                 yield old, fs_path

@@ -13,16 +13,27 @@ One read-only request is answered before hello: `role` gives this server's role,
 EnvID, so that a partner's Verifier (sentry check) can tell who answers an address even when
 this server would refuse its hello (two servers claiming PRI, an address answered by the
 wrong role). It changes nothing and reveals nothing beyond the MasterConfig's role and group.
+
+A session that receives no request for `[transport] idle` seconds (default 600; "0": never)
+ends, saying why on stderr: a partner that went away without closing (a killed cycle, a
+partition) leaves no `serve` behind. It is not idle while it works on a request (a SyncUp
+answers after minutes) nor while its peer holds a live receive grant (pushes run between
+receive-begin and receive-commit). sshd's ClientAliveInterval ends the session of a vanished
+partner sooner, also in the middle of a request (docs/transports.md).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
+import threading
+import time
+from types import FrameType
 from typing import IO, Any
 
-from atlas_ha.errors import AtlasError, RefusedError
+from atlas_ha.errors import AtlasError, RefusedError, SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.sync import receive
 from atlas_ha.sync.context import Server
@@ -34,6 +45,7 @@ from atlas_ha.transport.authority import check_claim, check_op
 from atlas_ha.transport.base import Connection, close_quietly
 
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+DEFAULT_IDLE = 600.0  # seconds without a request before a session ends
 
 
 class Session:
@@ -113,6 +125,11 @@ class Session:
             return sync_up(self.server, back, request.get("allow_mass_deletion") is True)
         raise RefusedError(f"unknown operation {op!r} from {self.peer}")
 
+    def receiving(self) -> bool:
+        """Whether the peer holds a live receive grant (its pushes may be running)."""
+        expires = receive.read_grant(self.server, self.peer).get("expires")
+        return isinstance(expires, int | float) and expires > time.time()
+
     def _reverse(self, request: dict[str, Any]) -> bool:
         """Whether the PRI asks for the send back over this session (and it can carry it)."""
         return request.get("reverse") is True and None not in self.stdio
@@ -161,19 +178,73 @@ def serve(
     stdin: IO[str] = sys.stdin,
     stdout: IO[str] = sys.stdout,
 ) -> int:
+    idle = idle_timeout(server)
     session = Session(server, peer_address, stdin, stdout, key_role=key_role)
     try:
-        _answer_each(session, server, peer_address, stdin, stdout)
+        _answer_each(session, server, peer_address, stdin, stdout, idle)
     finally:
         session.close()
     return 0
 
 
+def idle_timeout(server: Server) -> float:
+    """`[transport] idle = "SECONDS"` (default 600; "0": sessions never end for idleness)."""
+    text = server.settings.transport_options.get("idle", str(DEFAULT_IDLE))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise SettingsError(
+            f"{server.settings.config_file}: [transport] idle = {text!r}: expected seconds "
+            "(0: never)"
+        )
+    return seconds
+
+
+def _next_request(stdin: IO[str], session: Session, idle: float) -> str | None:
+    """The next request line ("" at the end of input), or None when none came within
+    `idle` seconds (SIGALRM: only the main thread can wait so; elsewhere it just waits)."""
+    if idle <= 0 or threading.current_thread() is not threading.main_thread():
+        return stdin.readline()
+
+    def on_alarm(_signum: int, _frame: FrameType | None) -> None:
+        if session.receiving():  # pushes between receive-begin and -commit: not idle
+            signal.setitimer(signal.ITIMER_REAL, idle)
+            return
+        raise TimeoutError  # out of the readline below, and only out of it
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, idle)
+    try:
+        return stdin.readline()
+    except TimeoutError:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _answer_each(
-    session: Session, server: Server, peer_address: str, stdin: IO[str], stdout: IO[str]
+    session: Session,
+    server: Server,
+    peer_address: str,
+    stdin: IO[str],
+    stdout: IO[str],
+    idle: float = 0.0,
 ) -> None:
-    # readline, not iteration: a send back reads its answers from this same stream
-    while line := stdin.readline():
+    # readline, not iteration: a send back reads its answers from this same stream; the
+    # idle clock runs only while waiting for a request, never while one is handled
+    while True:
+        line = _next_request(stdin, session, idle)
+        if line is None:
+            server.log(
+                f"serve {peer_address}: no request for {idle:g} s: the session ends "
+                "([transport] idle)"
+            )
+            return
+        if not line:
+            return
         try:
             request = json.loads(line)
             if not isinstance(request, dict):

@@ -19,16 +19,24 @@ The client key is the key of the role this server holds, on its Unbound Data
 partners accept it only as that role (`transport.authority`), and it moves with the disk. There
 is no per-server client key (the old ESD_DATA/ssh/id_ed25519 is not used: a key that stays with
 a server would keep acting as a role the server no longer holds).
+
+Each connection has its own directory (`layout.rundir`: ESD_DATA/run/ssh.<PID>.<random>/)
+holding the ControlMaster's socket and ssh's own log (`ssh -E`): the master goes to the
+background, where its messages ("Timeout, server ... not responding") would be lost, so a
+connection that ends is reported with what ssh said, or with the request that waited and for
+how long when it said nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.errors import SettingsError, TransportError
+from atlas_ha.layout import rundir
 from atlas_ha.layout.sid import role_key_file
 from atlas_ha.model import Partner
 from atlas_ha.settings import Settings
@@ -38,6 +46,7 @@ from atlas_ha.transport.local import RSYNC
 from atlas_ha.transport.pipe import PipeConnection
 
 CONNECT_TIMEOUT = 10
+PARTNER_TAIL = 200  # characters of the partner's stderr in an unreachable report
 
 
 def generate_key(runner: Runner, path: Path, comment: str) -> None:
@@ -60,6 +69,7 @@ class SshOptions:
         self.user = opts.get("user", "root")
         self.port = opts.get("port", "22")
         self.bind = opts.get("bind", "own")
+        self.esd_data = settings.esd_data  # where the connections' directories go
         if not self.key.exists():
             raise TransportError(
                 f"{self.key}: no ssh key of this server's role on its Unbound Data "
@@ -72,7 +82,9 @@ class SshConnection(PipeConnection):
     can_pull = True
 
     def __init__(self, role: str, partner: Partner, options: SshOptions, own: str) -> None:
-        self.control_dir = tempfile.mkdtemp(prefix="atlas-ssh-")
+        self.control_dir = rundir.new_control_dir(options.esd_data)
+        self.log = self.control_dir / rundir.LOG
+        self.log_mark = 0  # ssh's messages from here on belong to the current request
         user = partner.ssh_user or options.user
         port = str(partner.ssh_port or options.port)
         self.target = f"{user}@{partner.address}"
@@ -101,9 +113,11 @@ class SshConnection(PipeConnection):
             "-o",
             "ControlMaster=auto",
             "-o",
-            f"ControlPath={self.control_dir}/master",
+            f"ControlPath={self.control_dir / rundir.SOCKET}",
             "-o",
             "ControlPersist=30",
+            "-E",
+            str(self.log),
         ]
         if options.bind == "own":
             self.ssh += ["-b", own]
@@ -123,11 +137,27 @@ class SshConnection(PipeConnection):
             self._raise_if_unreachable(exc)
             raise
 
+    def expect(self, request: dict[str, Any]) -> None:
+        super().expect(request)
+        with contextlib.suppress(OSError):
+            self.log_mark = self.log.stat().st_size
+
+    def transport_said(self) -> str:
+        """What ssh logged since the current request was sent (its last lines)."""
+        try:
+            with self.log.open("rb") as log:
+                log.seek(self.log_mark)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return ""
+        return " / ".join(line.strip() for line in text.splitlines() if line.strip())[-400:]
+
     def _raise_if_unreachable(self, exc: TransportError) -> None:
-        if self.proc.poll() == 255:  # ssh itself failed: no route, refused, host key
-            raise TransportError(
-                f"{self.role} at {self.address}: unreachable over ssh: {self.stderr_tail()}"
-            ) from exc
+        if self.proc.poll() == 255:  # ssh itself failed: no route, refused, host key, timeout
+            seconds = time.monotonic() - self.since
+            who, said = f"{self.role} at {self.address}", self.transport_said()
+            message = unreachable(who, self.waiting, seconds, said, self.stderr_tail())
+            raise TransportError(message) from exc
 
     def push(self, source: Path, dest: str) -> None:
         # the partner's forced command confines rsync to our role's own directory; name the
@@ -149,8 +179,25 @@ class SshConnection(PipeConnection):
         subprocess.run(
             [*self.ssh, "-O", "exit", self.target], capture_output=True, check=False, timeout=10
         )
-        Path(self.control_dir, "master").unlink(missing_ok=True)
-        Path(self.control_dir).rmdir()
+        rundir.remove_control_dir(self.control_dir)
+
+
+def unreachable(who: str, waiting: str, seconds: float, ssh_said: str, partner_said: str) -> str:
+    """The report of an ssh that failed (exit 255) while `waiting` waited `seconds` for its
+    answer: what ssh said, or, when it said nothing, that it did not and what happened; then
+    the partner's last words (how far it got), which are not the cause."""
+    if ssh_said.strip():
+        text = (
+            f"{who}: unreachable over ssh: {ssh_said.strip()} "
+            f"(no answer to {waiting} after {seconds:.0f} s; ssh exit 255)"
+        )
+    else:
+        text = (
+            f"{who}: unreachable over ssh: the connection ended after {seconds:.0f} s "
+            f"without an answer to {waiting} (ssh exit 255; no message from ssh)"
+        )
+    last = " / ".join(line.strip() for line in partner_said.splitlines() if line.strip())
+    return text + (f"; the partner's last words: {last[-PARTNER_TAIL:]}" if last else "")
 
 
 class SshTransport(Transport):
