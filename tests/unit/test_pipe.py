@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.errors import TransportError
+from atlas_ha.layout.sid import role_key_file
 from atlas_ha.model import Partner
 from atlas_ha.settings import load
 from atlas_ha.system import Runner
@@ -60,8 +61,10 @@ def test_an_ssh_that_failed_without_a_word_still_names_what_happened() -> None:
 def test_ssh_own_message_is_reported_and_its_directory_removed(tmp_path: Path) -> None:
     """A real ssh towards a closed port: its message comes from its log (ssh -E)."""
     esd = tmp_path / "esd"
-    (esd / "ssh").mkdir(parents=True)
-    generate_key(Runner(), esd / "ssh" / "id_ed25519", "test")
+    esd.mkdir()
+    key = role_key_file(tmp_path / "sid")  # the role's key, on the Unbound Data
+    key.parent.mkdir(parents=True)
+    generate_key(Runner(), key, "test")
     config = tmp_path / "atlas-ha.toml"
     config.write_text(
         f'name = "A"\nsystem_root = "{tmp_path}"\nesd_data = "{esd}"\n'
