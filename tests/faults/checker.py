@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from atlas_ha.demo.group import SimGroup
-from atlas_ha.layout import objects
+from atlas_ha.layout import objects, rundir
 from atlas_ha.layout.sid import SidData
 
 TMP_RE = re.compile(r"^\..*\.atlas-tmp\.(\d+)$")
@@ -155,8 +155,20 @@ def leftover_temp_files(group: SimGroup) -> list[str]:
     return problems
 
 
+def leftover_connection_dirs(group: SimGroup) -> list[str]:
+    """ssh connection directories (ESD_DATA/run/ssh.PID.*, layout.rundir) of dead processes."""
+    problems = []
+    for name, sim in group.servers.items():
+        base = rundir.control_base(sim.server().settings.esd_data)
+        for entry in base.iterdir() if base.is_dir() else []:
+            match = rundir.CONTROL_RE.match(entry.name)
+            if match and not _alive(int(match.group("pid"))):
+                problems.append(f"{name}: connection directory {entry} of a dead process")
+    return problems
+
+
 def ssh_dirs() -> set[str]:
-    """ssh control directories (atlas-ssh-*) in the temporary directory."""
+    """Old-style ssh control directories (atlas-ssh-*) in the temporary directory."""
     tmp = Path(tempfile.gettempdir())
     return {p.name for p in tmp.iterdir() if SSH_DIR_RE.match(p.name)}
 

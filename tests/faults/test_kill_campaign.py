@@ -90,6 +90,7 @@ def test_seeded_kill_campaign(ssh_group: SimGroup) -> None:
             trial.problems.append(f"one clean cycle did not repair: {states} {why}")
         trial.problems += checker.stale_copies(group, versions)
         trial.problems += checker.leftover_temp_files(group)
+        trial.problems += checker.leftover_connection_dirs(group)
         trial.problems += _sec_processes(group)
         kills += injected
     left = checker.ssh_dirs() - ssh_dirs

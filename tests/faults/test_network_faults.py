@@ -127,7 +127,7 @@ def test_partitions_and_loss(lab: Lab) -> None:
         for path in rng.sample(TRACKED, k=rng.randint(1, 10)):
             versions.write(group, path, f"{path} v{attempt}\n".encode())
         # early ones cut the connection as it opens, later ones a session at work
-        delay = duration * rng.uniform(*((0.05, 0.3) if attempt <= 2 else (0.3, 0.7)))
+        delay = duration * rng.uniform(*((0.05, 0.3) if attempt <= 2 else (0.5, 0.95)))
         if kind.startswith("30"):
             cut_off(lab, victim, 30)
             proc = start_cycle(lab)
@@ -159,6 +159,7 @@ def test_partitions_and_loss(lab: Lab) -> None:
             trial.problems.append(f"one clean cycle after healing did not repair: {states}")
         trial.problems += checker.stale_copies(group, versions)
         trial.problems += checker.leftover_temp_files(group)
+        trial.problems += checker.leftover_connection_dirs(group)
     deadline = time.monotonic() + 120  # sshd's ClientAlive and the session's idle timeout
     lingering: list[int] = []
     while time.monotonic() < deadline:
