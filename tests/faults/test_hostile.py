@@ -1,7 +1,7 @@
 """Hostile partners and hostile snapshots over real OpenSSH, as trials of the campaign: each
 attack, then the checker (no valid area broken, nothing changed where the attack aimed), then
 one clean cycle once the attacker's change is undone. The individual refusals are pinned down
-in tests/lab/test_role_authority.py and tests/scenarios/test_receive_hardening.py; here they
+in tests/lab/test_role_authority_ssh.py and tests/scenarios/test_receive_hardening.py; here they
 run one after the other against one group, as an attacker would try them."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from tests.faults import checker
 from tests.faults.campaign import Campaign, Trial, clean_cycle, write_report
 from tests.lab.conftest import ADDR, ssh_argv, ssh_as
-from tests.lab.test_role_authority import SEC1_MC, impostor, stop_pri, tree
+from tests.lab.test_role_authority_ssh import SEC1_MC, impostor, stop_pri, tree
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.sync.cycle import cycle
