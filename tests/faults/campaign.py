@@ -113,8 +113,8 @@ def clean_cycle(group: SimGroup) -> tuple[dict[str, str], str]:
     return states, "; ".join(notes)
 
 
-def pids_matching(test: Callable[[list[str], str], bool]) -> list[int]:
-    """PIDs whose (argv, working directory) pass `test`."""
+def pids_matching(test: Callable[..., bool]) -> list[int]:
+    """PIDs whose (argv, working directory, pid) pass `test`."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -125,21 +125,36 @@ def pids_matching(test: Callable[[list[str], str], bool]) -> list[int]:
         except OSError:
             continue
         argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-        if argv and test(argv, cwd):
+        if argv and test(argv, cwd, int(proc.name)):
             found.append(int(proc.name))
     return found
 
 
-def sec_session(group: SimGroup, name: str) -> Callable[[list[str], str], bool]:
-    """The partner session (`atlas-ha ... ssh-command`) running on SEC `name`."""
+def environ_of(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def sec_session(group: SimGroup, name: str) -> Callable[..., bool]:
+    """The partner session (`atlas-ha ssh-command --role R`) running on SEC `name`: its
+    settings come from sshd's SetEnv (ATLAS_HA_CONFIG), or from --config."""
     config = str(group.servers[name].config)
-    return lambda argv, _cwd: "ssh-command" in argv and config in argv
+    wanted = f"ATLAS_HA_CONFIG={config}".encode()
+
+    def test(argv: list[str], cwd: str, pid: int = 0) -> bool:
+        if "ssh-command" not in argv:
+            return False
+        return config in argv or wanted in environ_of(pid)
+
+    return test
 
 
-def sec_rsync(group: SimGroup, name: str) -> Callable[[list[str], str], bool]:
+def sec_rsync(group: SimGroup, name: str) -> Callable[..., bool]:
     """An `rsync --server` writing into (or reading from) SEC `name`'s SID_DATA."""
     disk = os.path.realpath(group.servers[name].server().settings.sid_data)
-    return lambda argv, cwd: (
+    return lambda argv, cwd, _pid=0: (
         Path(argv[0]).name == "rsync"
         and "--server" in argv
         and os.path.realpath(cwd).startswith(disk)

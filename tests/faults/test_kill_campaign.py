@@ -98,5 +98,8 @@ def test_seeded_kill_campaign(ssh_group: SimGroup) -> None:
         campaign.add(Trial(CLASSES[0], "leftovers", True, [f"ssh control dirs left: {left}"]))
     write_report(campaign, "kills")
     assert kills >= kills_wanted(), f"only {kills} of {attempt} attempts hit their process"
+    for kind in CLASSES:  # every class of kill really happened, several times
+        hits = sum(t.injected for t in campaign.trials if t.fault_class == kind)
+        assert hits >= kills_wanted() // 6, f"{kind}: only {hits} kills"
     defects = [f"{t.fault_class} ({t.detail}): {t.problems}" for t in campaign.trials if t.problems]
     assert not defects, "\n".join(defects)
