@@ -135,3 +135,20 @@ def test_a_lock_held_by_a_live_git_is_kept_and_gits_message_is_reported(
     assert server.history.clear_stale_locks() == ["index.lock"]
     create(server)
     assert server.history.log(["PRI/Env2"])[0].operation == "create"
+
+
+def test_scratch_directories_of_killed_processes_are_removed(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    run_cycle("A")
+    server = group.servers["A"].server()
+    staging = server.settings.sid_data / ".staging"
+    dead = staging / "history-999999-x1"  # no such process
+    live = staging / f"history-{os.getppid()}-x2"  # a process that is alive
+    for path in (dead, live):
+        path.mkdir(parents=True)
+        (path / "export.tar").write_text("half")
+    rev = server.history.log([])[0].rev
+    server.history.diff(rev, None, [])
+    assert not dead.exists() and live.exists()
+    assert sorted(p.name for p in staging.iterdir()) == [live.name]

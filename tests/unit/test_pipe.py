@@ -43,6 +43,17 @@ def test_a_partner_that_ends_silently_is_reported_with_the_request_that_waited()
     assert message.endswith("no message from the partner")
 
 
+def test_a_partner_answering_bytes_that_are_not_utf8_is_a_transport_error() -> None:
+    """A broken or hostile partner's answer (and its stderr) are never trusted to be text: a
+    malformed answer, never a UnicodeDecodeError that would stop the whole cycle."""
+    script = "read line; printf 'bad \\377 bytes' >&2; printf 'caf\\351\\n'; sleep 1"
+    conn = Pipe("SEC1", "127.0.2.12", ["sh", "-c", script])
+    with pytest.raises(TransportError, match=r"SEC1 at 127\.0\.2\.12: malformed answer"):
+        conn.call({"op": "hello"})
+    assert "bad \ufffd bytes" in conn.said()
+    conn.close()
+
+
 def test_an_ssh_that_failed_without_a_word_still_names_what_happened() -> None:
     message = unreachable("SEC1 at 198.51.100.12", "receive-commit", 39.4, "", "")
     assert message == (

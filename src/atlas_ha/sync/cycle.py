@@ -205,6 +205,9 @@ def _sync_sec(
     except AtlasError as exc:
         server.log(f"ALERT cycle: {sec}: {exc}")
         return SecOutcome.failed(sec, exc)
+    except Exception as exc:  # one SEC's failure, even a bug, never stops the others (5.9)
+        server.log(f"ALERT cycle: {sec}: internal error {type(exc).__name__}: {exc}")
+        return SecOutcome(sec, False, f"internal error {type(exc).__name__}: {exc}", cause="failed")
     finally:
         link.release(closing)
     return SecOutcome(sec, True, reply={k: v for k, v in reply.items() if k != "ok"})

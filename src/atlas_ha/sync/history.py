@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from atlas_ha.errors import AtlasError, HistoryError
 from atlas_ha.layout.atomic import atomic_write, locked, read_text_or_none, write_if_changed
 from atlas_ha.layout.sid import FLAGS, SEV_FILE
+from atlas_ha.layout.tempnames import alive
 from atlas_ha.system import Completed, Runner
 from atlas_ha.text import NAMES
 
@@ -405,10 +406,17 @@ class History:
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
-        """A private temporary directory in SID_DATA/.staging (never recorded, mode 0700)."""
+        """A private temporary directory in SID_DATA/.staging (never recorded, mode 0700),
+        named for this process; those of processes no longer alive are removed first."""
+        import shutil
         import tempfile
 
         staging = self.root / ".staging"
         staging.mkdir(mode=0o700, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="history-", dir=staging) as tmp:
+        for left in staging.glob("history-*"):
+            pid = left.name.split("-")[1]
+            if pid.isdigit() and not alive(int(pid)):
+                shutil.rmtree(left, ignore_errors=True)
+        prefix = f"history-{os.getpid()}-"
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=staging) as tmp:
             yield Path(tmp)

@@ -39,7 +39,8 @@ class PipeConnection(Connection):
         self.closed = False
         self.waiting, self.since = "the first request", time.monotonic()  # see `expect`
         # stderr goes to a file: a chatty partner can never fill a pipe and stall the session
-        self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
+        # (what a partner says is shown, never trusted to be UTF-8)
+        self.errors = tempfile.TemporaryFile(mode="w+", errors="replace")  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
                 list(argv),
@@ -47,6 +48,7 @@ class PipeConnection(Connection):
                 stdout=subprocess.PIPE,
                 stderr=self.errors,
                 text=True,
+                errors="surrogateescape",  # bytes that are not UTF-8: a malformed answer
             )
         except OSError as exc:
             raise TransportError(f"{role} at {address}: cannot start {argv[0]}: {exc}") from exc
