@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,24 @@ from atlas_ha.sync.cycle import CycleReport, cycle
 
 def _quiet(_line: str) -> None:
     pass
+
+
+def dead_pid() -> int:
+    """The PID of a process that has ended (its number is not reused this soon)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """The PID of a process that is alive for the test."""
+    proc = subprocess.Popen(["sleep", "120"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture

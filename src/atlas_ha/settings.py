@@ -91,6 +91,21 @@ class Settings:
         return self.hooks.get(event, []) + extra
 
 
+def transport_seconds(settings: Settings, key: str, default: float) -> float:
+    """`[transport] KEY = "SECONDS"` (a string, as every transport option): >= 0, where "0"
+    means never."""
+    text = settings.transport_options.get(key, f"{default:g}")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise SettingsError(
+            f"{settings.config_file}: [transport] {key} = {text!r}: expected seconds (0: never)"
+        )
+    return seconds
+
+
 def locate(explicit: Path | None) -> Path:
     if explicit is not None:
         return explicit

@@ -26,6 +26,7 @@ from pathlib import Path
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.layout import objects, rundir
 from atlas_ha.layout.sid import SidData
+from atlas_ha.layout.tempnames import alive
 
 TMP_RE = re.compile(r"^\..*\.atlas-tmp\.(\d+)$")
 SSH_DIR_RE = re.compile(r"^atlas-ssh-")
@@ -130,16 +131,6 @@ def stale_copies(group: SimGroup, versions: Versions) -> list[str]:
     return problems
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def leftover_temp_files(group: SimGroup) -> list[str]:
     """`.NAME.atlas-tmp.PID` files of dead processes in system roots and SID_DATA."""
     problems = []
@@ -150,7 +141,7 @@ def leftover_temp_files(group: SimGroup) -> list[str]:
             dirnames[:] = [d for d in dirnames if d != ".git"]
             for name in filenames + dirnames:
                 match = TMP_RE.match(name)
-                if match and not _alive(int(match.group(1))):
+                if match and not alive(int(match.group(1))):
                     problems.append(f"leftover temporary file {Path(dirpath, name)}")
     return problems
 
@@ -162,7 +153,7 @@ def leftover_connection_dirs(group: SimGroup) -> list[str]:
         base = rundir.control_base(sim.server().settings.esd_data)
         for entry in base.iterdir() if base.is_dir() else []:
             match = rundir.CONTROL_RE.match(entry.name)
-            if match and not _alive(int(match.group("pid"))):
+            if match and not alive(int(match.group("pid"))):
                 problems.append(f"{name}: connection directory {entry} of a dead process")
     return problems
 

@@ -7,28 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
+from tests.conftest import dead_pid
 
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.sync.cycle import CycleReport
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    proc = subprocess.Popen(["sleep", "120"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_cycle_removes_dead_writers_temp_files_and_syncs_none(

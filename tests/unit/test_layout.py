@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.unit.test_names import entries
 
 from atlas_ha.errors import FormatError, SettingsError
 from atlas_ha.layout import manifest, paths
@@ -145,19 +146,7 @@ def test_flag_that_cannot_be_written_stops_create(tmp_path: Path) -> None:
         sid.set_flag(sid.area("PRI", 1), INVALID_SNAPSHOT)
 
 
-ENTRIES = st.builds(
-    manifest.Entry,
-    tree=st.sampled_from(["SyncFiles", "IdentFiles"]),
-    path=st.text(min_size=1).map(lambda s: "/" + s),
-    type=st.sampled_from(manifest.TYPES),
-    mode=st.integers(0, 0o7777),
-    uid=st.integers(0, 2**32),
-    gid=st.integers(0, 2**32),
-    size=st.integers(0, 2**63),
-    mtime_ns=st.integers(0, 2**63),
-    sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
-    target=st.text(),
-)
+ENTRIES = entries(st.text(min_size=1).map(lambda s: "/" + s), st.text())
 
 
 @given(st.lists(ENTRIES, unique_by=lambda e: e.key))

@@ -23,19 +23,27 @@ COMPONENT = st.binary(min_size=1, max_size=12).filter(
 )
 RAW_PATHS = st.lists(COMPONENT, min_size=1, max_size=4).map(lambda parts: b"/" + b"/".join(parts))
 
-ENTRIES = st.builds(
-    manifest.Entry,
-    tree=st.sampled_from(["SyncFiles", "IdentFiles"]),
-    path=RAW_PATHS.map(decode_name),
-    type=st.sampled_from(manifest.TYPES),
-    mode=st.integers(0, 0o7777),
-    uid=st.integers(0, 2**32),
-    gid=st.integers(0, 2**32),
-    size=st.integers(0, 2**63),
-    mtime_ns=st.integers(0, 2**63),
-    sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
-    target=st.binary(max_size=20).map(decode_name),
-)
+
+def entries(
+    paths: st.SearchStrategy[str], targets: st.SearchStrategy[str]
+) -> st.SearchStrategy[manifest.Entry]:
+    """Manifest entries of any metadata, with paths and link targets drawn from those given."""
+    return st.builds(
+        manifest.Entry,
+        tree=st.sampled_from(["SyncFiles", "IdentFiles"]),
+        path=paths,
+        type=st.sampled_from(manifest.TYPES),
+        mode=st.integers(0, 0o7777),
+        uid=st.integers(0, 2**32),
+        gid=st.integers(0, 2**32),
+        size=st.integers(0, 2**63),
+        mtime_ns=st.integers(0, 2**63),
+        sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+        target=targets,
+    )
+
+
+ENTRIES = entries(RAW_PATHS.map(decode_name), st.binary(max_size=20).map(decode_name))
 
 
 @given(st.lists(ENTRIES, unique_by=lambda e: e.key))

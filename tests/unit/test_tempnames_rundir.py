@@ -4,32 +4,15 @@ removed at the next start when its process is dead, and never while it lives."""
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import dead_pid
 
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout import objects, rundir, tempnames
 from atlas_ha.layout.atomic import atomic_write
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    proc = subprocess.Popen(["sleep", "60"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_write_removes_what_a_dead_writer_of_the_same_file_left(

@@ -17,7 +17,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from atlas_ha.errors import SettingsError
+from atlas_ha.settings import transport_seconds
 from atlas_ha.system import Clock
 from atlas_ha.transport.base import Connection, close_quietly
 
@@ -30,15 +30,7 @@ DEFAULT_MAX_AGE = 3600.0  # seconds
 def kept_connections(settings: Settings, clock: Clock) -> KeptConnections | None:
     """What `[transport] keep = "SECONDS"` asks of the daemon (default 3600; "0": close every
     connection after its cycle)."""
-    text = settings.transport_options.get("keep", str(DEFAULT_MAX_AGE))
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise SettingsError(
-            f"{settings.config_file}: [transport] keep = {text!r}: expected seconds (0: never)"
-        )
+    seconds = transport_seconds(settings, "keep", DEFAULT_MAX_AGE)
     return KeptConnections(clock, seconds) if seconds > 0 else None
 
 

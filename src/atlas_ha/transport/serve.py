@@ -33,8 +33,9 @@ import time
 from types import FrameType
 from typing import IO, Any
 
-from atlas_ha.errors import AtlasError, RefusedError, SettingsError
+from atlas_ha.errors import AtlasError, RefusedError
 from atlas_ha.model import MasterConfig
+from atlas_ha.settings import transport_seconds
 from atlas_ha.sync import receive
 from atlas_ha.sync.context import Server
 from atlas_ha.sync.delta import Delta, offer
@@ -189,17 +190,7 @@ def serve(
 
 def idle_timeout(server: Server) -> float:
     """`[transport] idle = "SECONDS"` (default 600; "0": sessions never end for idleness)."""
-    text = server.settings.transport_options.get("idle", str(DEFAULT_IDLE))
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise SettingsError(
-            f"{server.settings.config_file}: [transport] idle = {text!r}: expected seconds "
-            "(0: never)"
-        )
-    return seconds
+    return transport_seconds(server.settings, "idle", DEFAULT_IDLE)
 
 
 def _next_request(stdin: IO[str], session: Session, idle: float) -> str | None:
