@@ -30,8 +30,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from atlas_ha.context import Server
 from atlas_ha.settings import Settings
-from atlas_ha.sync.context import Server
 from atlas_ha.system import Clock
 from atlas_ha.verifier.api import Context, Target, Verifier
 from atlas_ha.verifier.kinds.tcp import TcpVerifier

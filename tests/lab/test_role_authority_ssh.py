@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from tests.lab.conftest import ADDR, PORT, role_key, ssh_argv, ssh_as
 
+from atlas_ha.context import Server
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.layout.sid import role_authorized_keys
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.settings import load
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.cycle import cycle
+from atlas_ha.sync.sendback import grant_send
 from atlas_ha.transport.rolekeys import PublicKey, forced_line
-from atlas_ha.transport.sendback import grant_send
 
 pytestmark = pytest.mark.lab
 

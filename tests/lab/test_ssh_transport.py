@@ -170,7 +170,7 @@ def test_requests_from_the_wrong_address_are_refused(ssh_group: SimGroup) -> Non
 def test_a_pull_reads_only_the_area_the_sec_granted(ssh_group: SimGroup, tmp_path: Path) -> None:
     """What the PRI's key may read on a SEC: nothing, except while the SEC's own session
     grants one area of its own role (as during a send back), and then only that area."""
-    from atlas_ha.transport.sendback import grant_send
+    from atlas_ha.sync.sendback import grant_send
 
     cycle(ssh_group.servers["A"].server(quiet))
     c = ssh_group.servers["C"].server(quiet)  # SEC2, Env3: areas Env1-3

@@ -32,7 +32,7 @@ import json, sys, time
 from dataclasses import replace
 from pathlib import Path
 from atlas_ha.settings import load
-from atlas_ha.sync.context import Server
+from atlas_ha.context import Server
 from atlas_ha.verifier import services
 from atlas_ha.verifier.api import Context, Target, discover, verifier_for
 from atlas_ha.verifier.setup import state_dir

@@ -19,7 +19,7 @@ from atlas_ha.layout.areawrite import AreaWriter
 from atlas_ha.layout.manifest import parse, render
 from atlas_ha.sync import delta
 from atlas_ha.sync.cycle import CycleReport
-from atlas_ha.transport.serve import Session
+from atlas_ha.sync.serve import Session
 
 Cycle = Callable[[str], CycleReport]
 

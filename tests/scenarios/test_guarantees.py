@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from tests.conftest import states
 
-from atlas_ha.converters.chain import convert_to_older
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import InvalidSnapshotError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.sid import INVALID_SEND, INVALID_SNAPSHOT, SidData
 from atlas_ha.sync.compare import compare
+from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.transport.local import LocalConnection
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from atlas_ha.context import Server
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import SettingsError, TransportError
 from atlas_ha.settings import load
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.system import Clock
 from atlas_ha.transport.base import Connection

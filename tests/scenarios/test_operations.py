@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.cli.main import main
-from atlas_ha.converters.chain import convert_to_older
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.layout import objects
 from atlas_ha.sync.compare import compare
+from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import CycleReport
 

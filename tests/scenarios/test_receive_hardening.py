@@ -27,7 +27,7 @@ from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
 from atlas_ha.layout.manifest import parse, render
 from atlas_ha.sync.cycle import CycleReport, cycle
-from atlas_ha.transport.serve import Session
+from atlas_ha.sync.serve import Session
 
 Cycle = Callable[[str], CycleReport]
 COMMIT = {"op": "receive-commit", "role": "PRI", "sev": 2, "envs": [1, 2]}

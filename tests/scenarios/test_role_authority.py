@@ -16,9 +16,9 @@ from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import RefusedError
 from atlas_ha.layout.sid import role_key_file
 from atlas_ha.sync.cycle import CycleReport
+from atlas_ha.sync.sendback import SendBackHandler, grant_send
+from atlas_ha.sync.serve import Session, serve_local
 from atlas_ha.transport.local import LocalConnection, Registry
-from atlas_ha.transport.sendback import SendBackHandler, grant_send
-from atlas_ha.transport.serve import Session, serve_local
 
 Cycle = Callable[[str], CycleReport]
 

@@ -15,7 +15,7 @@ from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.sync.cycle import CycleReport
-from atlas_ha.transport.serve import Session
+from atlas_ha.sync.serve import Session
 
 Cycle = Callable[[str], CycleReport]
 PRI_MC = MasterConfig(

@@ -150,8 +150,8 @@ def test_from_scratch_identity_follows_the_disk(group: SimGroup, run_cycle: Cycl
 
 
 def test_drift_on_a_sec_is_reported_then_undone(group: SimGroup, run_cycle: Cycle) -> None:
-    from atlas_ha.converters.chain import convert_to_older
     from atlas_ha.sync.compare import compare
+    from atlas_ha.sync.convert import convert_to_older
     from atlas_ha.sync.create import create
     from atlas_ha.sync.send import send_to_partners
 

@@ -1,4 +1,4 @@
-"""A SEC's send back over the PRI's own connection (transport.sendback), both ends in
+"""A SEC's send back over the PRI's own connection (sync.sendback), both ends in
 process: the SEC's session with scripted PRI answers, the PRI's handler with a recording
 connection. The same exchange over OpenSSH is in tests/lab/test_ssh_transport.py."""
 
@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
+from atlas_ha.context import Server
 from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
 from atlas_ha.layout.sid import send_grant_file
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.receive import manifest_digest
+from atlas_ha.sync.sendback import SendBackHandler
+from atlas_ha.sync.serve import Session
 from atlas_ha.transport.base import Connection
-from atlas_ha.transport.sendback import SendBackHandler
-from atlas_ha.transport.serve import Session
 
 Cycle = Callable[[str], CycleReport]
 SEC1 = ADDRESSES["SEC1"]

@@ -9,16 +9,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from atlas_ha.context import Server
 from atlas_ha.converters import accounts, identity
-from atlas_ha.converters.chain import convert_to_newer, convert_to_older
 from atlas_ha.converters.transaction import write_manifest
 from atlas_ha.demo.group import demo_envs
 from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout.scan import scan_area
 from atlas_ha.layout.sid import Area
 from atlas_ha.model import MasterConfig
-from atlas_ha.sync.context import Server
+from atlas_ha.sync.convert import convert_to_newer, convert_to_older
 from atlas_ha.sync.init import InitRequest, init, settings_for
-from atlas_ha.sync.scan import scan_area
 from atlas_ha.system import Runner
 
 names = st.from_regex(r"[a-z]([a-z0-9-]{0,9}[a-z0-9])?", fullmatch=True)

@@ -60,12 +60,12 @@ def test_a_line_without_a_role_has_no_authority(
 def test_a_session_is_not_started_without_a_role(config: Path) -> None:
     started: list[bool] = []
 
-    def server() -> object:
+    def session(_peer: str, _key_role: str) -> int:
         started.append(True)
         raise AssertionError("no session without a role")
 
     with pytest.raises(RefusedError, match="fixes no role"):
-        forced_command(load(config), None, server)  # type: ignore[arg-type]
+        forced_command(load(config), None, session)
     assert started == []
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.cli.main import main
+from atlas_ha.context import Server
 from atlas_ha.demo.group import APP_UID, SimGroup, SimServer
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import objects
 from atlas_ha.layout.manifest import Entry
 from atlas_ha.layout.sid import Area
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import cycle
 

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import IO, Any
 
-from atlas_ha.transport.serve import _answer_each
+from atlas_ha.sync.serve import _answer_each
 
 
 class Stub:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from atlas_ha.context import Server
 from atlas_ha.settings import Settings
-from atlas_ha.sync.context import Server
 from atlas_ha.verifier.api import Context
 
 NGINX = "/usr/sbin/nginx"

@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from atlas_ha.context import Server
 from atlas_ha.faults import Faults
 from atlas_ha.settings import load, locate
-from atlas_ha.sync.context import Server
 
 
 def server_from(args: argparse.Namespace) -> Server:

@@ -13,8 +13,8 @@ import sys
 from typing import Any
 
 from atlas_ha.cli.common import server_from
+from atlas_ha.context import Server
 from atlas_ha.model import ROLE_RE
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.restore import Restored, restore_path, restore_snapshot
 
 SNAPSHOT_RE = re.compile(r"^([A-Z0-9]+)/Env([1-9][0-9]*)$")

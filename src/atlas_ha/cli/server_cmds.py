@@ -16,9 +16,9 @@ from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.identity import current_role, identity_install
 from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.sync.receive import read_flagged
+from atlas_ha.sync.serve import serve_local
 from atlas_ha.system import Runner
 from atlas_ha.transport import registry_of
-from atlas_ha.transport.serve import serve_local
 
 
 def register(sub: Any) -> None:

@@ -19,7 +19,7 @@ from atlas_ha.layout.esd import server_ssh_dir
 from atlas_ha.layout.sid import role_authorized_keys
 
 if TYPE_CHECKING:
-    from atlas_ha.sync.context import Server
+    from atlas_ha.context import Server
 
 # The forced command starts a process for every rsync a partner runs: it imports what it
 # needs when it needs it (an rsync only the settings), and nothing else.
@@ -131,4 +131,9 @@ def cmd_ssh_command(args: argparse.Namespace) -> int:
     from atlas_ha.settings import load, locate
     from atlas_ha.transport.forced import forced_command
 
-    return forced_command(load(locate(args.config)), args.role, lambda: server_from(args))
+    def session(peer: str, key_role: str) -> int:
+        from atlas_ha.sync.serve import serve  # the whole synchronizer: not for an rsync
+
+        return serve(server_from(args), peer, key_role)
+
+    return forced_command(load(locate(args.config)), args.role, session)

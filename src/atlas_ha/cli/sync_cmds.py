@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 from atlas_ha.cli.common import print_json, server_from
-from atlas_ha.converters.chain import convert_to_newer, convert_to_older
 from atlas_ha.errors import EXIT_DIFFERENCES, AtlasError
 from atlas_ha.model import check_role
 from atlas_ha.sync.compare import CompareResult, compare
+from atlas_ha.sync.convert import convert_to_newer, convert_to_older
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.install import install

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from atlas_ha.context import Server
 from atlas_ha.daemon.loop import read_heartbeat
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.sync.context import Server
 
 
 def pid_file(server: Server) -> Path:

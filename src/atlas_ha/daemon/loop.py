@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import suspended
 from atlas_ha.transport.keep import KeptConnections

@@ -18,13 +18,13 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from atlas_ha.context import Server
 from atlas_ha.converters import accounts, identity, postgresql
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout.esd import REFERENCE, EnvDef
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.settings import load
 from atlas_ha.sync.address import own_address
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.identity import IdentityResult, identity_install
 from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.system import Runner

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from atlas_ha.converters.chain import convert_to_older
 from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import AtlasError
 from atlas_ha.sync.compare import compare
+from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import CycleReport, cycle
 from atlas_ha.sync.send import send_to_partners

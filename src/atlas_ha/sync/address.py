@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from atlas_ha.context import Server
 from atlas_ha.converters import identity
 from atlas_ha.errors import ConversionError, ServerStateError
-from atlas_ha.sync.context import Server
 
 
 def own_address(server: Server) -> str:

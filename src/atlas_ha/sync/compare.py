@@ -15,14 +15,14 @@ import difflib
 import re
 from dataclasses import asdict, dataclass, field
 
-from atlas_ha.converters.chain import convert_to_newer
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, RoleError
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout.atomic import read_text_or_none
 from atlas_ha.layout.manifest import Entry
 from atlas_ha.layout.sid import Area
 from atlas_ha.model import role_key
-from atlas_ha.sync.context import Server
+from atlas_ha.sync.convert import convert_to_newer
 
 MAX_DIFF_LINES = 40
 

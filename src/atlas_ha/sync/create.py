@@ -14,16 +14,16 @@ Steps and their transaction flags:
 
 from __future__ import annotations
 
+from atlas_ha.context import Server
 from atlas_ha.converters.transaction import write_manifest
 from atlas_ha.errors import InvalidSnapshotError
 from atlas_ha.layout import objects
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import write_if_changed
 from atlas_ha.layout.manifest import Manifest
+from atlas_ha.layout.scan import read_objects
 from atlas_ha.layout.sid import INVALID_SNAPSHOT, INVALID_VERSIONS, Area
 from atlas_ha.sync import guard
-from atlas_ha.sync.context import Server
-from atlas_ha.sync.scan import read_objects
 
 SPECIAL = "SyncFilePathsSpecial"
 
@@ -130,7 +130,7 @@ def _write_sync_paths(area: Area, listed: list[str]) -> None:
 def _adopt_path_lists(server: Server, role: str, env: int) -> None:
     """A first Create at Env E uses the path lists of the newest older area (from-scratch set-up
     may have placed them at any V <= E), converted up."""
-    from atlas_ha.converters.chain import convert_step
+    from atlas_ha.sync.convert import convert_step
 
     sid = server.sid
     older = [

@@ -3,7 +3,7 @@
 1. before-create hooks, Snapshot Create, ConvertToOlder;
 2. for each SEC in parallel: Snapshot Send, SyncUp request (the SEC converts, installs,
    creates, converts down and sends back: over this same connection when the transport can
-   pull, see `transport.sendback`);
+   pull, see `sync.sendback`);
 3. ConvertToNewer for the SEC roles, Snapshot Compare, record and report.
 A SEC that cannot be reached is reported (unreachable, and its snapshot stale); the cycle
 goes on for the others. Nothing is repaired here: the next cycle starts from a new Create.
@@ -17,21 +17,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from atlas_ha.converters.chain import convert_to_older
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, RoleError, SuspendedError, TransportError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.model import role_key
 from atlas_ha.sync import guard
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.compare import CompareResult, compare
-from atlas_ha.sync.context import Server
+from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.create import create
 from atlas_ha.sync.send import send
+from atlas_ha.sync.sendback import SendBackHandler
 from atlas_ha.sync.suspension import check_not_suspended
 from atlas_ha.transport import make_transport
 from atlas_ha.transport.base import Connection, close_quietly
 from atlas_ha.transport.keep import Kept, KeptConnections
-from atlas_ha.transport.sendback import SendBackHandler
 
 
 @dataclass

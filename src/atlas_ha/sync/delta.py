@@ -44,8 +44,8 @@ from atlas_ha.sync.receive import judge, read_grant, validate_area
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from atlas_ha.context import Server
     from atlas_ha.layout.sid import Area
-    from atlas_ha.sync.context import Server
     from atlas_ha.transport.base import Connection
 
 MAX_OBJECTS = 512  # more changed objects than this: rsync

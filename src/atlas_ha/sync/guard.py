@@ -26,13 +26,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from atlas_ha.context import Server
 from atlas_ha.errors import GuardError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.manifest import Manifest
 from atlas_ha.layout.paths import covered
 from atlas_ha.layout.sid import Area
 from atlas_ha.settings import DeletionGuard
-from atlas_ha.sync.context import Server
 
 ACCOUNTS_FILES = ("/etc/passwd", "/etc/shadow", "/etc/group")
 ALLOW_HINT = "--allow-mass-deletion"

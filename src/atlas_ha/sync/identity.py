@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atlas_ha.converters.chain import convert_to_newer
+from atlas_ha.context import Server
 from atlas_ha.errors import InvalidSnapshotError
 from atlas_ha.layout import objects
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
-from atlas_ha.sync.context import Server
+from atlas_ha.sync.convert import convert_to_newer
 
 CURRENT_ROLE = "CurrentRole"
 

@@ -15,10 +15,10 @@ from atlas_ha.errors import ServerStateError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
 from atlas_ha.layout.esd import REFERENCE, EnvDef, EsdData
+from atlas_ha.layout.history import History
 from atlas_ha.layout.sid import SidData
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import Settings, render
-from atlas_ha.sync.history import History
 from atlas_ha.system import Runner
 
 

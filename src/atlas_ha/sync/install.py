@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import os
 
+from atlas_ha.context import Server
 from atlas_ha.errors import RoleError
 from atlas_ha.layout import objects
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
 from atlas_ha.layout.manifest import Entry
 from atlas_ha.layout.sid import Area
 from atlas_ha.sync import guard
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.suspension import check_not_suspended
 
 Planned = list[tuple[str, Entry, os.stat_result | None]]

@@ -31,6 +31,7 @@ import os
 import stat
 from pathlib import Path
 
+from atlas_ha.context import Server
 from atlas_ha.errors import FormatError, ReceiveError, RefusedError
 from atlas_ha.layout import objects, policy
 from atlas_ha.layout import paths as paths_mod
@@ -39,7 +40,6 @@ from atlas_ha.layout.manifest import Manifest
 from atlas_ha.layout.sid import INVALID_SEND, Area
 from atlas_ha.layout.sid import grant_file as sid_grant_file
 from atlas_ha.model import MasterConfig
-from atlas_ha.sync.context import Server
 
 MAX_TOTAL_BYTES = 8 << 30
 AREA_DIRS = ("SyncFiles", "IdentFiles")

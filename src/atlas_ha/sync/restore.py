@@ -24,9 +24,9 @@ from atlas_ha.layout.manifest import Manifest
 from atlas_ha.layout.sid import FLAGS, INVALID_SNAPSHOT, Area
 
 if TYPE_CHECKING:
-    from atlas_ha.sync.context import Server
+    from atlas_ha.context import Server
 
-from atlas_ha.sync.history import FILE_TREES, History
+from atlas_ha.layout.history import FILE_TREES, History
 
 
 @dataclass(frozen=True)

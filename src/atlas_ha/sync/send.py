@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, InvalidSnapshotError, ReceiveError
 from atlas_ha.model import role_key
-from atlas_ha.sync.context import Server
 from atlas_ha.sync.delta import send_area
 from atlas_ha.sync.receive import manifest_digest
 from atlas_ha.transport.base import Connection

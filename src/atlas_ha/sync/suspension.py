@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from atlas_ha.context import Server
 from atlas_ha.errors import SuspendedError
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.sync.context import Server
 
 FILE = "suspended.json"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlas_ha.converters.chain import convert_to_newer, convert_to_older
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, RoleError
 from atlas_ha.sync.address import own_address
-from atlas_ha.sync.context import Server
+from atlas_ha.sync.convert import convert_to_newer, convert_to_older
 from atlas_ha.sync.create import create
 from atlas_ha.sync.install import install
 from atlas_ha.sync.send import send

@@ -37,15 +37,11 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from atlas_ha.errors import RefusedError
 from atlas_ha.layout.sid import grant_file, send_grant_file
+from atlas_ha.settings import Settings
 from atlas_ha.transport.authority import check_grant, checked_key_role
-
-if TYPE_CHECKING:
-    from atlas_ha.settings import Settings
-    from atlas_ha.sync.context import Server
 
 RSYNC = "/usr/bin/rsync"
 # what `rsync -a --delete --modify-window=-1 --numeric-ids` sends (-e.<capabilities> included)
@@ -63,10 +59,11 @@ def client_address() -> str:
     return client[0]
 
 
-def forced_command(settings: Settings, role: str | None, server: Callable[[], Server]) -> int:
+def forced_command(settings: Settings, role: str | None, session: Callable[[str, str], int]) -> int:
     """Run what the partner asked for, if its key's role (`role`, fixed in the authorized_keys
-    line) may. `server` makes the Server for a session; an rsync needs only the settings (and
-    starts without loading the synchronizer)."""
+    line) may. `session(peer, key_role)` serves a JSON session (the synchronizer's partner
+    session, given by the caller: transport moves bytes and knows no operation); an rsync
+    needs only the settings (and starts without loading the synchronizer)."""
     peer = client_address()
     key_role = checked_key_role(role, peer)
     original = os.environ.get("SSH_ORIGINAL_COMMAND", "")
@@ -75,9 +72,7 @@ def forced_command(settings: Settings, role: str | None, server: Callable[[], Se
     except ValueError as exc:
         raise RefusedError(f"refused from {peer}: unparsable command {original!r}") from exc
     if argv == ["atlas-ha", "serve"]:
-        from atlas_ha.transport.serve import serve  # the whole synchronizer: not for rsync
-
-        return serve(server(), peer, key_role)
+        return session(peer, key_role)
     if argv[:3] == ["rsync", "--server", "--sender"]:
         root, envs = granted_send_root(settings.sid_data, peer, key_role)
         source = checked_rsync(argv, root, peer, envs, sender=True)

@@ -31,7 +31,7 @@ from atlas_ha.verifier.profile import Profile
 from atlas_ha.verifier.services import ServiceDef
 
 if TYPE_CHECKING:
-    from atlas_ha.sync.context import Server
+    from atlas_ha.context import Server
 
 GROUP = "atlas_ha.verifiers"
 

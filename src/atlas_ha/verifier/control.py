@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
-from atlas_ha.sync.context import Server
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.api import Context, Verifier, discover
 from atlas_ha.verifier.results import ResultRow, Retention, VerifierResults, results_file

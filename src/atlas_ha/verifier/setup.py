@@ -26,10 +26,10 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, FormatError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
-from atlas_ha.sync.context import Server
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.api import Context, SetUpResult, Verifier, discover, verifier_for
 from atlas_ha.verifier.services import ServiceDef

@@ -6,7 +6,7 @@ key that logged in). The first request must be `hello` with the key role's own M
 it is verified (SPEC 5.8) before anything else is allowed. Then: `receive-begin`/
 `receive-commit` (only for the key role) and `syncup` (only the PRI's key). A PRI whose
 connection can pull asks for the send back over this very session (`"reverse": true` on
-hello and syncup; see `transport.sendback`): this SEC then opens no connection of its own to
+hello and syncup; see `sync.sendback`): this SEC then opens no connection of its own to
 the PRI.
 
 One read-only request is answered before hello: `role` gives this server's role, group and
@@ -33,11 +33,12 @@ import time
 from types import FrameType
 from typing import IO, Any
 
+from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, RefusedError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import transport_seconds
 from atlas_ha.sync import receive
-from atlas_ha.sync.context import Server
+from atlas_ha.sync.backchannel import BackChannel
 from atlas_ha.sync.delta import Delta, offer
 from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
@@ -136,8 +137,6 @@ class Session:
         return request.get("reverse") is True and None not in self.stdio
 
     def _channel(self) -> Connection:
-        from atlas_ha.transport.sendback import BackChannel
-
         stdin, stdout = self.stdio
         assert stdin is not None and stdout is not None
         return BackChannel(self.server, self.peer, stdin, stdout)

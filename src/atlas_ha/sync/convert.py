@@ -13,14 +13,14 @@ import hashlib
 import json
 from pathlib import Path
 
+from atlas_ha.context import Server
 from atlas_ha.converters.aspects import ASPECTS
 from atlas_ha.converters.transaction import ConversionTx, write_manifest
 from atlas_ha.errors import AtlasError, ConversionError, InvalidSnapshotError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import EnvDef
+from atlas_ha.layout.scan import scan_area
 from atlas_ha.layout.sid import INVALID_VERSIONS
-from atlas_ha.sync.context import Server
-from atlas_ha.sync.scan import scan_area
 
 
 def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:

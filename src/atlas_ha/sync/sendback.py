@@ -18,72 +18,25 @@ ssh login per cycle, in series with the first. With it (when the PRI's connectio
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
-from atlas_ha.errors import RefusedError, TransportError
-from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.layout.sid import send_grant_file
-from atlas_ha.sync.receive import GRANT_SECONDS, read_grant
-from atlas_ha.transport.base import Connection, decode_answer
+from atlas_ha.context import Server
+from atlas_ha.errors import RefusedError
+from atlas_ha.sync.backchannel import AREA_PREFIX, BackChannel, grant_send
+from atlas_ha.sync.receive import read_grant
+from atlas_ha.sync.serve import Session
+from atlas_ha.transport.base import Connection
 
-if TYPE_CHECKING:
-    from atlas_ha.sync.context import Server
+__all__ = ["BackChannel", "SendBackHandler", "grant_send"]
 
 CALLBACK_OPS = ("hello", "receive-begin", "receive-delta", "receive-objects", "receive-commit")
-AREA_PREFIX = "Env"
-
-
-class BackChannel(Connection):
-    """The SEC's connection to the PRI, carried by the session the PRI opened to it."""
-
-    def __init__(self, server: Server, peer: str, stdin: IO[str], stdout: IO[str]) -> None:
-        super().__init__("PRI", peer)
-        self.server = server
-        self.stdin, self.stdout = stdin, stdout
-
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        try:
-            self.stdout.write(json.dumps({"callback": request}) + "\n")
-            self.stdout.flush()
-            line = self.stdin.readline()
-        except OSError as exc:
-            raise TransportError(f"PRI at {self.address}: connection lost: {exc}") from exc
-        if not line:
-            raise TransportError(f"PRI at {self.address}: the session ended during the send")
-        return self.raise_for(decode_answer(line, f"PRI at {self.address}"))
-
-    def push(self, source: Path, dest: str) -> None:
-        env = _env_of(source.name)
-        grant = grant_send(self.server, self.address, env)
-        try:
-            self.call({"op": "pull", "env": env})
-        finally:
-            grant.unlink(missing_ok=True)
-
-
-def grant_send(server: Server, peer: str, env: int) -> Path:
-    """Let the PRI's key at `peer` read (rsync --sender) area Env<env> of this server's own
-    role, for a while; return the grant's file (the caller removes it)."""
-    grant = send_grant_file(server.sid.root, peer)
-    record = {
-        "role": server.master().role,
-        "for": "PRI",  # a SEC sends only to its PRI: no other role's key may pull
-        "envs": [env],
-        "expires": server.clock.now() + GRANT_SECONDS,
-    }
-    grant.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    atomic_write(grant, json.dumps(record), mode=0o600)
-    return grant
 
 
 class SendBackHandler:
     """The PRI's answers to a SEC sending back over `conn` (see the module docstring)."""
 
     def __init__(self, server: Server, conn: Connection) -> None:
-        from atlas_ha.transport.serve import Session  # serve imports the synchronizer
-
         self.server = server
         self.conn = conn
         self.session = Session(server, conn.address, key_role=conn.role)
@@ -120,9 +73,3 @@ class SendBackHandler:
 
     def close(self) -> None:
         self.session.close()
-
-
-def _env_of(name: str) -> int:
-    if not name.startswith(AREA_PREFIX) or not name[len(AREA_PREFIX) :].isdigit():
-        raise TransportError(f"{name!r} is not a snapshot area Env<N>")
-    return int(name[len(AREA_PREFIX) :])

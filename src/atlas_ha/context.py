@@ -11,10 +11,10 @@ from functools import cached_property
 from atlas_ha.errors import AtlasError
 from atlas_ha.faults import Faults
 from atlas_ha.layout.esd import EnvDef, EsdData
+from atlas_ha.layout.history import History
 from atlas_ha.layout.sid import SidData
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import Settings
-from atlas_ha.sync.history import History
 from atlas_ha.system import Clock, Runner
 
 
