@@ -69,17 +69,17 @@ def test_an_ssh_that_failed_without_a_word_still_names_what_happened() -> None:
     )
 
 
-def test_ssh_own_message_is_reported_and_its_directory_removed(tmp_path: Path) -> None:
+def test_ssh_own_message_is_reported_and_its_directory_removed(short_tmp: Path) -> None:
     """A real ssh towards a closed port: its message comes from its log (ssh -E)."""
-    esd = tmp_path / "esd"
+    esd = short_tmp / "esd"
     esd.mkdir()
-    key = role_key_file(tmp_path / "sid")  # the role's key, on the Unbound Data
+    key = role_key_file(short_tmp / "sid")  # the role's key, on the Unbound Data
     key.parent.mkdir(parents=True)
     generate_key(Runner(), key, "test")
-    config = tmp_path / "atlas-ha.toml"
+    config = short_tmp / "atlas-ha.toml"
     config.write_text(
-        f'name = "A"\nsystem_root = "{tmp_path}"\nesd_data = "{esd}"\n'
-        f'sid_data = "{tmp_path / "sid"}"\n[transport]\nkind = "ssh"\n'
+        f'name = "A"\nsystem_root = "{short_tmp}"\nesd_data = "{esd}"\n'
+        f'sid_data = "{short_tmp / "sid"}"\n[transport]\nkind = "ssh"\n'
     )
     options = SshOptions(load(config))
     with socket.socket() as probe:  # a port nothing listens on

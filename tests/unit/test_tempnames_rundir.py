@@ -58,9 +58,9 @@ def test_creates_walk_skips_temp_files_and_removes_dead_ones(tmp_path: Path, liv
 
 
 def test_the_next_connection_removes_directories_of_dead_processes(
-    tmp_path: Path, live_pid: int
+    short_tmp: Path, live_pid: int
 ) -> None:
-    esd = tmp_path / "esd"
+    esd = short_tmp / "esd"
     base = rundir.control_base(esd)
     assert base == esd / "run"  # short enough for a unix socket path
     base.mkdir(parents=True)
@@ -82,13 +82,12 @@ def test_the_next_connection_removes_directories_of_dead_processes(
 
 
 def test_too_deep_an_esd_data_uses_a_private_directory_of_the_user(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, short_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))
     esd = tmp_path / ("d" * 80) / "esd"
     new = rundir.new_control_dir(esd)
-    assert new.parent == tmp_path / "tmp" / f"atlas-ha-{os.geteuid()}"
+    assert new.parent == short_tmp / f"atlas-ha-{os.geteuid()}"
     # ssh binds "<ControlPath>.<16 random>": it must fit a unix socket path (107)
     assert len(str(new / rundir.SOCKET)) + 17 <= 107
 
