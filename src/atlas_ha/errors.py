@@ -12,11 +12,15 @@
     ├── ReceiveError               10  received data failed validation (paths, sizes, checksums)
     ├── HistoryError               11  the git history could not be read or written
     ├── ServerStateError           12  the server (or lab) is not in the state the command needs
+    ├── InjectedFault              13  a fault injected by a test (ATLAS_HA_FAULTS, faults.py)
     ├── SuspendedError             15  a SyncCycle (or, on a SEC, a SyncUp or an Install)
     │                                  while the Synchronizer is suspended (sync/suspension.py)
-    └── GuardError                 16  a safety guard refused an operation that would destroy
-                                       what it protects (a missing system root or identity, a
-                                       mass deletion; SPEC 5.2)
+    ├── GuardError                 16  a safety guard refused an operation that would destroy
+    │                                  what it protects (a missing system root or identity, a
+    │                                  mass deletion; SPEC 5.2)
+    └── PluginError                17  a backend (transport, aspect, verifier kind, listener)
+        │                              is not installed, or cannot load (plugins.py)
+        └── UnknownKindError       18  a service names a verifier kind that is not installed
 
 An operating-system error the tool did not anticipate (a full disk, a read-only mount, a
 permission) exits with 14, naming the file. Nothing is half-written: every write is atomic
@@ -102,9 +106,28 @@ class SuspendedError(AtlasError):
     exit_code = 15
 
 
+class InjectedFault(AtlasError):
+    """A fault a test asked for at a checkpoint (faults.py)."""
+
+    exit_code = 13
+
+
 class GuardError(AtlasError):
     """A Create or an Install refused: it would record or make a loss (a system root that is
     missing, identity files that are missing, a mass deletion) that the operator did not
     allow."""
 
     exit_code = 16
+
+
+class PluginError(AtlasError):
+    """A backend of some family is not installed, or cannot be loaded (its optional
+    dependency missing, its entry point broken); names the family, the backend and why."""
+
+    exit_code = 17
+
+
+class UnknownKindError(PluginError):
+    """A service declares a verifier kind that no installed plugin provides."""
+
+    exit_code = 18

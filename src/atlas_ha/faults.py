@@ -13,13 +13,10 @@ import fnmatch
 import os
 import signal
 
-from atlas_ha.errors import AtlasError
+from atlas_ha.errors import InjectedFault
 
 ENV_VAR = "ATLAS_HA_FAULTS"
-
-
-class InjectedFault(AtlasError):
-    exit_code = 13
+__all__ = ["ENV_VAR", "Faults", "InjectedFault"]
 
 
 class Faults:

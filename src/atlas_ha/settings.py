@@ -36,6 +36,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from atlas_ha import plugins
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout import policy
 from atlas_ha.model import ROLE_RE, toml_line
@@ -44,7 +45,6 @@ from atlas_ha.text import bad_byte, shown
 DEFAULT_PATH = Path("/etc/atlas-ha/atlas-ha.toml")
 ENV_VAR = "ATLAS_HA_CONFIG"
 HOOK_EVENTS = ("after_identity_install", "before_create", "after_install", "after_cycle")
-TRANSPORTS = ("local", "ssh")
 TOP_KEYS = {
     "name",
     "system_root",
@@ -198,8 +198,9 @@ def _transport(raw: object, path: Path) -> tuple[str, dict[str, str]]:
     if not isinstance(raw, dict):
         raise SettingsError(f"{path}: [transport] must be a table")
     kind = raw.get("kind", "local")
-    if kind not in TRANSPORTS:
-        raise SettingsError(f"{path}: [transport] kind = one of {TRANSPORTS}, got {kind!r}")
+    kinds = plugins.names(plugins.TRANSPORTS)
+    if kind not in kinds:
+        raise SettingsError(f"{path}: [transport] kind = one of {kinds}, got {kind!r}")
     options = {k: v for k, v in raw.items() if k != "kind"}
     if not all(isinstance(v, str) for v in options.values()):
         raise SettingsError(f"{path}: [transport] options must be strings")

@@ -15,7 +15,7 @@ from atlas_ha.demo.group import SimGroup
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.suspension import resume, suspend
-from atlas_ha.transport import registry_of
+from atlas_ha.transport.local import registry_of
 from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.sentry import SentryVerifier
 from atlas_ha.verifier.profile import Profile, Status

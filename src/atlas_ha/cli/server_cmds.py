@@ -18,7 +18,7 @@ from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.sync.receive import read_flagged
 from atlas_ha.sync.serve import serve_local
 from atlas_ha.system import Runner
-from atlas_ha.transport import registry_of
+from atlas_ha.transport.local import registry_of
 
 
 def register(sub: Any) -> None:

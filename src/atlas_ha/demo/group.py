@@ -28,7 +28,7 @@ from atlas_ha.sync.address import own_address
 from atlas_ha.sync.identity import IdentityResult, identity_install
 from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.system import Runner
-from atlas_ha.transport import registry_of
+from atlas_ha.transport.local import registry_of
 
 # Loopback: traffic sent to a simulated server by mistake never leaves this machine.
 ADDRESSES = {"PRI": "127.0.2.11", "SEC1": "127.0.2.12", "SEC2": "127.0.2.13"}

@@ -17,15 +17,24 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from atlas_ha import plugins
 from atlas_ha.errors import FormatError, ServerStateError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.model import check_env, toml_line
 
-ASPECT_KEYS = ("identity", "accounts", "nginx")
-OPTIONAL_ASPECT_KEYS = ("postgresql",)  # an environment without it leaves those files alone
-ENV_KEYS = {"description", "device", "sync_paths", *ASPECT_KEYS, *OPTIONAL_ASPECT_KEYS}
+ENV_KEYS = {"description", "device", "sync_paths"}  # and one key per installed aspect
+
+
+def installed_aspects() -> dict[str, Any]:
+    """The environment aspects installed (`plugins.ASPECTS`: converters.aspects.Aspect, each
+    with its `formats` and whether it is `optional`), by name: the keys of an [env.N] table."""
+    loaded, disabled = plugins.load_all(plugins.ASPECTS)
+    if disabled:
+        raise ServerStateError("; ".join(disabled))
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -155,24 +164,20 @@ def parse_envs(text: str, where: Path) -> dict[int, EnvDef]:
 
 
 def _env_def(version: int, table: dict[str, object], where: Path) -> EnvDef:
-    from atlas_ha.converters.aspects import ASPECTS  # the formats each aspect knows
-
-    unknown = set(table) - ENV_KEYS
+    aspects = installed_aspects()
+    keys = ENV_KEYS | set(aspects)
+    unknown = set(table) - keys
     if unknown:
         raise FormatError(
-            where, None, f"[env.{version}]: keys {sorted(ENV_KEYS)}; unknown {sorted(unknown)}"
+            where, None, f"[env.{version}]: keys {sorted(keys)}; unknown {sorted(unknown)}"
         )
+    missing = [name for name, a in aspects.items() if not a.optional and name not in table]
     formats: dict[str, str] = {}
-    for aspect in ASPECT_KEYS + OPTIONAL_ASPECT_KEYS:
-        fmt = table.get(aspect)
-        known = ASPECTS[aspect].formats
-        if fmt is None and aspect in OPTIONAL_ASPECT_KEYS:
-            continue
+    for name in [k for k in table if k in aspects] + missing:  # in the file's order
+        fmt, known = table.get(name), aspects[name].formats
         if fmt not in known:
-            raise FormatError(
-                where, None, f"[env.{version}] {aspect} = one of {known}, got {fmt!r}"
-            )
-        formats[aspect] = str(fmt)
+            raise FormatError(where, None, f"[env.{version}] {name} = one of {known}, got {fmt!r}")
+        formats[name] = str(fmt)
     extra = table.get("sync_paths", [])
     if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
         raise FormatError(where, None, f"[env.{version}] sync_paths = a list of absolute paths")
@@ -193,9 +198,7 @@ def render_envs(defs: dict[int, EnvDef]) -> str:
     for v in sorted(defs):
         d = defs[v]
         out += [f"[env.{v}]", f'description = "{d.description}"']
-        out += [
-            f'{k} = "{d.formats[k]}"' for k in ASPECT_KEYS + OPTIONAL_ASPECT_KEYS if k in d.formats
-        ]
+        out += [f'{k} = "{fmt}"' for k, fmt in d.formats.items()]
         out.append(f'device = "{d.device}"')
         if d.sync_paths:
             out.append("sync_paths = [" + ", ".join(f'"{p}"' for p in d.sync_paths) + "]")

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from atlas_ha.context import Server
-from atlas_ha.converters.aspects import ASPECTS
+from atlas_ha.converters.aspects import aspects
 from atlas_ha.converters.transaction import ConversionTx, write_manifest
 from atlas_ha.errors import AtlasError, ConversionError, InvalidSnapshotError
 from atlas_ha.layout.atomic import atomic_write
@@ -35,7 +35,7 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
     if _up_to_date(marker, inputs, target.manifest_file):
         return  # same source, same converters, target untouched since: nothing to do
     tx = ConversionTx(source)
-    for name, aspect in ASPECTS.items():
+    for name, aspect in aspects().items():
         fa, fb = a.formats.get(name), b.formats.get(name)
         if fa and fb and fa != fb:  # an optional aspect one environment lacks: left alone
             aspect.convert(tx, fa, fb, b.device)

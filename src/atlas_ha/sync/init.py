@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlas_ha.converters.aspects import ASPECTS
+from atlas_ha.converters.aspects import aspects
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
@@ -32,9 +32,9 @@ class InitRequest:
 
 def default_paths(env: EnvDef) -> tuple[list[str], list[str]]:
     """(IdentFilePaths, SyncFilePathsSpecial) an environment defines."""
-    ident = list(ASPECTS["identity"].paths(env.formats["identity"], env.device))
+    ident = list(aspects()["identity"].paths(env.formats["identity"], env.device))
     special: list[str] = []
-    for name, aspect in ASPECTS.items():
+    for name, aspect in aspects().items():
         if aspect.tree == "SyncFiles" and name in env.formats:
             special += aspect.paths(env.formats[name], env.device)
     return ident, special + list(env.sync_paths)

@@ -42,9 +42,9 @@ from atlas_ha.sync.backchannel import BackChannel
 from atlas_ha.sync.delta import Delta, offer
 from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
-from atlas_ha.transport import registry_of
 from atlas_ha.transport.authority import check_claim, check_op
 from atlas_ha.transport.base import Connection, close_quietly
+from atlas_ha.transport.local import registry_of
 
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_IDLE = 600.0  # seconds without a request before a session ends

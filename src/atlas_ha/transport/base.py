@@ -25,6 +25,7 @@ from atlas_ha.errors import (
     TransportError,
 )
 from atlas_ha.model import Partner
+from atlas_ha.settings import Settings
 
 ERRORS: dict[str, type[AtlasError]] = {
     "RefusedError": RefusedError,
@@ -90,6 +91,11 @@ class Connection(ABC):
 
 
 class Transport(ABC):
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> Transport:
+        """The transport as this server's settings configure it."""
+
     @abstractmethod
     def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
         """Open a connection to the partner holding `role` at `partner.address`."""

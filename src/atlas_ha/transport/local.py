@@ -15,11 +15,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from atlas_ha.errors import AtlasError, RefusedError, ServerStateError, TransportError
+from atlas_ha.errors import (
+    AtlasError,
+    RefusedError,
+    ServerStateError,
+    SettingsError,
+    TransportError,
+)
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.layout.sid import SidData
 from atlas_ha.model import Partner
-from atlas_ha.settings import load
+from atlas_ha.settings import Settings, load
 from atlas_ha.transport.base import Connection, Transport
 from atlas_ha.transport.pipe import PipeConnection
 
@@ -93,9 +99,24 @@ class LocalConnection(PipeConnection):
         self.run_rsync([*RSYNC, f"{source}/", f"{dest}/"])
 
 
+def registry_of(settings: Settings) -> Registry:
+    """The registry `[transport] registry` names (the local transport's 'network')."""
+    path = settings.transport_options.get("registry")
+    if not path:
+        raise SettingsError(
+            f"{settings.config_file}: [transport] registry = a directory "
+            "is required for the local transport"
+        )
+    return Registry(Path(path))
+
+
 class LocalTransport(Transport):
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalTransport:
+        return cls(registry_of(settings))
 
     def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
         config = self.registry.lookup(partner.address)

@@ -204,5 +204,9 @@ class SshTransport(Transport):
     def __init__(self, settings: Settings) -> None:
         self.options = SshOptions(settings)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SshTransport:
+        return cls(settings)
+
     def connect(self, role: str, partner: Partner, own_address: str) -> Connection:
         return SshConnection(role, partner, self.options, own_address)

@@ -22,18 +22,18 @@ a Snapshot Install (e.g. a verifier table in PostgreSQL).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from atlas_ha.errors import AtlasError
+from atlas_ha import plugins
+from atlas_ha.errors import PluginError, UnknownKindError
 from atlas_ha.verifier.profile import Profile
 from atlas_ha.verifier.services import ServiceDef
 
 if TYPE_CHECKING:
     from atlas_ha.context import Server
 
-GROUP = "atlas_ha.verifiers"
+GROUP = plugins.VERIFIERS
 
 
 @dataclass(frozen=True)
@@ -89,26 +89,25 @@ class Verifier:
         return []
 
 
-class UnknownKindError(AtlasError):
-    exit_code = 3
-
-
 def discover() -> dict[str, type[Verifier]]:
-    """Every installed verifier kind by name (built-in and third-party entry points)."""
+    """Every installed verifier kind that loads, by name (built-in and third-party entry
+    points, `plugins.VERIFIERS`); a kind that cannot load is left out (`verifier_for` says
+    why when a service needs it)."""
+    loaded, _disabled = plugins.load_all(plugins.VERIFIERS)
     kinds: dict[str, type[Verifier]] = {}
-    for point in entry_points(group=GROUP):
-        loaded = point.load()
-        if not (isinstance(loaded, type) and issubclass(loaded, Verifier)):
-            raise AtlasError(f"entry point {point.name} = {point.value}: not a Verifier class")
-        kinds[point.name] = loaded
+    for name, kind in loaded.items():
+        if not (isinstance(kind, type) and issubclass(kind, Verifier)):
+            raise PluginError(f"{plugins.VERIFIERS}: backend {name!r} is not a Verifier class")
+        kinds[name] = kind
     return kinds
 
 
 def verifier_for(service: ServiceDef, kinds: dict[str, type[Verifier]]) -> Verifier:
-    try:
+    if service.kind in kinds:
         return kinds[service.kind]()
-    except KeyError:
-        raise UnknownKindError(
-            f"service {service.name}: no verifier of kind {service.kind!r} is installed "
-            f"(installed: {', '.join(sorted(kinds)) or 'none'})"
-        ) from None
+    if service.kind in plugins.names(plugins.VERIFIERS):
+        plugins.load(plugins.VERIFIERS, service.kind)  # raises why it cannot load
+    raise UnknownKindError(
+        f"service {service.name}: no verifier of kind {service.kind!r} is installed "
+        f"(installed: {', '.join(sorted(kinds)) or 'none'})"
+    )

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from atlas_ha.errors import AtlasError, FormatError
+from atlas_ha.errors import AtlasError, FormatError, UnknownKindError
 from atlas_ha.layout.history import History
 from atlas_ha.model import MasterConfig, role_key
-from atlas_ha.verifier.api import Target, UnknownKindError, Verifier, verifier_for
+from atlas_ha.verifier.api import Target, Verifier, verifier_for
 from atlas_ha.verifier.scheduler import Check
 from atlas_ha.verifier.services import TARGETS, ServiceDef
 
