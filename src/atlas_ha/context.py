@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from atlas_ha.errors import AtlasError
 from atlas_ha.faults import Faults
 from atlas_ha.layout.esd import EnvDef, EsdData
 from atlas_ha.layout.history import History
@@ -59,24 +57,3 @@ class Server:
 
     def role(self) -> str:
         return self.master().role
-
-    def run_hooks(
-        self,
-        event: str,
-        role: str | None,
-        extra_env: dict[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> None:
-        """Run the hooks of `event`; a failing hook is reported, never fatal to the operation."""
-        for argv in self.settings.hooks_for(event, role):
-            env = {
-                **os.environ,
-                "ATLAS_HA_EVENT": event,
-                "ATLAS_HA_ROLE": role or "",
-                "ATLAS_HA_CONFIG": str(self.settings.config_file),
-                **(extra_env or {}),
-            }
-            try:
-                self.runner.run(argv, env=env, input_text=stdin, timeout=120)
-            except AtlasError as exc:
-                self.log(f"ALERT hook {event} failed: {exc}")

@@ -14,6 +14,7 @@ Steps and their transaction flags:
 
 from __future__ import annotations
 
+from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.converters.transaction import write_manifest
 from atlas_ha.errors import InvalidSnapshotError
@@ -41,11 +42,8 @@ def create(server: Server, role: str | None = None, allow_mass_deletion: bool = 
     guard.check_system_root(server, f"Create ({role},{env})")
     if not area.path.is_dir() or not (area.path / "IdentFilePaths").exists():
         _adopt_path_lists(server, role, env)
-    if role == "PRI":
-        server.run_hooks("before_create", role)
-        from atlas_ha.verifier.setup import setup_quietly  # the Verifier's SetUp (SPEC 8.2)
-
-        setup_quietly(server)
+    if role == "PRI":  # site programs, then the Verifier's SetUp (SPEC 8.2)
+        hooks.emit(server, hooks.Event("before_create", role))
     # read the system first: the guards decide before the area is touched
     listed = {"SyncFiles": _sync_paths_of(area), "IdentFiles": area.ident_paths()}
     previous = area.manifest()

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, RoleError, SuspendedError, TransportError
 from atlas_ha.layout.atomic import atomic_write
@@ -113,7 +114,8 @@ def cycle(
                 result.state, result.note = "stale", f"{outcome.cause}: {outcome.error}"
         report.finished = server.clock.now()
         _record(server, report)
-        server.run_hooks("after_cycle", "PRI", {"ATLAS_HA_CYCLE_OK": str(report.all_equal)})
+        ok = {"ATLAS_HA_CYCLE_OK": str(report.all_equal)}
+        hooks.emit(server, hooks.Event("after_cycle", "PRI", env=ok))
     return report
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.errors import InvalidSnapshotError
 from atlas_ha.layout import objects
@@ -61,7 +62,7 @@ def identity_install(server: Server) -> IdentityResult:
         if objects.place(entry, dest, source=area.copy_path(tree, path)):
             installed.append(path)
     _record_role(server, role)
-    server.run_hooks("after_identity_install", role)
+    hooks.emit(server, hooks.Event("after_identity_install", role))
     note = f"installed the {role} identity from ({role},{env})"
     return IdentityResult(role, env, installed, converted, note, convert_seconds)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 
+from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.errors import RoleError
 from atlas_ha.layout import objects
@@ -125,16 +126,8 @@ def owed_paths(server: Server) -> list[str]:
 
 
 def _after_install(server: Server, role: str, paths: list[str]) -> None:
-    """The after-install hooks and the service reloads for `paths`, then the debt is paid."""
-    if paths:
-        server.run_hooks(
-            "after_install",
-            role,
-            {"ATLAS_HA_CHANGED": "\n".join(paths)},
-            stdin="".join(p + "\n" for p in paths),
-        )
-    from atlas_ha.verifier.setup import after_install_quietly  # verifier data, reloads
-
-    after_install_quietly(server, paths)
+    """The after-install hooks (site programs, then the Verifier's data and the service
+    reloads) for `paths`, then the debt is paid."""
+    hooks.emit(server, hooks.Event("after_install", role, tuple(paths)))
     server.faults.checkpoint("install.reloaded")
     server.esd.owed_reloads_file.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, FormatError
+from atlas_ha.hooks import Event, Listener
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
 from atlas_ha.verifier import services as services_mod
@@ -289,3 +290,17 @@ def after_install_quietly(server: Server, changed: list[str]) -> AfterInstallRep
     except Exception as exc:
         server.log(f"ALERT verifier after install failed: {exc}")
         return None
+
+
+# -- as listeners of the hook events (hooks.py; entry points atlas_ha.listeners) ------------------
+def _on_before_create(server: Server, event: Event) -> None:
+    if event.role == "PRI":
+        setup_quietly(server)
+
+
+def _on_after_install(server: Server, event: Event) -> None:
+    after_install_quietly(server, list(event.changed))
+
+
+SETUP = Listener("before_create", _on_before_create)
+AFTER_INSTALL = Listener("after_install", _on_after_install)
