@@ -35,8 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.lab import services as lab_services
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.http import HttpVerifier

@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cycle_bench import machine_info, make_tree, touch_one
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.system import Clock, Runner

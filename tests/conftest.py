@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.converters import identity
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import CycleReport, cycle
 
 

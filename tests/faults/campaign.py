@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 
 SEED_VAR, TRIALS_VAR, REPORT_VAR = (
     "ATLAS_HA_FAULT_SEED",

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout import objects, rundir
 from atlas_ha.layout.sid import SidData
 from atlas_ha.layout.tempnames import alive

@@ -17,7 +17,7 @@ import pytest
 from tests.faults import checker
 from tests.faults.campaign import Campaign, Trial, clean_cycle, finish, start_cycle, write_report
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 
 pytestmark = [pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from tests.faults.campaign import Campaign, Trial, clean_cycle, write_report
 from tests.lab.conftest import ADDR, ssh_argv, ssh_as
 from tests.lab.test_role_authority_ssh import SEC1_MC, impostor, stop_pri, tree
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import cycle
 
 pytestmark = [pytest.mark.slow]

@@ -27,7 +27,7 @@ from tests.faults.campaign import (
     write_report,
 )
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 
 pytestmark = [pytest.mark.slow]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.lab import Lab
 from atlas_ha.layout.sid import role_key_file

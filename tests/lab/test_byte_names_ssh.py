@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.scenarios.test_byte_names import LINK, NAME, TARGET, _put_names, fs
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.transport.ssh import SshConnection
 

@@ -18,7 +18,7 @@ import pytest
 from tests.lab.conftest import ADDR, PORT, role_key, ssh_argv, ssh_as
 
 from atlas_ha.context import Server
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout.sid import role_authorized_keys
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.settings import load

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.lab.conftest import ADDR, ssh_argv, ssh_as
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import cycle
 
 pytestmark = pytest.mark.lab
@@ -89,7 +89,7 @@ def rsync_from(
 
 def open_receive(g: SimGroup) -> subprocess.Popen[str]:
     """B (SEC1) opens a real session on A and starts a receive, as a sending SEC would."""
-    from atlas_ha.demo.group import MasterConfig, Partner
+    from atlas_ha.lab.group import MasterConfig, Partner
 
     argv = [*ssh_argv(g, "B", "PRI"), f"root@{ADDR['PRI']}", "atlas-ha", "serve"]
     proc = subprocess.Popen(

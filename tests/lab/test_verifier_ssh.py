@@ -17,7 +17,7 @@ import pytest
 from tests.lab.conftest import ADDR, PORT, role_key, ssh_argv
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.ssh import VERIFIER_ANSWER, SshVerifier
 from atlas_ha.verifier.profile import Profile, Status

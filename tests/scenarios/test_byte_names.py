@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.text import decode_name
 

@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import states, valid
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ConversionError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import CycleReport
 
 Cycle = Callable[[str], CycleReport]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from tests.conftest import dead_pid
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import CycleReport
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from atlas_ha.daemon import control
 from atlas_ha.daemon.loop import Daemon, read_heartbeat
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import SuspendedError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import resume, suspend, suspended
 

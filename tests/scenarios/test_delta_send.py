@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from tests.scenarios.test_role_verification import PRI_MC, pri_digests, session, tree_state
 
-from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
+from atlas_ha.lab.group import ADDRESSES, SimGroup
 from atlas_ha.layout.areawrite import AreaWriter
 from atlas_ha.layout.manifest import parse, render
 from atlas_ha.sync import delta

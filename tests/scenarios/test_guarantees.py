@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import states
 
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import InvalidSnapshotError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.sid import INVALID_SEND, INVALID_SNAPSHOT, SidData

@@ -16,8 +16,8 @@ from tests.conftest import states
 from tests.scenarios.test_transactions import cli_cycle
 from tests.scenarios.test_verifier_setup import SERVICES, SITE_FILES, configure
 
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import GuardError, SuspendedError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.sync.create import create

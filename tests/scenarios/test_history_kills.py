@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import states
 
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import HistoryError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout.history import git_processes_on
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import CycleReport, cycle

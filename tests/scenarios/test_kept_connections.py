@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from atlas_ha.context import Server
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import SettingsError, TransportError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.settings import load
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.system import Clock

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from tests.conftest import states
 
-from atlas_ha.demo.group import APP_UID, SimGroup
+from atlas_ha.lab.group import APP_UID, SimGroup
 from atlas_ha.sync.cycle import CycleReport
 
 Cycle = Callable[[str], CycleReport]

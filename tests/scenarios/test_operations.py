@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout import objects
 from atlas_ha.sync.compare import compare
 from atlas_ha.sync.convert import convert_to_older

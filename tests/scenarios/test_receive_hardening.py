@@ -23,8 +23,8 @@ from tests.scenarios.test_role_verification import (
 )
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
+from atlas_ha.lab.group import ADDRESSES, SimGroup
 from atlas_ha.layout.manifest import parse, render
 from atlas_ha.sync.cycle import CycleReport, cycle
 from atlas_ha.sync.serve import Session

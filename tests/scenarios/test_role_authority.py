@@ -12,8 +12,8 @@ from tests.scenarios.test_role_verification import PRI_MC, tree_state
 from tests.scenarios.test_send_back import Puller
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import RefusedError
+from atlas_ha.lab.group import ADDRESSES, SimGroup
 from atlas_ha.layout.sid import role_key_file
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.sendback import SendBackHandler, grant_send

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.cli.main import main
-from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
+from atlas_ha.lab.group import ADDRESSES, SimGroup
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.serve import Session

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tests.conftest import installed_identity, sevs, states, valid
 
-from atlas_ha.demo.group import ADDRESSES, SimGroup
+from atlas_ha.lab.group import ADDRESSES, SimGroup
 from atlas_ha.sync.cycle import CycleReport
 
 Cycle = Callable[[str], CycleReport]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from atlas_ha.context import Server
-from atlas_ha.demo.group import ADDRESSES, SimGroup
 from atlas_ha.errors import ReceiveError, RefusedError
+from atlas_ha.lab.group import ADDRESSES, SimGroup
 from atlas_ha.layout.sid import send_grant_file
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.receive import manifest_digest

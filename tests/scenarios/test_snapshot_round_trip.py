@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from atlas_ha.context import Server
 from atlas_ha.converters import accounts, identity
 from atlas_ha.converters.transaction import write_manifest
-from atlas_ha.demo.group import demo_envs
+from atlas_ha.lab.group import demo_envs
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.scan import scan_area
 from atlas_ha.layout.sid import Area

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from tests.conftest import states
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.layout import objects
 from atlas_ha.layout.sid import SidData
 from atlas_ha.sync.cycle import CycleReport, last_cycle

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import states
 
-from atlas_ha.demo.group import SimGroup, SimServer
+from atlas_ha.lab.group import SimGroup, SimServer
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.verifier.setup import recent_tokens, run_setup, state_dir

@@ -11,7 +11,7 @@ import pytest
 
 from atlas_ha.cli.main import main
 from atlas_ha.context import Server
-from atlas_ha.demo.group import APP_UID, SimGroup, SimServer
+from atlas_ha.lab.group import APP_UID, SimGroup, SimServer
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import objects
 from atlas_ha.layout.manifest import Entry

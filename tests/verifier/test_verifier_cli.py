@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.verifier.conftest import Hanging
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.verifier.services import SERVICES_PATH, parse
 

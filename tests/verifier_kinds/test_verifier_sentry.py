@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.suspension import resume, suspend

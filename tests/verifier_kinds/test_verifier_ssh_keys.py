@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.demo.group import SimGroup
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.verifier.api import Context, Target
 from atlas_ha.verifier.kinds.ssh import (
     VERIFIER_ANSWER,

@@ -13,11 +13,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atlas_ha.errors import SettingsError
-from atlas_ha.layout.atomic import atomic_write, read_text_or_none
-from atlas_ha.layout.esd import server_ssh_dir
-from atlas_ha.layout.sid import role_authorized_keys
-
 if TYPE_CHECKING:
     from atlas_ha.context import Server
 
@@ -55,13 +50,6 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_ssh_command)
 
 
-def ssh_dir(args: argparse.Namespace) -> Path:
-    server = server_from(args)
-    path = server_ssh_dir(server.settings.esd_data)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
 def server_from(args: argparse.Namespace) -> Server:
     from atlas_ha.cli.common import server_from as load_server
 
@@ -91,38 +79,16 @@ def cmd_authorize(args: argparse.Namespace) -> int:
 
 def cmd_verifier_key(args: argparse.Namespace) -> int:
     from atlas_ha.system import Runner
-    from atlas_ha.transport.ssh import generate_key
-    from atlas_ha.verifier.kinds.ssh import VERIFIER_KEY
+    from atlas_ha.verifier.keys import generate_verifier_key
 
-    server = server_from(args)
-    key = ssh_dir(args) / VERIFIER_KEY
-    generate_key(Runner(), key, f"atlas-ha-verifier@{server.name}")
-    print(key.with_suffix(".pub").read_text().strip())
+    print(generate_verifier_key(server_from(args).settings, Runner()).read_text().strip())
     return 0
 
 
 def cmd_authorize_verifier(args: argparse.Namespace) -> int:
-    from atlas_ha.transport.rolekeys import line_options_and_key
-    from atlas_ha.verifier.kinds.ssh import verifier_authorized_line
+    from atlas_ha.verifier.keys import authorize_verifier
 
-    text = args.pubkey.read_text()
-    try:
-        line = verifier_authorized_line(text)
-    except ValueError as exc:
-        raise SettingsError(f"{args.pubkey}:1: {exc}") from None
-    blob = text.split()[1]
-    path = ssh_dir(args) / "authorized_keys"
-    existing = read_text_or_none(path) or ""
-    role_file = role_authorized_keys(server_from(args).settings.sid_data)
-    for where, lines in ((path, existing), (role_file, read_text_or_none(role_file) or "")):
-        for number, present in enumerate(lines.splitlines(), 1):
-            if line_options_and_key(present)[1] == blob and present != line:
-                raise SettingsError(
-                    f"{where}:{number}: this key is already authorized for something else; "
-                    "the verifier needs its own key (`atlas-ha keys verifier-key`)"
-                )
-    if line not in existing.splitlines():
-        atomic_write(path, existing + line + "\n", mode=0o600)
+    blob = authorize_verifier(server_from(args).settings, args.pubkey)
     print(f"authorized {blob[:16]}... for the verifier's ssh check only (prints a fixed answer)")
     return 0
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import AtlasError
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.compare import compare
 from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.create import create

@@ -12,30 +12,23 @@ server for the ssh check's fixed answer only.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import pwd
 import sys
 from pathlib import Path
 
-from atlas_ha.cli.main import main
-from atlas_ha.demo.group import SimGroup, SimServer
+from atlas_ha.lab.group import SimGroup, SimServer
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import server_ssh_dir
 from atlas_ha.layout.sid import role_authorized_keys, role_key_file
 from atlas_ha.settings import load
 from atlas_ha.system import Runner
+from atlas_ha.transport.rolekeys import authorize_role, generate_role_key
 from atlas_ha.transport.ssh import generate_key
+from atlas_ha.verifier.keys import authorize_verifier, generate_verifier_key
 
 # sshd's own PATH for root, after the directory of atlas-ha as the lab installs it
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-
-
-def _atlas(*argv: str) -> int:
-    """An atlas-ha command of the lab's set-up, its chatter kept off the console."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return main(list(argv))
 
 
 def setup_keys(
@@ -51,9 +44,10 @@ def setup_keys(
             'kind = "local"', f'kind = "ssh"\nport = "{port}"\nuser = "{user}"'
         )
         atomic_write(sim.config, text)
-        for what in ("generate", "verifier-key") if verifier_keys else ("generate",):
-            if _atlas("--config", str(sim.config), "keys", what) != 0:
-                raise RuntimeError(f"keys {what} failed on {name}")
+        settings = load(sim.config)
+        generate_role_key(settings, runner)
+        if verifier_keys:
+            generate_verifier_key(settings, runner)
         disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
         disk_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         host_key = disk_ssh / "host_ed25519"
@@ -62,18 +56,16 @@ def setup_keys(
     client_keys = {roles[name]: _role_pub(sim) for name, sim in group.servers.items()}
     known = "".join(f"atlas-{role} {kind} {key}\n" for role, (kind, key) in role_keys.items())
     for name, sim in group.servers.items():
-        config = str(sim.config)
+        settings = load(sim.config)
         # the PRI accepts every SEC; a SEC only its PRI (SPEC 2, partners)
         secs = sorted(r for r in client_keys if r != "PRI")
         for partner in secs if roles[name] == "PRI" else ["PRI"]:
-            pub = str(client_keys[partner])
-            if _atlas("--config", config, "keys", "authorize", "--role", partner, pub) != 0:
-                raise RuntimeError(f"keys authorize --role {partner} failed on {name}")
+            authorize_role(settings, partner, client_keys[partner], None)
         if verifier_keys:
             for other, other_sim in group.servers.items():
                 if other != name:
                     verifier = server_ssh_dir(other_sim.base / "esd") / "verifier_ed25519.pub"
-                    _atlas("--config", config, "keys", "authorize-verifier", str(verifier))
+                    authorize_verifier(settings, verifier)
         atomic_write(server_ssh_dir(sim.base / "esd") / "known_hosts", known, mode=0o600)
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.converters import identity, postgresql
-from atlas_ha.demo.group import SimGroup
 from atlas_ha.errors import ServerStateError
 from atlas_ha.lab import dns_mail, host, postgres, services
+from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.loopnet import LoopNet
 from atlas_ha.lab.net import LabNet
@@ -100,7 +100,7 @@ class Lab:
             else LabNet(f"ah{digest}-", self.runner)
         )
         for name, info in self.state.get("servers", {}).items():
-            from atlas_ha.demo.group import SimServer
+            from atlas_ha.lab.group import SimServer
 
             self.group.servers[name] = SimServer(
                 name, int(info["env"]), self.base / "servers" / name
