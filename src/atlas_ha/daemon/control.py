@@ -22,7 +22,7 @@ from atlas_ha.layout.atomic import atomic_write
 
 
 def pid_file(server: Server) -> Path:
-    return server.settings.esd_data / "daemon.pid"
+    return server.esd.daemon_pid_file
 
 
 def running_pid(server: Server) -> int | None:
@@ -58,7 +58,7 @@ def start(
 ) -> int:
     if (pid := running_pid(server)) is not None:
         return pid
-    logs = server.settings.esd_data / "logs"
+    logs = server.esd.logs_dir
     logs.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "atlas_ha", "--config", str(server.settings.config_file)]
     argv += ["daemon", "run", *(["--interval", f"{interval:g}"] if interval else [])]

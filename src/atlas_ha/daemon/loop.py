@@ -24,13 +24,12 @@ from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import suspended
 from atlas_ha.transport.keep import KeptConnections
 
-HEARTBEAT = "daemon.json"
 TICK = 5.0  # seconds between heartbeats
 REPLAN = 300.0  # seconds: the Verifier re-reads the (synced) services file this often
 
 
 def heartbeat_path(server: Server) -> Path:
-    return server.sid.root / ".results" / HEARTBEAT
+    return server.sid.heartbeat_file
 
 
 def read_heartbeat(server: Server) -> dict[str, Any] | None:

@@ -111,6 +111,10 @@ class SimGroup:
     def disk(self, name: str) -> Path:
         return self.base / "disks" / name
 
+    def host_key(self, disk: str) -> Path:
+        """The ssh host key of the role on `disk`: it travels with the disk (SPEC 10)."""
+        return self.disk(disk) / "ssh" / "host_ed25519"
+
     def build(self, layout: dict[str, tuple[int, str]]) -> None:
         """Create servers {name: (env, role)} from scratch, each with its own disk."""
         if self.base.exists():

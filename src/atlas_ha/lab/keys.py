@@ -19,7 +19,7 @@ from pathlib import Path
 
 from atlas_ha.lab.group import SimGroup, SimServer
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.layout.esd import server_ssh_dir
+from atlas_ha.layout.esd import server_authorized_keys, server_known_hosts, server_ssh_dir
 from atlas_ha.layout.sid import role_authorized_keys, role_key_file
 from atlas_ha.settings import load
 from atlas_ha.system import Runner
@@ -48,9 +48,8 @@ def setup_keys(
         generate_role_key(settings, runner)
         if verifier_keys:
             generate_verifier_key(settings, runner)
-        disk_ssh = group.base / "disks" / f"disk-{name}" / "ssh"
-        disk_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
-        host_key = disk_ssh / "host_ed25519"
+        host_key = group.host_key(f"disk-{name}")
+        host_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         generate_key(runner, host_key, f"atlas-{roles[name]}")
         role_keys[roles[name]] = host_key.with_suffix(".pub").read_text().split()[:2]
     client_keys = {roles[name]: _role_pub(sim) for name, sim in group.servers.items()}
@@ -66,7 +65,7 @@ def setup_keys(
                 if other != name:
                     verifier = server_ssh_dir(other_sim.base / "esd") / "verifier_ed25519.pub"
                     authorize_verifier(settings, verifier)
-        atomic_write(server_ssh_dir(sim.base / "esd") / "known_hosts", known, mode=0o600)
+        atomic_write(server_known_hosts(sim.base / "esd"), known, mode=0o600)
 
 
 def _role_pub(sim: SimServer) -> Path:
@@ -93,7 +92,9 @@ def sshd_config(sim: SimServer, address: str, port: int, host_key: Path) -> str:
     settings = load(sim.config)
     ssh = server_ssh_dir(settings.esd_data)
     path = ":".join([str(installed_program(sim).parent), *SYSTEM_PATH])
-    authorized = f"{role_authorized_keys(settings.sid_data)} {ssh / 'authorized_keys'}"
+    authorized = (
+        f"{role_authorized_keys(settings.sid_data)} {server_authorized_keys(settings.esd_data)}"
+    )
     return "\n".join(
         [
             f"ListenAddress {address}:{port}",

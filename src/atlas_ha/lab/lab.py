@@ -31,6 +31,7 @@ from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.loopnet import LoopNet
 from atlas_ha.lab.net import LabNet
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.esd import server_ssh_dir
 from atlas_ha.system import Completed, Runner
 
 ADDRESSES = {
@@ -466,8 +467,8 @@ class Lab:
         sim = self.group.servers[name]
         disk = self.group.disk_of(name)
         assert disk is not None
-        host_key = self.base / "disks" / disk / "ssh" / "host_ed25519"
-        config = sim.base / "esd" / "ssh" / "sshd_config"
+        host_key = self.group.host_key(disk)
+        config = server_ssh_dir(sim.base / "esd") / "sshd_config"
         atomic_write(config, sshd_config(sim, address, self.mode.ssh_port, host_key))
         if os.geteuid() == 0:  # privilege separation directory (an unprivileged sshd has none)
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)

@@ -82,6 +82,16 @@ REFERENCE = {
 }
 
 
+def server_known_hosts(esd_root: Path) -> Path:
+    """Every role's host key under its alias atlas-<ROLE> (see `server_ssh_dir`)."""
+    return server_ssh_dir(esd_root) / "known_hosts"
+
+
+def server_authorized_keys(esd_root: Path) -> Path:
+    """The partners' Verifier keys, each printing a fixed answer (see `server_ssh_dir`)."""
+    return server_ssh_dir(esd_root) / "authorized_keys"
+
+
 def server_ssh_dir(esd_root: Path) -> Path:
     """The server's own ssh files on its Bound Data: known_hosts (the role host keys under
     their aliases), the Verifier's key and the authorized_keys of partners' Verifier keys
@@ -104,6 +114,21 @@ class EsdData:
 
     def converter_program(self, env: int) -> Path:
         return self.root / "converters" / f"Env{env}"
+
+    @property
+    def current_role_file(self) -> Path:
+        """The role this server took at its last Role/Identity Install (sync/identity.py)."""
+        return self.root / "CurrentRole"
+
+    @property
+    def daemon_pid_file(self) -> Path:
+        """The running daemon's PID (daemon/control.py; checked by the sentry verifier)."""
+        return self.root / "daemon.pid"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Run logs (SPEC 7.2)."""
+        return self.root / "logs"
 
     @property
     def owed_reloads_file(self) -> Path:

@@ -162,6 +162,47 @@ class SidData:
         """The operator's allowance of one mass deletion by Create (sync/guard.py)."""
         return self.results_dir / "mass-deletion-allowed.json"
 
+    @property
+    def last_cycle_file(self) -> Path:
+        """The report of the last SyncCycle this disk's PRI ran (sync/cycle.py)."""
+        return self.results_dir / "last-cycle.json"
+
+    @property
+    def suspended_file(self) -> Path:
+        """Present while the Synchronizer is suspended (sync/suspension.py)."""
+        return self.results_dir / "suspended.json"
+
+    @property
+    def heartbeat_file(self) -> Path:
+        """The daemon's heartbeat and last sentence (daemon/loop.py)."""
+        return self.results_dir / "daemon.json"
+
+    @property
+    def verifier_state_dir(self) -> Path:
+        """The Verifier's private state: SetUp tokens, the sentry check's memory."""
+        return self.results_dir / "verifier"
+
+    def verifier_results_file(self, role: str) -> Path:
+        """VerifierResults (SPEC 8.5) of `role`: beside its areas, never synced."""
+        return self.root / role / "VerifierResults.sqlite"
+
+    @property
+    def locks_dir(self) -> Path:
+        """Locks, grants and the receive and conversion caches (never synced or recorded)."""
+        return self.root / ".locks"
+
+    def proof_file(self, ref: SnapshotRef) -> Path:
+        """What the last validation of area `ref` saw (sync/receive.py)."""
+        return self.locks_dir / f"proof-{ref.role}-Env{ref.env}.json"
+
+    def verified_file(self, ref: SnapshotRef) -> Path:
+        """The inodes of area `ref` whose checksums were last verified (sync/receive.py)."""
+        return self.locks_dir / f"verified-{ref.role}-Env{ref.env}.json"
+
+    def converted_marker(self, role: str, env: int) -> Path:
+        """The inputs of the conversion that last made (role, env) (sync/convert.py)."""
+        return self.locks_dir / f"converted-{role}-Env{env}"
+
     # -- areas and SnapshotEnvVersion ------------------------------------------------------
     def area(self, role: str, env: int) -> Area:
         return Area(self.root / role / f"Env{env}", SnapshotRef(role, env))
@@ -178,8 +219,11 @@ class SidData:
             return []
         return sorted(int(m.group(1)) for p in base.iterdir() if (m := ENV_RE.match(p.name)))
 
+    def sev_file(self, role: str) -> Path:
+        return self.root / role / SEV_FILE
+
     def sev(self, role: str) -> int | None:
-        path = self.root / role / SEV_FILE
+        path = self.sev_file(role)
         text = read_text_or_none(path)
         if text is None or not text.strip():
             return None
@@ -247,4 +291,4 @@ class SidData:
     # -- locking ------------------------------------------------------------------------------
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         """An exclusive lock (flock) named `name` under SID_DATA/.locks, held for the block."""
-        return locked(self.root / ".locks" / name)
+        return locked(self.locks_dir / name)

@@ -30,7 +30,7 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
     sid, envs = server.sid, server.envs
     source, target = sid.area(role, src_env), sid.area(role, dst_env)
     a, b = envs[src_env], envs[dst_env]
-    marker = sid.root / ".locks" / f"converted-{role}-Env{dst_env}"
+    marker = sid.converted_marker(role, dst_env)
     inputs = _inputs_digest(server, source.manifest_file, a, b)
     if _up_to_date(marker, inputs, target.manifest_file):
         return  # same source, same converters, target untouched since: nothing to do

@@ -216,13 +216,13 @@ def _sync_sec(
 
 
 def _record(server: Server, report: CycleReport) -> None:
-    path = server.sid.results_dir / "last-cycle.json"
+    path = server.sid.last_cycle_file
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     atomic_write(path, json.dumps(report.as_dict(), indent=1), mode=0o600)
 
 
 def last_cycle(server: Server) -> dict[str, Any] | None:
-    path = server.sid.results_dir / "last-cycle.json"
+    path = server.sid.last_cycle_file
     try:
         data = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):

@@ -15,8 +15,6 @@ from atlas_ha.layout import objects
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.sync.convert import convert_to_newer
 
-CURRENT_ROLE = "CurrentRole"
-
 
 @dataclass(frozen=True)
 class IdentityResult:
@@ -69,9 +67,9 @@ def identity_install(server: Server) -> IdentityResult:
 
 def _record_role(server: Server, role: str) -> None:
     """Record the role this server now holds, for every other component."""
-    atomic_write(server.settings.esd_data / CURRENT_ROLE, f"{role}\n")
+    atomic_write(server.esd.current_role_file, f"{role}\n")
 
 
 def current_role(server: Server) -> str | None:
-    text = read_text_or_none(server.settings.esd_data / CURRENT_ROLE)
+    text = read_text_or_none(server.esd.current_role_file)
     return text.strip() if text else None

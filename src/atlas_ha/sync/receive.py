@@ -256,8 +256,7 @@ def validate_area(server: Server, area: Area) -> None:
     An area that passed and has not changed since (same Manifest, and every object in it the
     same inode with the same ctime, size, mode and owner: nothing can be written, renamed or
     chmod-ed without changing those) is not checked object by object again."""
-    locks = server.sid.root / ".locks"
-    proof_file = locks / f"proof-{area.ref.role}-Env{area.ref.env}.json"
+    proof_file = server.sid.proof_file(area.ref)
     proof = {"manifest": manifest_digest(area), "tree": _tree_proof(area)}  # before reading
     recorded: object = _load_cache(proof_file)
     if proof["manifest"] and recorded == proof:
@@ -297,7 +296,7 @@ def _validate_area(server: Server, area: Area) -> None:
     total = sum(e.size for e in manifest.values())
     if total > MAX_TOTAL_BYTES:
         raise ReceiveError(f"{where}: {total} bytes exceeds the bound of {MAX_TOTAL_BYTES}")
-    cache_file = server.sid.root / ".locks" / f"verified-{area.ref.role}-Env{area.ref.env}.json"
+    cache_file = server.sid.verified_file(area.ref)
     cache = _load_cache(cache_file)
     fresh: dict[str, list[object]] = {}
     for tree in ("SyncFiles", "IdentFiles"):

@@ -20,11 +20,9 @@ from atlas_ha.context import Server
 from atlas_ha.errors import SuspendedError
 from atlas_ha.layout.atomic import atomic_write
 
-FILE = "suspended.json"
-
 
 def flag_path(server: Server) -> Path:
-    return server.sid.results_dir / FILE
+    return server.sid.suspended_file
 
 
 def suspended(server: Server) -> dict[str, Any] | None:

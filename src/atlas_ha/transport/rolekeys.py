@@ -29,7 +29,7 @@ from pathlib import Path
 
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
-from atlas_ha.layout.esd import server_ssh_dir
+from atlas_ha.layout.esd import server_authorized_keys
 from atlas_ha.layout.sid import SidData, role_authorized_keys, role_key_file, role_ssh_dir
 from atlas_ha.model import ROLE_RE
 from atlas_ha.settings import Settings
@@ -164,7 +164,7 @@ def _drop_legacy(settings: Settings, blob: str) -> int:
     """Remove the role-less atlas-ha lines (per-server keys) from the server's own
     authorized_keys; refuse when `blob` is authorized there for something else (the
     Verifier's key)."""
-    path = server_ssh_dir(settings.esd_data) / "authorized_keys"
+    path = server_authorized_keys(settings.esd_data)
     lines = (read_text_or_none(path) or "").splitlines()
     kept = []
     for number, line in enumerate(lines, 1):

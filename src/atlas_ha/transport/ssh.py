@@ -37,6 +37,7 @@ from typing import Any
 
 from atlas_ha.errors import SettingsError, TransportError
 from atlas_ha.layout import rundir
+from atlas_ha.layout.esd import server_known_hosts
 from atlas_ha.layout.sid import role_key_file
 from atlas_ha.model import Partner
 from atlas_ha.settings import Settings
@@ -58,14 +59,14 @@ def generate_key(runner: Runner, path: Path, comment: str) -> None:
 class SshOptions:
     def __init__(self, settings: Settings) -> None:
         opts = settings.transport_options
-        ssh_dir = settings.esd_data / "ssh"
         if "key" in opts:
             raise SettingsError(
                 f"{settings.config_file}: [transport] key: the client key is the role's, on "
                 f"the Unbound Data ({role_key_file(settings.sid_data)}); remove the setting"
             )
         self.key = role_key_file(settings.sid_data)
-        self.known_hosts = Path(opts.get("known_hosts", str(ssh_dir / "known_hosts")))
+        known = server_known_hosts(settings.esd_data)
+        self.known_hosts = Path(opts.get("known_hosts", str(known)))
         self.user = opts.get("user", "root")
         self.port = opts.get("port", "22")
         self.bind = opts.get("bind", "own")

@@ -54,9 +54,7 @@ def open_results(server: Server, role: str) -> VerifierResults:
 def control_for(the_plan: Plan, results: VerifierResults | None) -> VerifierControl:
     """A VerifierControl recording every outcome into `results` (when given)."""
     server = the_plan.server
-    ctx = Context(
-        server, the_plan.role, state_dir=server.settings.sid_data / ".results" / "verifier"
-    )
+    ctx = Context(server, the_plan.role, state_dir=server.sid.verifier_state_dir)
 
     def record(outcomes: list[Outcome]) -> None:
         if results is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
-from atlas_ha.layout.esd import server_ssh_dir
+from atlas_ha.layout.esd import server_authorized_keys, server_ssh_dir
 from atlas_ha.layout.sid import role_authorized_keys
 from atlas_ha.settings import Settings
 from atlas_ha.system import Runner
@@ -40,7 +40,8 @@ def authorize_verifier(settings: Settings, pubkey: Path) -> str:
     except ValueError as exc:
         raise SettingsError(f"{pubkey}:1: {exc}") from None
     blob = text.split()[1]
-    path = _ssh_dir(settings) / "authorized_keys"
+    _ssh_dir(settings)
+    path = server_authorized_keys(settings.esd_data)
     existing = read_text_or_none(path) or ""
     role_file = role_authorized_keys(settings.sid_data)
     for where, lines in ((path, existing), (role_file, read_text_or_none(role_file) or "")):

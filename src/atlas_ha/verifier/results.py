@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.layout.sid import SidData
 from atlas_ha.verifier.profile import Profile
 
-FILE_NAME = "VerifierResults.sqlite"
 SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -99,7 +99,7 @@ class ResultRow:
 
 
 def results_file(sid_root: Path, role: str) -> Path:
-    return sid_root / role / FILE_NAME
+    return SidData(sid_root).verifier_results_file(role)
 
 
 class VerifierResults:

@@ -62,7 +62,7 @@ class AfterInstallReport:
 
 # -- tokens -----------------------------------------------------------------------------------
 def state_dir(server: Server) -> Path:
-    return server.sid.root / ".results" / "verifier"
+    return server.sid.verifier_state_dir
 
 
 def new_token(now: float) -> str:

@@ -18,7 +18,6 @@ from atlas_ha.verifier.api import Context
 from atlas_ha.verifier.profile import Measurement, Status, Threshold, judged
 from atlas_ha.verifier.services import ServiceDef
 
-DAEMON_PID = "daemon.pid"  # ESD_DATA/daemon.pid, written by the Sentry daemon (daemon/control.py)
 DEFAULT_THRESHOLDS = {"cycle_age": Threshold(900.0, 1800.0)}  # 3 and 6 default cycles
 COMPARE_STATUS = {
     "equal": Status.OK,
@@ -55,7 +54,7 @@ def check_self(ctx: Context, service: ServiceDef, found: Findings) -> None:
 
 def daemon(ctx: Context, service: ServiceDef, found: Findings) -> None:
     """The daemon named by its PID file is alive (when there is a PID file)."""
-    pid_file = Path(service.options.get("pidfile", ctx.server.settings.esd_data / DAEMON_PID))
+    pid_file = Path(service.options.get("pidfile", ctx.server.esd.daemon_pid_file))
     match = str(service.options.get("daemon_match", "atlas"))
     try:
         text = pid_file.read_text().strip()
@@ -135,7 +134,7 @@ def _last_pri_snapshot(ctx: Context) -> float | None:
     sev = sid.sev("PRI")
     if sev is None or not sid.is_valid("PRI", sev):
         return None
-    return (sid.root / "PRI" / "SnapshotEnvVersion").stat().st_mtime
+    return sid.sev_file("PRI").stat().st_mtime
 
 
 def suspended(ctx: Context, service: ServiceDef, found: Findings) -> None:

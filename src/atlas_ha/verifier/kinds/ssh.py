@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from atlas_ha.errors import AtlasError
+from atlas_ha.layout.esd import server_known_hosts, server_ssh_dir
 from atlas_ha.verifier.api import Context, Target, Verifier
 from atlas_ha.verifier.profile import Measurement, Profile, Status, from_checks, judged
 from atlas_ha.verifier.services import ServiceDef
@@ -111,14 +112,16 @@ class SshCheck:
         settings = ctx.server.settings
         transport: dict[str, Any] = dict(settings.transport_options)
         opts: dict[str, Any] = service.options
-        ssh_dir = settings.esd_data / "ssh"
+        ssh_dir = server_ssh_dir(settings.esd_data)
         self.ctx, self.target = ctx, target
         self.alias = f"atlas-{target.role}"
         self.port = int(opts.get("port") or target.ssh_port or transport.get("port") or 22)
         self.user = str(opts.get("user") or target.ssh_user or transport.get("user") or "root")
         self.key = Path(opts.get("key", ssh_dir / VERIFIER_KEY))
         self.known_hosts = Path(
-            opts.get("known_hosts", transport.get("known_hosts", ssh_dir / "known_hosts"))
+            opts.get(
+                "known_hosts", transport.get("known_hosts", server_known_hosts(settings.esd_data))
+            )
         )
         self.login_wanted = bool(opts.get("login", True))
         self.deadline = time.monotonic() + service.timeout
