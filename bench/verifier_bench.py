@@ -34,9 +34,9 @@ from atlas_ha.context import Server
 from atlas_ha.settings import Settings
 from atlas_ha.system import Clock
 from atlas_ha.verifier.api import Context, Target, Verifier
+from atlas_ha.verifier.control import Check, VerifierControl
 from atlas_ha.verifier.kinds.tcp import TcpVerifier
 from atlas_ha.verifier.profile import Profile, Status
-from atlas_ha.verifier.scheduler import Check, VerifierControl
 from atlas_ha.verifier.services import ServiceDef
 
 NGINX = "/usr/sbin/nginx"

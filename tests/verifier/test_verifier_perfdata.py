@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from atlas_ha.verifier.nagios_output import (
+from atlas_ha.verifier.kinds.nagios_output import (
     PerfdataError,
     PerfDatum,
     Range,

@@ -15,9 +15,9 @@ from tests.verifier.conftest import Hanging, Nginx
 
 from atlas_ha.system import Clock
 from atlas_ha.verifier.api import Context, Target, Verifier
+from atlas_ha.verifier.control import Check, Outcome, VerifierControl
 from atlas_ha.verifier.kinds.tcp import TcpVerifier
 from atlas_ha.verifier.profile import Profile, Status
-from atlas_ha.verifier.scheduler import Check, Outcome, VerifierControl
 from atlas_ha.verifier.services import ServiceDef
 from atlas_ha.verifier.targets import checks_for
 

@@ -18,10 +18,10 @@ from atlas_ha.cli.common import print_json, server_from
 from atlas_ha.errors import EXIT_VERIFY_BASE
 from atlas_ha.verifier import detect as detect_mod
 from atlas_ha.verifier.api import discover
-from atlas_ha.verifier.control import Plan, control_for, open_results, plan, row_of
+from atlas_ha.verifier.control import Outcome
+from atlas_ha.verifier.plan import Plan, control_for, open_results, plan, row_of
 from atlas_ha.verifier.profile import Status, worst
 from atlas_ha.verifier.results import ResultRow
-from atlas_ha.verifier.scheduler import Outcome
 from atlas_ha.verifier.services import services_file
 from atlas_ha.verifier.targets import mode_of
 

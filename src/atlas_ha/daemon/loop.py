@@ -118,7 +118,7 @@ def verifier_schedule(
     """The Verifier schedule for the daemon: this server's checks, recorded in its results
     database; re-planned every `replan` seconds so services added by a SyncCycle (a synced
     services file) are verified without a restart."""
-    from atlas_ha.verifier.control import control_for, open_results, plan
+    from atlas_ha.verifier.plan import control_for, open_results, plan
 
     def run(stop: threading.Event) -> None:
         while not stop.is_set():

@@ -17,7 +17,7 @@ from atlas_ha.errors import AtlasError, FormatError, UnknownKindError
 from atlas_ha.layout.history import History
 from atlas_ha.model import MasterConfig, role_key
 from atlas_ha.verifier.api import Target, Verifier, verifier_for
-from atlas_ha.verifier.scheduler import Check
+from atlas_ha.verifier.control import Check
 from atlas_ha.verifier.services import TARGETS, ServiceDef
 
 

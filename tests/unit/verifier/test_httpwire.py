@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atlas_ha.verifier.httpwire import Connection, HttpError, _parse_head
+from atlas_ha.verifier.kinds.httpwire import Connection, HttpError, _parse_head
 
 Handler = Callable[[socket.socket, int], bool]  # (conn, request number) -> keep open
 Serve = Callable[[Handler], tuple[int, list[int]]]

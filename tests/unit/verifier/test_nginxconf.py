@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atlas_ha.errors import FormatError
-from atlas_ha.verifier.nginxconf import (
+from atlas_ha.verifier.kinds.nginxconf import (
     AUTH,
     DENY,
     PUBLIC,
@@ -111,7 +111,7 @@ def test_include_is_followed_inside_the_root(tmp_path: Path) -> None:
 
 
 def test_server_level_auth_is_inherited_and_can_be_switched_off() -> None:
-    from atlas_ha.verifier.nginxconf import server_block
+    from atlas_ha.verifier.kinds.nginxconf import server_block
 
     (d,) = parse('server { root /w; auth_basic "x"; location /open/ { auth_basic off; } }', "site")
     block = server_block(Path("/"), d, "site")
@@ -156,7 +156,7 @@ def test_listen_forms(spec: tuple[str, ...], listen: Listen) -> None:
 
 
 def test_listen_bound_elsewhere_is_not_probed() -> None:
-    from atlas_ha.verifier.nginxconf import server_block
+    from atlas_ha.verifier.kinds.nginxconf import server_block
 
     (d,) = parse("server { listen 127.0.0.1:80; listen 8080; root /w; }", "s")
     block = server_block(Path("/"), d, "s")
@@ -203,7 +203,7 @@ def sites(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
 @settings(max_examples=150, deadline=None)
 @given(sites())
 def test_any_layout_reads_the_same(site: tuple[str, dict[str, object]]) -> None:
-    from atlas_ha.verifier.nginxconf import server_block
+    from atlas_ha.verifier.kinds.nginxconf import server_block
 
     text, expected = site
     (d,) = parse(text, "gen")

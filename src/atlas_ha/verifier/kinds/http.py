@@ -31,8 +31,8 @@ from dataclasses import asdict
 from atlas_ha.converters.nginx import site_dir
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.verifier.api import Context, SetUpResult, Target, Verifier
-from atlas_ha.verifier.httpwire import Connection
-from atlas_ha.verifier.nginxconf import AUTH, DENY, PUBLIC, Probe, probes, read_sites
+from atlas_ha.verifier.kinds.httpwire import Connection
+from atlas_ha.verifier.kinds.nginxconf import AUTH, DENY, PUBLIC, Probe, probes, read_sites
 from atlas_ha.verifier.profile import Profile, Status, from_checks, judged
 from atlas_ha.verifier.services import ServiceDef
 from atlas_ha.verifier.setup import TokenJudge, data_file

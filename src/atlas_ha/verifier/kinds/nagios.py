@@ -23,7 +23,7 @@ from typing import Any
 from atlas_ha.errors import AtlasError
 from atlas_ha.system import Completed
 from atlas_ha.verifier.api import Context, Target, Verifier
-from atlas_ha.verifier.nagios_output import PerfDatum, parse_output
+from atlas_ha.verifier.kinds.nagios_output import PerfDatum, parse_output
 from atlas_ha.verifier.profile import Measurement, Profile, Status, judged, worst
 from atlas_ha.verifier.services import ServiceDef
 
