@@ -66,6 +66,17 @@ def test_healthy_group_is_ok(group: SimGroup, run_cycle: Callable[[str], CycleRe
     assert partner.measurements[0].label == "session"
 
 
+def test_the_sentry_asks_who_answers_with_the_role_request(
+    group: SimGroup, run_cycle: Callable[[str], CycleReport]
+) -> None:
+    """`role` (answered before hello, a record of the wire protocol) is what names the group:
+    the hello answer does not."""
+    run_cycle("A")
+    partner = sentry(group, "A", "SEC2")
+    assert partner.data["answered_role"] == "SEC2"
+    assert partner.data["answered_group"] == "acme-office"
+
+
 def test_stale_cycle_report_is_critical(
     group: SimGroup, run_cycle: Callable[[str], CycleReport]
 ) -> None:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from atlas_ha.cli.common import print_json, server_from
-from atlas_ha.errors import EXIT_DIFFERENCES, AtlasError
+from atlas_ha.errors import EXIT_DIFFERENCES
 from atlas_ha.model import check_role
 from atlas_ha.sync.compare import CompareResult, compare
 from atlas_ha.sync.convert import convert_to_newer, convert_to_older
@@ -81,11 +81,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     server = server_from(args)
     results = send_to_partners(server)
     for partner, outcome in results.items():
-        if isinstance(outcome, AtlasError):
-            print(f"ALERT send to {partner}: {outcome}")
+        if outcome.ok:
+            print(f"sent {server.role()} Env{outcome.sent} to {partner}")
         else:
-            print(f"sent {server.role()} Env{outcome} to {partner}")
-    return EXIT_DIFFERENCES if any(isinstance(o, AtlasError) for o in results.values()) else 0
+            print(f"ALERT send to {partner}: {outcome.error}")
+    return 0 if all(o.ok for o in results.values()) else EXIT_DIFFERENCES
 
 
 def cmd_install(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.sid import send_grant_file
 from atlas_ha.sync.receive import GRANT_SECONDS
 from atlas_ha.transport.base import Connection, decode_answer
+from atlas_ha.transport.protocol import Pull
 
 AREA_PREFIX = "Env"
 
@@ -43,7 +44,7 @@ class BackChannel(Connection):
         env = _env_of(source.name)
         grant = grant_send(self.server, self.address, env)
         try:
-            self.call({"op": "pull", "env": env})
+            self.request(Pull(env=env))
         finally:
             grant.unlink(missing_ok=True)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from atlas_ha import hooks
@@ -31,8 +31,9 @@ from atlas_ha.sync.send import send
 from atlas_ha.sync.sendback import SendBackHandler
 from atlas_ha.sync.suspension import check_not_suspended
 from atlas_ha.transport import make_transport
-from atlas_ha.transport.base import Connection, close_quietly
+from atlas_ha.transport.base import Connection, Pending, close_quietly
 from atlas_ha.transport.keep import Kept, KeptConnections
+from atlas_ha.transport.protocol import Hello, SyncUp
 
 
 @dataclass
@@ -120,7 +121,7 @@ def cycle(
 
 
 class Link:
-    """The PRI's connection to one SEC for one cycle: opened (or taken from `keep`) at once,
+    """The PRI's connection to one SEC for one cycle: started (or taken from `keep`) at once,
     used by `_sync_sec`, then kept for the next cycle or closed in the background."""
 
     def __init__(self, server: Server, sec: str, keep: KeptConnections | None) -> None:
@@ -136,32 +137,30 @@ class Link:
         )
         kept = keep.take(sec, self.key) if keep is not None else None
         self.kept = kept is not None
-        self.conn: Connection | AtlasError
         if kept is not None:
-            self.opened, self.conn = kept.opened, kept.conn
+            self.opened, self.pending = kept.opened, Pending.of(kept.conn)
         else:
-            self.conn = self._connect()  # sets self.opened
+            self.pending = self._connect()  # sets self.opened
         self.good = False  # set when the cycle went through with this connection
         self.released = False
 
-    def _connect(self) -> Connection | AtlasError:
-        """Start the connection (it is used later), or the error that prevented it."""
+    def _connect(self) -> Pending:
+        """Start the connection (used later: what prevents it is raised then)."""
         # the age of a kept connection is measured on the clock of the keeper
         self.opened = self.keep.clock.monotonic() if self.keep is not None else 0.0
-        try:
+
+        def start() -> Connection:
             transport = make_transport(self.server.settings)
             partner = self.server.master().partners[self.sec]
             return transport.connect(self.sec, partner, self.own)
-        except AtlasError as exc:
-            return exc
 
-    def hello(self, request: dict[str, Any]) -> Connection:
+        return Pending(start)
+
+    def hello(self, request: Hello) -> Connection:
         """Send the cycle's hello; a kept connection that fails here is replaced once."""
-        conn = self.conn
-        if isinstance(conn, AtlasError):
-            raise conn
+        conn = self.pending.get()
         try:
-            conn.call({**request, "reverse": conn.can_pull})
+            conn.request(replace(request, reverse=conn.can_pull))
             return conn
         except AtlasError as exc:
             if not self.kept:
@@ -170,19 +169,20 @@ class Link:
                 f"cycle: the kept connection to {self.sec} failed ({exc}): reconnecting"
             )
         close_quietly(conn)
-        self.kept, self.conn = False, self._connect()
+        self.kept, self.pending = False, self._connect()
         return self.hello(request)
 
     def release(self, closing: list[threading.Thread]) -> None:
         """Give the connection back to `keep` (after a good cycle) or close it in a thread
         (closing waits for the SEC's session to end) that the cycle joins at its end."""
-        if self.released or not isinstance(self.conn, Connection):
+        conn = self.pending.connection
+        if self.released or conn is None:
             return
         self.released = True
         if self.keep is not None and self.good:
-            self.keep.give_back(self.sec, Kept(self.key, self.conn, self.opened))
+            self.keep.give_back(self.sec, Kept(self.key, conn, self.opened))
             return
-        thread = threading.Thread(target=close_quietly, args=(self.conn,))
+        thread = threading.Thread(target=close_quietly, args=(conn,))
         thread.start()
         closing.append(thread)
 
@@ -191,18 +191,18 @@ def _sync_sec(
     server: Server, link: Link, closing: list[threading.Thread], allow: bool
 ) -> SecOutcome:
     master, sec = server.master(), link.sec
-    syncup: dict[str, Any] = {"op": "syncup", **({"allow_mass_deletion": True} if allow else {})}
+    syncup = SyncUp(allow_mass_deletion=allow)
     try:
-        conn = link.hello({"op": "hello", "master_config": master.render(), "next": "syncup"})
+        conn = link.hello(Hello.offer(master.render(), next="syncup"))
         send(server, conn, "PRI")
         if conn.can_pull:  # the SEC sends back over this connection: no login to us
             back = SendBackHandler(server, conn)
             try:
-                reply = conn.call_serving({**syncup, "reverse": True}, back)
+                reply = conn.request_serving(replace(syncup, reverse=True), back)
             finally:
                 back.close()
         else:
-            reply = conn.call(syncup)
+            reply = conn.request(syncup)
         link.good = True
     except AtlasError as exc:
         server.log(f"ALERT cycle: {sec}: {exc}")
@@ -212,7 +212,7 @@ def _sync_sec(
         return SecOutcome(sec, False, f"internal error {type(exc).__name__}: {exc}", cause="failed")
     finally:
         link.release(closing)
-    return SecOutcome(sec, True, reply={k: v for k, v in reply.items() if k != "ok"})
+    return SecOutcome(sec, True, reply=reply.render(conn.protocol))
 
 
 def _record(server: Server, report: CycleReport) -> None:

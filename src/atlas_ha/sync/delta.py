@@ -18,8 +18,10 @@ the sender pushes the area with rsync, which repairs it. receive-commit validate
 any push.
 
 Only areas the current receive grant lists may be changed, and only for the requester's
-own role; a sender that does not know these operations gets "unknown operation" and rsync
-is used.
+own role. The shape of both requests and of the answer (`need`: [tree, path] pairs) is
+checked by their records (`transport.protocol`); what they mean, here. A receiver from
+before delta send answered "unknown operation": the sender then pushes with rsync, as for
+any refusal.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import hashlib
 import os
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,7 @@ from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.areawrite import AreaWriter
 from atlas_ha.layout.manifest import Entry, Manifest
 from atlas_ha.sync.receive import judge, read_grant, validate_area
+from atlas_ha.transport.protocol import ReceiveDelta, ReceiveObjects
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -71,26 +74,25 @@ def send_area(conn: Connection, role: str, area: Area) -> bool:
     env = area.ref.env
     text = area.manifest_file.read_bytes()
     try:
-        answer = conn.call(
-            {"op": "receive-delta", "role": role, "env": env, "manifest": pack(text)}
-        )
+        answer = conn.request(ReceiveDelta(role=role, env=env, manifest=pack(text)))
     except TransportError:
         raise
     except AtlasError:  # a receiver without delta send, or one that refuses it: rsync
         return False
-    need = answer.get("need")
-    if not isinstance(need, list):
+    if answer.need is None:  # `full`: too much changed, or nothing to start from
         return False
     manifest = area.manifest()
     objects = []
-    for item in need:
-        entry = _listed(manifest, item)
+    for tree, path in answer.need:
+        entry = manifest.get((tree, path))
         if entry is None or entry.type != "file":
-            raise ReceiveError(f"{conn.role} at {conn.address}: asked for {item!r}, not a file")
+            raise ReceiveError(
+                f"{conn.role} at {conn.address}: asked for {[tree, path]!r}, not a file"
+            )
         data = _copy_of(area, entry).read_bytes()
-        objects.append([entry.tree, entry.path, base64.b64encode(data).decode()])
+        objects.append((entry.tree, entry.path, base64.b64encode(data).decode()))
     try:
-        conn.call({"op": "receive-objects", "role": role, "env": env, "objects": objects})
+        conn.request(ReceiveObjects(role=role, env=env, objects=tuple(objects)))
     except TransportError:
         raise
     except AtlasError:  # e.g. an unexpected object on the receiver's side: rsync repairs
@@ -104,20 +106,12 @@ def _copy_of(area: Area, entry: Entry) -> Path:
     )
 
 
-def _listed(manifest: Manifest, item: object) -> Entry | None:
-    if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
-        return manifest.get((item[0], item[1]))
-    return None
-
-
 def pack(data: bytes) -> str:
     return base64.b64encode(zlib.compress(data, 6)).decode()
 
 
-def unpack(text: object, where: str) -> str:
+def unpack(text: str, where: str) -> str:
     try:
-        if not isinstance(text, str):
-            raise ValueError("not a string")
         inflater = zlib.decompressobj()
         data = inflater.decompress(base64.b64decode(text, validate=True), MAX_MANIFEST)
         if inflater.unconsumed_tail:
@@ -130,7 +124,7 @@ def unpack(text: object, where: str) -> str:
 
 
 # -- receiver ----------------------------------------------------------------------------------
-def offer(server: Server, role: str, env: int, packed: object, peer: str) -> Delta | None:
+def offer(server: Server, role: str, env: int, packed: str, peer: str) -> Delta | None:
     """The delta that would bring area (role, env) to the offered Manifest, or None (full)."""
     where = f"delta of {role}/Env{env} from {peer}"
     _check_granted(server, role, env, peer, where)
@@ -178,7 +172,9 @@ def _plan(env: int, text: str, old: Manifest, new: Manifest) -> Delta | None:
     return delta
 
 
-def apply(server: Server, role: str, delta: Delta, objects: object, peer: str) -> None:
+def apply(
+    server: Server, role: str, delta: Delta, objects: Sequence[tuple[str, str, str]], peer: str
+) -> None:
     """Check every object sent against the new Manifest, then write the delta."""
     where = f"delta of {role}/Env{delta.env} from {peer}"
     _check_granted(server, role, delta.env, peer, where)
@@ -213,25 +209,23 @@ def _write(writer: AreaWriter, entry: Entry, data: bytes | None) -> None:
         writer.set_file_meta(parts, meta)
 
 
-def _checked_objects(delta: Delta, objects: object, where: str) -> dict[tuple[str, str], bytes]:
-    if not isinstance(objects, list):
-        raise ReceiveError(f"{where}: expected a list of [tree, path, base64] objects")
+def _checked_objects(
+    delta: Delta, objects: Sequence[tuple[str, str, str]], where: str
+) -> dict[tuple[str, str], bytes]:
+    """The content of each object sent ([tree, path, base64], the shape checked by the
+    protocol), checked against what was asked for and against the new Manifest."""
     contents: dict[tuple[str, str], bytes] = {}
-    for item in objects:
-        if not (
-            isinstance(item, list) and len(item) == 3 and all(isinstance(x, str) for x in item)
-        ):
-            raise ReceiveError(f"{where}: expected [tree, path, base64], got {str(item)[:80]!r}")
-        key = (item[0], item[1])
+    for tree, path, encoded in objects:
+        key = (tree, path)
         entry = delta.new.get(key)
         if key not in delta.need or entry is None or key in contents:
-            raise ReceiveError(f"{where}: {item[0]}{item[1]} was not asked for")
+            raise ReceiveError(f"{where}: {tree}{path} was not asked for")
         try:
-            data = base64.b64decode(item[2], validate=True)
+            data = base64.b64decode(encoded, validate=True)
         except binascii.Error as exc:
-            raise ReceiveError(f"{where}: {item[0]}{item[1]}: not base64") from exc
+            raise ReceiveError(f"{where}: {tree}{path}: not base64") from exc
         if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
-            raise ReceiveError(f"{where}: {item[0]}{item[1]}: checksum does not match the Manifest")
+            raise ReceiveError(f"{where}: {tree}{path}: checksum does not match the Manifest")
         contents[key] = data
     missing = set(delta.need) - set(contents)
     if missing:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from atlas_ha.context import Server
-from atlas_ha.errors import AtlasError, InvalidSnapshotError, ReceiveError
+from atlas_ha.errors import AtlasError, InvalidSnapshotError
 from atlas_ha.model import role_key
 from atlas_ha.sync.delta import send_area
 from atlas_ha.sync.receive import manifest_digest
 from atlas_ha.transport.base import Connection
+from atlas_ha.transport.protocol import Hello, ReceiveBegin, ReceiveCommit
 
 
 def send(server: Server, conn: Connection, role: str) -> list[int]:
@@ -20,49 +23,55 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
             f"nothing to send: no valid snapshot of {role} (SEV[{role}]={sev})"
         )
     digests = {str(v): d for v in valid if (d := manifest_digest(sid.area(role, v)))}
-    answer = conn.call(
-        {"op": "receive-begin", "role": role, "sev": sev, "envs": valid, "digests": digests}
-    )
-    targets, current = answer.get("targets"), answer.get("current", [])
-    if (
-        not isinstance(targets, dict)
-        or set(targets) != {str(v) for v in valid}
-        or not isinstance(current, list)
-    ):
-        raise ReceiveError(f"{conn.role} at {conn.address}: malformed receive-begin answer")
+    begun = conn.request(
+        ReceiveBegin(role=role, sev=sev, envs=tuple(valid), digests=digests)
+    )  # its targets are checked: one for each EnvVersion announced
     for v in valid:
-        if v in current:
+        if v in begun.current:
             continue  # the partner holds this very snapshot, validated: nothing to push
         if not send_area(conn, role, sid.area(role, v)):  # the changed objects only, or
-            conn.push(sid.area(role, v).path, str(targets[str(v)]))  # the whole area
+            conn.push(sid.area(role, v).path, begun.targets[v])  # the whole area
         server.faults.checkpoint("send.pushed")
-    answer = conn.call({"op": "receive-commit", "role": role, "sev": sev, "envs": valid})
-    flagged = answer.get("flagged")
-    if isinstance(flagged, list) and flagged:
+    committed = conn.request(ReceiveCommit(role=role, sev=sev, envs=tuple(valid)))
+    if committed.flagged:
         server.log(
             f"ALERT send {role} to {conn.role} at {conn.address}: accepted, but flagged by its "
-            f"receive policy: {'; '.join(str(f) for f in flagged)}"
+            f"receive policy: {'; '.join(committed.flagged)}"
         )
     server.log(f"send {role} Env{valid} SEV={sev} to {conn.role} at {conn.address}")
     return valid
 
 
-def send_to_partners(server: Server) -> dict[str, list[int] | AtlasError]:
+@dataclass(frozen=True)
+class PartnerSend:
+    """What a send to one partner did: the EnvVersions sent, or why nothing was."""
+
+    partner: str
+    sent: list[int] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def send_to_partners(server: Server) -> dict[str, PartnerSend]:
     """Send this server's own role to each partner (PRI: every SEC; SEC: its PRI), each over
-    its own connection; a partner that fails is reported, the others still get theirs."""
+    its own connection; a partner that fails is reported (and alerted), the others still get
+    theirs."""
     from atlas_ha.sync.address import own_address
     from atlas_ha.transport import make_transport
 
     master = server.master()
     transport = make_transport(server.settings)
     address = own_address(server)
-    results: dict[str, list[int] | AtlasError] = {}
+    results: dict[str, PartnerSend] = {}
     for partner in sorted(master.partners, key=role_key):
         try:
             with transport.connect(partner, master.partners[partner], address) as conn:
-                conn.call({"op": "hello", "master_config": master.render()})
-                results[partner] = send(server, conn, master.role)
+                conn.request(Hello.offer(master.render()))
+                results[partner] = PartnerSend(partner, send(server, conn, master.role))
         except AtlasError as exc:
             server.log(f"ALERT send to {partner}: {exc}")
-            results[partner] = exc
+            results[partner] = PartnerSend(partner, error=str(exc))
     return results

@@ -26,11 +26,10 @@ from atlas_ha.errors import RefusedError
 from atlas_ha.sync.backchannel import AREA_PREFIX, BackChannel, grant_send
 from atlas_ha.sync.receive import read_grant
 from atlas_ha.sync.serve import Session
+from atlas_ha.transport import protocol
 from atlas_ha.transport.base import Connection
 
 __all__ = ["BackChannel", "SendBackHandler", "grant_send"]
-
-CALLBACK_OPS = ("hello", "receive-begin", "receive-delta", "receive-objects", "receive-commit")
 
 
 class SendBackHandler:
@@ -43,33 +42,35 @@ class SendBackHandler:
         self.targets: dict[int, Path] = {}
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
-        if op == "pull":
-            return self._pull(request.get("env"))
-        if op not in CALLBACK_OPS:
+        op = protocol.callback_op(request)
+        if op is None:
+            allowed = ", ".join(n for n, o in protocol.OPS.items() if o.callback)
             raise RefusedError(
-                f"{self.conn.role} at {self.conn.address}: {op!r} is not part of a send back"
+                f"{self.conn.role} at {self.conn.address}: {request.get('op')!r:.40} is "
+                f"not part of a send back (that is: {allowed})"
             )
-        answer = self.session.handle(request)
-        if op == "receive-begin":
-            self.targets = {int(v): Path(p) for v, p in answer["targets"].items()}
-        return answer
+        if op.request is protocol.Pull:
+            return self._pull(request)
+        answer = self.session.answer(request)
+        if isinstance(answer, protocol.BeginAnswer):
+            self.targets = {v: Path(p) for v, p in answer.targets.items()}
+        return answer.render(self.session.protocol)
 
-    def _pull(self, env: object) -> dict[str, Any]:
-        peer = self.conn.address
+    def _pull(self, request: dict[str, Any]) -> dict[str, Any]:
+        peer, env = self.conn.address, request.get("env")
         granted = read_grant(self.server, peer).get("envs")
-        if (
-            not isinstance(env, int)
-            or env not in self.targets
-            or not isinstance(granted, list)
-            or env not in granted
-        ):
-            raise RefusedError(
-                f"{self.conn.role} at {peer}: pull of {env!r} refused: not an area "
-                "this receive granted"
-            )
-        self.conn.pull(f"{AREA_PREFIX}{env}/", self.targets[env])
-        return {}
+        refused = RefusedError(
+            f"{self.conn.role} at {peer}: pull of {env!r:.40} refused: not an area "
+            "this receive granted"
+        )
+        try:
+            pull = protocol.Pull.parse(request, f"refused pull from {peer}")
+        except RefusedError:
+            raise refused from None
+        if pull.env not in self.targets or not isinstance(granted, list) or pull.env not in granted:
+            raise refused
+        self.conn.pull(f"{AREA_PREFIX}{pull.env}/", self.targets[pull.env])
+        return protocol.Empty().render(self.session.protocol)
 
     def close(self) -> None:
         self.session.close()

@@ -1,6 +1,8 @@
 """`atlas-ha serve`: the receiving end of a connection (the ssh forced command runs it too).
 
-Requests are JSON lines on stdin, answers JSON lines on stdout. A session acts for one role,
+Requests are JSON lines on stdin, answers JSON lines on stdout, each a record of the wire
+protocol (`transport.protocol`: the allowlist of operations, their fields, the version
+agreed at hello; anything else is refused naming it). A session acts for one role,
 its *key role* (`transport.authority`: over ssh the role fixed in the forced command of the
 key that logged in). The first request must be `hello` with the key role's own MasterConfig;
 it is verified (SPEC 5.8) before anything else is allowed. Then: `receive-begin`/
@@ -25,7 +27,6 @@ partner sooner, also in the middle of a request (docs/transports.md).
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sys
 import threading
@@ -42,11 +43,12 @@ from atlas_ha.sync.backchannel import BackChannel
 from atlas_ha.sync.delta import Delta, offer
 from atlas_ha.sync.delta import apply as apply_delta
 from atlas_ha.sync.syncup import connect_to_pri, sync_up
+from atlas_ha.transport import protocol
 from atlas_ha.transport.authority import check_claim, check_op
-from atlas_ha.transport.base import Connection, close_quietly
+from atlas_ha.transport.base import Connection, Pending
 from atlas_ha.transport.local import registry_of
+from atlas_ha.transport.protocol import UNVERSIONED
 
-DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_IDLE = 600.0  # seconds without a request before a session ends
 
 
@@ -65,76 +67,105 @@ class Session:
         self.key_role = key_role  # the authority of the connection: what every request needs
         self.stdio = (stdin, stdout)  # the session's own streams: a send back can use them
         self.requester: MasterConfig | None = None
-        self.back: Connection | AtlasError | None = None  # to the PRI, opened at hello
-        self.used: list[Connection | AtlasError] = []  # given to SyncUp: closed at the end
+        self.protocol = UNVERSIONED  # the version both sides speak, from hello on
+        self.back: Pending | None = None  # to the PRI, started at hello
+        self.used: list[Pending] = []  # given to SyncUp: closed at the end
         self.deltas: dict[tuple[str, int], Delta] = {}  # offered, awaiting receive-objects
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
-        if op == "hello":
-            text = str(request.get("master_config", ""))
-            requester = MasterConfig.parse(text, f"MasterConfig sent by {self.peer}")
-            check_claim(self.key_role, requester.role, self.peer)
-            receive.verify_requester(self.server, requester, self.peer, "hello")
-            self.requester = requester
-            own = self.server.master()
-            announced = request.get("next") == "syncup" and requester.is_pri
-            announced = announced and not self._reverse(request)
-            if announced and self.back is None and not own.is_pri and "PRI" in own.partners:
-                # SyncUp ends with a send back: its handshake overlaps what comes first
-                self.back = connect_to_pri(self.server)
-            return {"role": own.role, "env": self.server.env_id}
-        if op == "role":
+        """The answer to one request, as sent (the fields of its answer record)."""
+        return self.answer(request).render(self.protocol)
+
+    def answer(self, request: dict[str, Any]) -> protocol.Answer:
+        """The answer record to one request (refused: an AtlasError)."""
+        op = protocol.op_of(request, self.peer, self.protocol)
+        where = f"refused {op.name} from {self.peer}"
+        if op.request is protocol.Role:
             master = self.server.master()
-            return {"role": master.role, "group": master.group, "env": self.server.env_id}
+            return protocol.RoleAnswer(role=master.role, group=master.group, env=self.server.env_id)
+        if op.request is protocol.Hello:
+            return self._hello(protocol.Hello.parse(request, where))
         if self.requester is None:
-            raise RefusedError(f"{op!r} before hello from {self.peer}")
-        role = str(request.get("role", self.requester.role))
-        check_op(self.key_role, str(op), role, self.peer)
-        if op == "receive-begin":
-            envs, sev = _ints(request.get("envs")), _sev(request.get("sev"))
-            digests = _digests(request.get("digests", {}))
-            with self.server.sid.lock(f"area-{role}"):  # begin checks envs before any write
-                targets, current = receive.begin(self.server, role, sev, envs, self.peer, digests)
-            return {"targets": {str(v): str(p) for v, p in targets.items()}, "current": current}
-        if op == "receive-delta":
-            env = _ints([request.get("env")])[0]
-            with self.server.sid.lock(f"area-{role}"):
-                delta = offer(self.server, role, env, request.get("manifest"), self.peer)
-            if delta is None:
-                return {"full": True}
-            self.deltas[(role, env)] = delta
-            return {"need": [list(key) for key in delta.need]}
-        if op == "receive-objects":
-            env = _ints([request.get("env")])[0]
-            pending = self.deltas.pop((role, env), None)
+            raise RefusedError(f"{op.name!r} before hello from {self.peer}")
+        # the role a receive acts on: checked against the key's before the rest is read
+        acts_on = op.authority is protocol.Authority.OWN_AREA
+        role = (op.request.peek(request, "role", where) if acts_on else None) or (
+            self.requester.role
+        )
+        check_op(self.key_role, op.name, role, self.peer)
+        if op.request is protocol.ReceiveObjects:  # one try per offer, whatever it sends
+            env = request.get("env")
+            pending = self.deltas.pop((role, env), None) if isinstance(env, int) else None
+            objects = protocol.ReceiveObjects.parse(request, where, self.protocol)
             if pending is None:
-                raise RefusedError(f"receive-objects for {role}/Env{env} without a delta offered")
+                raise RefusedError(
+                    f"receive-objects for {role}/Env{objects.env} without a delta offered"
+                )
             with self.server.sid.lock(f"area-{role}"):
-                apply_delta(self.server, role, pending, request.get("objects"), self.peer)
-            return {}
-        if op == "receive-commit":
-            envs, sev = _ints(request.get("envs")), _ints([request.get("sev")])[0]
+                apply_delta(self.server, role, pending, objects.objects, self.peer)
+            return protocol.Empty()
+        record = op.request.parse(request, where, self.protocol)
+        if isinstance(record, protocol.ReceiveBegin):
+            with self.server.sid.lock(f"area-{role}"):  # begin checks envs before any write
+                targets, current = receive.begin(
+                    self.server,
+                    role,
+                    record.sev,
+                    list(record.envs),
+                    self.peer,
+                    dict(record.digests),
+                )
+            return protocol.BeginAnswer(
+                targets={v: str(p) for v, p in targets.items()}, current=tuple(current)
+            )
+        if isinstance(record, protocol.ReceiveDelta):
             with self.server.sid.lock(f"area-{role}"):
-                flagged = receive.commit(self.server, role, sev, envs, self.peer)
-            return {"flagged": flagged}
-        if op == "syncup":
-            receive.verify_requester(self.server, self.requester, self.peer, "syncup")
-            back, self.back = self.back, None
-            if back is None:
-                back = self._channel() if self._reverse(request) else connect_to_pri(self.server)
-            self.used.append(back)
-            return sync_up(self.server, back, request.get("allow_mass_deletion") is True)
-        raise RefusedError(f"unknown operation {op!r} from {self.peer}")
+                delta = offer(self.server, role, record.env, record.manifest, self.peer)
+            if delta is None:
+                return protocol.DeltaAnswer(full=True)
+            self.deltas[(role, record.env)] = delta
+            return protocol.DeltaAnswer(need=tuple(delta.need))
+        if isinstance(record, protocol.ReceiveCommit):
+            with self.server.sid.lock(f"area-{role}"):
+                flagged = receive.commit(
+                    self.server, role, record.sev, list(record.envs), self.peer
+                )
+            return protocol.CommitAnswer(flagged=tuple(flagged))
+        if isinstance(record, protocol.SyncUp):
+            return self._syncup(record)
+        raise AssertionError(f"{op.name}: in the allowlist, not served")  # pragma: no cover
+
+    def _hello(self, hello: protocol.Hello) -> protocol.HelloAnswer:
+        requester = MasterConfig.parse(hello.master_config, f"MasterConfig sent by {self.peer}")
+        check_claim(self.key_role, requester.role, self.peer)
+        receive.verify_requester(self.server, requester, self.peer, "hello")
+        self.requester = requester
+        self.protocol = protocol.negotiated(hello.protocol)
+        own = self.server.master()
+        announced = hello.next == "syncup" and requester.is_pri and not self._reverse(hello)
+        if announced and self.back is None and not own.is_pri and "PRI" in own.partners:
+            # SyncUp ends with a send back: its handshake overlaps what comes first
+            self.back = connect_to_pri(self.server)
+        return protocol.HelloAnswer(role=own.role, env=self.server.env_id, protocol=self.protocol)
+
+    def _syncup(self, request: protocol.SyncUp) -> protocol.SyncUpAnswer:
+        assert self.requester is not None
+        receive.verify_requester(self.server, self.requester, self.peer, "syncup")
+        back, self.back = self.back, None
+        if back is None:
+            reverse = self._reverse(request)
+            back = Pending.of(self._channel()) if reverse else connect_to_pri(self.server)
+        self.used.append(back)
+        return sync_up(self.server, back, request.allow_mass_deletion)
 
     def receiving(self) -> bool:
         """Whether the peer holds a live receive grant (its pushes may be running)."""
         expires = receive.read_grant(self.server, self.peer).get("expires")
         return isinstance(expires, int | float) and expires > time.time()
 
-    def _reverse(self, request: dict[str, Any]) -> bool:
+    def _reverse(self, request: protocol.Hello | protocol.SyncUp) -> bool:
         """Whether the PRI asks for the send back over this session (and it can carry it)."""
-        return request.get("reverse") is True and None not in self.stdio
+        return request.reverse and None not in self.stdio
 
     def _channel(self) -> Connection:
         stdin, stdout = self.stdio
@@ -143,32 +174,9 @@ class Session:
 
     def close(self) -> None:
         """Close the connections back to the PRI (used by SyncUp or not)."""
-        for conn in [*self.used, self.back]:
-            if isinstance(conn, Connection):
-                close_quietly(conn)
+        for pending in [*self.used, *([self.back] if self.back is not None else [])]:
+            pending.close()
         self.used, self.back = [], None
-
-
-def _ints(value: object) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
-        raise RefusedError(f"expected a list of positive EnvVersions, got {value!r}")
-    return list(value)
-
-
-def _sev(value: object) -> int:
-    """The SnapshotEnvVersion a receive-begin announces (checked against envs by begin)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise RefusedError(f"expected sev = a positive EnvVersion, got {value!r}")
-    return value
-
-
-def _digests(value: object) -> dict[str, str]:
-    """{env: sha256 hex of the sender's Manifest}, as sent with receive-begin."""
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and DIGEST_RE.match(v) for k, v in value.items()
-    ):
-        raise RefusedError(f"expected {{env: sha256 hex digest}}, got {value!r}")
-    return dict(value)
 
 
 def serve(

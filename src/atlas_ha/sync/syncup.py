@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from atlas_ha.context import Server
-from atlas_ha.errors import AtlasError, RoleError
+from atlas_ha.errors import RoleError
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.convert import convert_to_newer, convert_to_older
 from atlas_ha.sync.create import create
@@ -13,25 +11,25 @@ from atlas_ha.sync.install import install
 from atlas_ha.sync.send import send
 from atlas_ha.sync.suspension import check_not_suspended
 from atlas_ha.transport import make_transport
-from atlas_ha.transport.base import Connection, close_quietly
+from atlas_ha.transport.base import Connection, Pending
+from atlas_ha.transport.protocol import Hello, SyncUpAnswer
 
 
-def connect_to_pri(server: Server) -> Connection | AtlasError:
-    """Start the connection back to this SEC's PRI (from its own MasterConfig), or the error
-    that prevented it: raised only where the connection is needed, after Install."""
-    master = server.master()
-    try:
+def connect_to_pri(server: Server) -> Pending:
+    """Start the connection back to this SEC's PRI (from its own MasterConfig): what prevents
+    it is raised only where the connection is needed, after Install (`Pending.get`)."""
+
+    def start() -> Connection:
+        master = server.master()
         transport = make_transport(server.settings)
         return transport.connect("PRI", master.partners["PRI"], own_address(server))
-    except AtlasError as exc:
-        return exc
+
+    return Pending(start)
 
 
 def sync_up(
-    server: Server,
-    pending: Connection | AtlasError | None = None,
-    allow_mass_deletion: bool = False,
-) -> dict[str, Any]:
+    server: Server, pending: Pending | None = None, allow_mass_deletion: bool = False
+) -> SyncUpAnswer:
     """ConvertToNewer (PRI), Install, Create, ConvertToOlder, Send to the PRI.
 
     `pending`: the connection back to the PRI, if already started (`connect_to_pri`); the
@@ -46,31 +44,24 @@ def sync_up(
         check_not_suspended(server, "SyncUp")
         # connect first: the handshake and the PRI's start-up overlap the work below
         own_connection = pending is None
-        if pending is None:
-            pending = connect_to_pri(server)
+        back = connect_to_pri(server) if pending is None else pending
         try:
             converted = convert_to_newer(server, "PRI", env)
             changed = install(server, allow_mass_deletion)
             create(server, role, allow_mass_deletion)
             older = convert_to_older(server, role, env)
-        except BaseException:
-            if own_connection and isinstance(pending, Connection):
-                close_quietly(pending)
-            raise
-        if isinstance(pending, AtlasError):
-            raise pending
-        try:
-            pending.call({"op": "hello", "master_config": master.render()})
-            sent = send(server, pending, role)
+            conn = back.get()  # what prevented the connection, if anything, is raised here
+            conn.request(Hello.offer(master.render()))
+            sent = send(server, conn, role)
         finally:
             if own_connection:
-                pending.close()
-    return {
-        "role": role,
-        "env": env,
-        "converted_pri": converted,
-        "installed": changed,
-        "created": env,
-        "converted_down": older,
-        "sent": sent,
-    }
+                back.close()
+    return SyncUpAnswer(
+        role=role,
+        env=env,
+        converted_pri=tuple(converted),
+        installed=tuple(changed),
+        created=env,
+        converted_down=tuple(older),
+        sent=tuple(sent),
+    )

@@ -15,15 +15,18 @@ first request is read:
 What a request claims is checked against the key role; the MasterConfig sent and the source
 address are checked as before (SPEC 5.8, `sync.receive.verify_requester`), as a second factor.
 Only the PRI's key may send PRI snapshots or request SyncUp; a SEC's key may only send its
-own role's snapshot (to its PRI). Nothing here reads or writes anything.
+own role's snapshot (to its PRI). Which operation needs which is the wire protocol's
+allowlist (`transport.protocol.OPS`, `Authority`). Nothing here reads or writes anything.
 """
 
 from __future__ import annotations
 
 from atlas_ha.errors import RefusedError
 from atlas_ha.model import ROLE_RE
+from atlas_ha.transport.protocol import OPS, Authority
 
-RECEIVE_OPS = ("receive-begin", "receive-delta", "receive-objects", "receive-commit")
+# the requests of a session that act on one role's snapshot area
+RECEIVE_OPS = tuple(n for n, op in OPS.items() if op.session and op.authority is Authority.OWN_AREA)
 
 
 def checked_key_role(role: str | None, peer: str) -> str:
@@ -50,13 +53,17 @@ def check_claim(key_role: str, claimed: str, peer: str) -> None:
 
 
 def check_op(key_role: str, op: str, role: str, peer: str) -> None:
-    """Any other request: `role` is the role it acts on (receive-*: the area role)."""
-    if op in RECEIVE_OPS and role != key_role:
+    """Any other request: `role` is the role it acts on (receive-*: the area role). An
+    operation the allowlist does not know has no authority at all."""
+    if op not in OPS:
+        raise RefusedError(f"refused {op!r} from {peer}: not an operation of the wire protocol")
+    needs = OPS[op].authority
+    if needs is Authority.OWN_AREA and role != key_role:
         raise RefusedError(
             f"refused {op} of {role} from {peer}: the key that connected is {key_role}'s; "
             f"it may send only {key_role}'s snapshot"
         )
-    if op == "syncup" and key_role != "PRI":
+    if needs is Authority.PRI and key_role != "PRI":
         raise RefusedError(
             f"refused syncup from {peer}: the key that connected is {key_role}'s; "
             "only the PRI's key may request SyncUp"

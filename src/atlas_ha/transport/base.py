@@ -4,6 +4,11 @@ A backend implements `Transport.connect` and the two I/O methods of `Connection`
 (one JSON request, one JSON answer, to the partner's `atlas-ha serve`) and `push` (copy a
 snapshot area into a directory the partner named). Everything else (role verification,
 validation of what arrives) happens on the receiving side, identically for every backend.
+
+Callers send typed records (`transport.protocol`) with `request`: rendered for the version
+the partner speaks (learnt from its answer to hello), the answer checked. A connection
+started before it is needed (its handshake overlapping other work) is held by a `Pending`,
+which raises what prevented it only where the connection is used.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from atlas_ha.errors import (
     AtlasError,
@@ -26,6 +31,7 @@ from atlas_ha.errors import (
 )
 from atlas_ha.model import Partner
 from atlas_ha.settings import Settings
+from atlas_ha.transport.protocol import PROTOCOL_VERSION, UNVERSIONED, Answer, HelloAnswer, Request
 
 ERRORS: dict[str, type[AtlasError]] = {
     "RefusedError": RefusedError,
@@ -38,6 +44,7 @@ ERRORS: dict[str, type[AtlasError]] = {
 
 # answers a request the partner makes back while we wait for its answer (see call_serving)
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+A = TypeVar("A", bound=Answer)
 
 
 class Connection(ABC):
@@ -48,6 +55,25 @@ class Connection(ABC):
     def __init__(self, role: str, address: str) -> None:
         self.role = role
         self.address = address
+        self.protocol = UNVERSIONED  # the version the partner speaks: set by its hello answer
+
+    def request(self, record: Request[A]) -> A:
+        """Send one request record; return its answer, checked, or raise the partner's error."""
+        return self._answered(record, self.call(self._rendered(record)))
+
+    def request_serving(self, record: Request[A], handler: Handler) -> A:
+        """`request`, answering the partner's callbacks meanwhile (see `call_serving`)."""
+        return self._answered(record, self.call_serving(self._rendered(record), handler))
+
+    def _rendered(self, record: Request[Any]) -> dict[str, Any]:
+        return record.render(PROTOCOL_VERSION if record.NEGOTIATES else self.protocol)
+
+    def _answered(self, record: Request[A], raw: dict[str, Any]) -> A:
+        speaks = PROTOCOL_VERSION if record.NEGOTIATES else self.protocol
+        answer = record.read_answer(raw, f"{self.role} at {self.address}", speaks)
+        if isinstance(answer, HelloAnswer):
+            self.protocol = answer.protocol  # from now on both sides speak this
+        return answer
 
     @abstractmethod
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +136,35 @@ def decode_answer(line: str, who: str) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise TransportError(f"{who}: malformed answer")
     return answer
+
+
+class Pending:
+    """A connection started early, so that its handshake overlaps other work, or what
+    prevented it: `get` returns the connection, or raises that error, where it is needed."""
+
+    def __init__(self, start: Callable[[], Connection]) -> None:
+        self.connection: Connection | None = None  # None: it could not be started
+        self._error: AtlasError | None = None
+        try:
+            self.connection = start()
+        except AtlasError as exc:
+            self._error = exc
+
+    @classmethod
+    def of(cls, conn: Connection) -> Pending:
+        """A connection already there (kept, or carried by the session itself)."""
+        return cls(lambda: conn)
+
+    def get(self) -> Connection:
+        if self.connection is None:
+            assert self._error is not None
+            raise self._error
+        return self.connection
+
+    def close(self) -> None:
+        """Close the connection, if it was started (quietly: a partner may be gone)."""
+        if self.connection is not None:
+            close_quietly(self.connection)
 
 
 def close_quietly(conn: Connection) -> None:

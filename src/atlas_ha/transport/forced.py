@@ -62,7 +62,8 @@ def client_address() -> str:
 def forced_command(settings: Settings, role: str | None, session: Callable[[str, str], int]) -> int:
     """Run what the partner asked for, if its key's role (`role`, fixed in the authorized_keys
     line) may. `session(peer, key_role)` serves a JSON session (the synchronizer's partner
-    session, given by the caller: transport moves bytes and knows no operation); an rsync
+    session, given by the caller: transport defines the operations, `transport.protocol`,
+    and serves none of them); an rsync
     needs only the settings (and starts without loading the synchronizer)."""
     peer = client_address()
     key_role = checked_key_role(role, peer)

@@ -14,7 +14,8 @@ On itself (target.own), see sentry_self.py:
     identity of its snapshot) and not an address MasterConfig gives a partner.
 Against a partner: over the Synchronizer's own transport, ask who answers the partner's
 address (the read-only `role` request, then the usual `hello` with our MasterConfig, which
-the partner verifies as for a SyncUp). CRITICAL when the answering server holds another
+the partner verifies as for a SyncUp; both records of the wire protocol, so a malformed
+answer is CRITICAL naming its field). CRITICAL when the answering server holds another
 role ("two servers claim PRI" when it is PRI and so are we), belongs to another group,
 refuses our hello, or cannot be reached. Measured: `session` (seconds).
 """
@@ -30,6 +31,7 @@ from atlas_ha.model import ROLE_RE, MasterConfig, Partner
 from atlas_ha.sync.address import own_address
 from atlas_ha.transport import make_transport
 from atlas_ha.transport.base import Connection
+from atlas_ha.transport.protocol import Hello, Role
 from atlas_ha.verifier.api import Context, Target, Verifier
 from atlas_ha.verifier.kinds.sentry_self import Findings, check_self
 from atlas_ha.verifier.profile import Profile, Status, judged, worst
@@ -116,22 +118,24 @@ def judge_answer(
 
 
 def ask_role(conn: Connection) -> dict[str, Any]:
-    """Who answers: role, group, EnvID ({} from a partner without the `role` request)."""
+    """Who answers: role, group, EnvID ({} from a partner without the `role` request: an
+    atlas-ha from before it answered "unknown operation")."""
     try:
-        answer = conn.call({"op": "role"})
+        answer = conn.request(Role())
     except RefusedError as exc:
         if "unknown operation" in str(exc):
             return {}
         raise
-    return {k: answer.get(k) for k in ("role", "group", "env")}
+    return {"role": answer.role, "group": answer.group, "env": answer.env}
 
 
 def say_hello(conn: Connection, master: MasterConfig) -> dict[str, Any]:
     """The partner's verdict on us as its partner (SPEC 5.8): its answer or its refusal."""
     try:
-        return conn.call({"op": "hello", "master_config": master.render()})
+        answer = conn.request(Hello.offer(master.render()))
     except RefusedError as exc:
         return {"refused": str(exc)}
+    return {"role": answer.role, "env": answer.env, "protocol": answer.protocol}
 
 
 class Watchdog:
