@@ -210,6 +210,11 @@ class SimGroup:
     def attached_to(self, disk: str) -> str | None:
         return next((s for s in self.servers if self.disk_of(s) == disk), None)
 
+    def loose_disks(self) -> list[str]:
+        """The disks plugged into no server."""
+        disks = sorted(p.name for p in (self.base / "disks").iterdir())
+        return [d for d in disks if self.attached_to(d) is None]
+
     def shutdown(self, *names: str) -> None:
         for name in names:
             registry_of(self.servers[name].server().settings).unregister(

@@ -41,6 +41,7 @@ ADDRESSES = {
     "SEC3": "198.51.100.14",
 }
 CLIENT = ("client", "198.51.100.100")
+PRI_DATA = "client data on the PRI's disk"  # the page of the PRI's disk (what clients get)
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
 CYCLE_INTERVAL = 300.0
@@ -188,7 +189,7 @@ class Lab:
         for name, sim in self.group.servers.items():
             services.client_data(
                 self.base / "disks" / f"disk-{name}",
-                "client data on the PRI's disk"
+                PRI_DATA
                 if roles[name] == "PRI"
                 else f"skeleton of the {roles[name]} disk",
             )
