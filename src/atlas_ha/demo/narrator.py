@@ -97,7 +97,16 @@ class Narrator:
     def paragraph(self, text: str, indent: int = 0, hang: int = 0) -> None:
         """`text` wrapped to the width, continuation lines indented `hang` more."""
         first, rest = " " * indent, " " * (indent + hang)
-        self.say(textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=rest))
+        self.say(
+            textwrap.fill(
+                text,
+                WIDTH,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,  # paths stay whole
+            )
+        )
 
     def step(self, text: str) -> None:
         self.paragraph(f"- {text}", 2, 2)
@@ -149,6 +158,11 @@ class Narrator:
         for data in results:
             result = compare_result(data)
             self.detail(f"compare {clip(result.summary())}")
+            if result.state != "different":
+                if result.differences:  # a stale SEC: its last snapshot, not what runs
+                    count = len(result.differences)
+                    self.say(f"({count} difference{'s' * (count != 1)} from its last snapshot)", 8)
+                continue
             for d in result.differences:
                 self.say(f"{d.path}: {d.what}", 8)
                 if d.diff:
