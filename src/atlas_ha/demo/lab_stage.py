@@ -35,7 +35,7 @@ class LabStage(Stage):
         self.down = down
         self.lab = Lab(self.base, loopback=loopback)
         self.previous = self.lab.state_file.exists()
-        super().__init__(self.lab.group)
+        super().__init__(self.lab.group, self.lab)
         self.kind = "loopback lab" if loopback else "namespace lab"
         if loopback:
             # the synced site and services file carry no per-server ports there (several
@@ -70,20 +70,11 @@ class LabStage(Stage):
             self.lab.down()
         clear_dir(self.base, Lab.ENTRIES)
         self.lab = Lab(self.base, loopback=self.mode is LOOPBACK)
-        self.group = self.lab.group
+        self.group, self.hardware = self.lab.group, self.lab
         envs = {name: env for name, (env, _role) in layout.items()}
         roles = {name: role for name, (_env, role) in layout.items()}
         booted = self.lab.up(envs, roles)
         return {name: identity_result(result) for name, result in booted.items()}
-
-    def shutdown(self, *names: str) -> None:
-        self.lab.shutdown(*names)
-
-    def unplug(self, name: str) -> str:
-        return self.lab.unplug(name)
-
-    def plug(self, disk: str, name: str) -> None:
-        self.lab.plug(disk, name)
 
     def boot(self, name: str) -> IdentityResult:
         return identity_result(self.lab.boot_result(name))

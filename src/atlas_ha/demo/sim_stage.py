@@ -27,7 +27,8 @@ class SimStage(Stage):
     no_verifier = "the simulation runs no services to check; the namespace lab does"
 
     def __init__(self, base: Path, down: bool = False) -> None:
-        super().__init__(SimGroup(base))
+        group = SimGroup(base)
+        super().__init__(group, group)
         self.down = down
 
     def intro(self) -> list[str]:
@@ -48,15 +49,6 @@ class SimStage(Stage):
         clear_dir(self.group.base, SimGroup.ENTRIES)
         self.group.build(layout)
         return {name: self.boot(name) for name in self.group.servers}
-
-    def shutdown(self, *names: str) -> None:
-        self.group.shutdown(*names)
-
-    def unplug(self, name: str) -> str:
-        return self.group.unplug(name)
-
-    def plug(self, disk: str, name: str) -> None:
-        self.group.plug(disk, name)
 
     def boot(self, name: str) -> IdentityResult:
         return self.group.boot(name, quiet)

@@ -14,7 +14,7 @@ import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from atlas_ha.converters import identity
 from atlas_ha.errors import AtlasError, GuardError, HistoryError
@@ -104,14 +104,36 @@ def clear_dir(base: Path, owned: frozenset[str]) -> None:
     shutil.rmtree(base)
 
 
+class Hardware(Protocol):
+    """What powers servers off and moves disks: a SimGroup, or a Lab (which also stops the
+    server's processes and refuses to move the disk of a running server)."""
+
+    def shutdown(self, *names: str) -> None: ...
+
+    def unplug(self, name: str) -> str: ...
+
+    def plug(self, disk: str, name: str) -> None: ...
+
+
 class Stage(ABC):
     """The group the acts play on: servers A, B, C and their disks."""
 
     kind: str  # what it is, for the narration ("simulation", "namespace lab", ...)
     no_verifier: str = ""  # why the Verifier does not run on this stage ("" when it does)
 
-    def __init__(self, group: SimGroup) -> None:
+    def __init__(self, group: SimGroup, hardware: Hardware) -> None:
         self.group = group
+        self.hardware = hardware
+
+    def shutdown(self, *names: str) -> None:
+        self.hardware.shutdown(*names)
+
+    def unplug(self, name: str) -> str:
+        """Take the disk out of the (shut down) server `name`: the disk's name."""
+        return self.hardware.unplug(name)
+
+    def plug(self, disk: str, name: str) -> None:
+        self.hardware.plug(disk, name)
 
     # -- what each stage does its own way --------------------------------------------------
     @abstractmethod
@@ -122,16 +144,6 @@ class Stage(ABC):
     def set_up(self, layout: dict[str, tuple[int, str]]) -> dict[str, IdentityResult]:
         """Fresh servers {name: (env, role)}, each set up with `atlas-ha init` and booted:
         each first boot's Role/Identity Install."""
-
-    @abstractmethod
-    def shutdown(self, *names: str) -> None: ...
-
-    @abstractmethod
-    def unplug(self, name: str) -> str:
-        """Take the disk out of the (shut down) server `name`: the disk's name."""
-
-    @abstractmethod
-    def plug(self, disk: str, name: str) -> None: ...
 
     @abstractmethod
     def boot(self, name: str) -> IdentityResult: ...

@@ -189,9 +189,7 @@ class Lab:
         for name, sim in self.group.servers.items():
             services.client_data(
                 self.base / "disks" / f"disk-{name}",
-                PRI_DATA
-                if roles[name] == "PRI"
-                else f"skeleton of the {roles[name]} disk",
+                PRI_DATA if roles[name] == "PRI" else f"skeleton of the {roles[name]} disk",
             )
             if postgres.available():
                 postgres.init_cluster(
