@@ -4,6 +4,7 @@ syncing over OpenSSH + rsync; the client is the lab's client host, using the PRI
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from atlas_ha.demo.stage import (
     ClientView,
     Stage,
     VerifierRound,
+    check_dir,
     clear_dir,
     identity_result,
     quiet,
@@ -48,8 +50,9 @@ class LabStage(Stage):
             lines.append(f"(the previous lab in {self.base} is taken down first)")
         if self.mode is LOOPBACK:
             used = ", ".join(self.mode.addresses[r] for r in ("PRI", "SEC1", "SEC2"))
+            why = "not root" if os.geteuid() != 0 else "--loopback"
             lines.append(
-                f"Note: no network namespaces (not root): the servers use loopback addresses "
+                f"Note: no network namespaces ({why}): the servers use loopback addresses "
                 f"{used} and unprivileged ports (ssh {self.mode.ssh_port}, http "
                 f"{self.mode.http_port}, PostgreSQL {self.mode.pg_port}). The Verifier rounds "
                 "run in the namespace lab only (run the demo as root)."
@@ -66,6 +69,7 @@ class LabStage(Stage):
         return lines
 
     def set_up(self, layout: dict[str, tuple[int, str]]) -> dict[str, IdentityResult]:
+        check_dir(self.base, Lab.ENTRIES)
         if self.previous:
             self.lab.down()
         clear_dir(self.base, Lab.ENTRIES)

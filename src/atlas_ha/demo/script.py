@@ -182,8 +182,8 @@ ACTS = (
         "role, goes into B, and B's own disk is set aside. B boots, finds the PRI role on the "
         "disk and installs the PRI identity from the Env1 snapshot: B now answers on the PRI "
         "address, with the PRI's data. B's cycle cannot reach SEC1 (no server holds it while "
-        "A is away): SEC1 is reported stale, and the Verifier says no-go for it - the alert "
-        "an administrator gets.",
+        "A is away): SEC1 is reported stale - the alert an administrator gets - and, on the "
+        "namespace lab, the Verifier says no-go for SEC1's services.",
         scenario_1,
     ),
     Act(

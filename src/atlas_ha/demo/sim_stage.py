@@ -83,6 +83,8 @@ class SimStage(Stage):
 
     def finish(self, failed: bool) -> list[str]:
         base = self.group.base
+        if not self.group.servers:
+            return []  # no group was set up
         if self.down and not failed:
             shutil.rmtree(base)
             return [f"The simulated group in {base} is removed (--down)."]

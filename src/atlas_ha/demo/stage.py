@@ -88,9 +88,9 @@ def identity_result(data: dict[str, Any]) -> IdentityResult:
     )
 
 
-def clear_dir(base: Path, owned: frozenset[str]) -> None:
-    """Remove `base` for a fresh group, only if it holds nothing but what a demo puts there
-    (`owned` names): a --dir given by mistake (a home, /etc) is refused, not emptied."""
+def check_dir(base: Path, owned: frozenset[str]) -> None:
+    """Refuse a `base` that holds anything but what a demo puts there (`owned` names): a
+    --dir given by mistake (a home, /etc) is refused, not emptied."""
     if not base.exists() and not base.is_symlink():
         return
     if not base.is_dir() or base.is_symlink():
@@ -101,7 +101,14 @@ def clear_dir(base: Path, owned: frozenset[str]) -> None:
             f"{base}: holds {', '.join(foreign[:5])}, which no demo put there; the demo "
             "replaces what its --dir holds: choose a new or an earlier demo's directory"
         )
-    shutil.rmtree(base)
+
+
+def clear_dir(base: Path, owned: frozenset[str]) -> None:
+    """Remove `base` for a fresh group, only if it holds nothing but what a demo puts there
+    (see `check_dir`)."""
+    check_dir(base, owned)
+    if base.exists():
+        shutil.rmtree(base)
 
 
 class Hardware(Protocol):
