@@ -94,7 +94,7 @@ def test_the_demo_replaces_only_a_directory_a_demo_made(tmp_path: Path) -> None:
     with pytest.raises(GuardError, match=r"precious: holds notes.txt, which no demo put there"):
         clear_dir(mine, SimGroup.ENTRIES)
     out = io.StringIO()
-    with pytest.raises(GuardError, match="precious: holds notes.txt"):  # the demo refuses too
+    with pytest.raises(GuardError, match=r"precious: holds notes\.txt"):  # the demo refuses too
         perform(SimStage(mine, down=True), Narrator(out))
     assert "== Act 1 of 6" in out.getvalue() and "== Act 2" not in out.getvalue()
     assert (mine / "notes.txt").read_text() == "the only copy\n"
