@@ -10,7 +10,9 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the seed's failover scenarios on a 3-server group")
     p.add_argument("--dir", type=Path, default=Path("/var/tmp/atlas-ha-demo"))
-    p.add_argument("--down", action="store_true", help="take the lab down at the end")
+    p.add_argument(
+        "--down", action="store_true", help="take the lab down (remove the simulation) at the end"
+    )
     p.add_argument(
         "--loopback",
         action="store_true",
@@ -25,15 +27,6 @@ def register(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from atlas_ha.demo.lab_demo import lab_possible, run_lab_demo
-    from atlas_ha.demo.scenarios import run_demo
+    from atlas_ha.demo.run import run_demo
 
-    mode = None if args.local else lab_possible()
-    if mode is not None:
-        return run_lab_demo(args.dir, args.down, loopback=args.loopback or mode == "loopback")
-    if not args.local:
-        print(
-            "atlas-ha demo: the lab needs OpenSSH's sshd and nginx; running the "
-            "filesystem-only simulation (local transport, no services) instead"
-        )
-    return run_demo(args.dir)
+    return run_demo(args.dir, local=args.local, down=args.down, loopback=args.loopback)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -94,6 +95,9 @@ class SimServer:
 
 
 class SimGroup:
+    # what a group puts in its directory (a directory holding anything else is not a group's)
+    ENTRIES = frozenset({"servers", "disks", "net"})
+
     def __init__(
         self, base: Path, group: str = "acme-office", addresses: dict[str, str] | None = None
     ) -> None:
@@ -210,21 +214,45 @@ class SimGroup:
     def attached_to(self, disk: str) -> str | None:
         return next((s for s in self.servers if self.disk_of(s) == disk), None)
 
+    def loose_disks(self) -> list[str]:
+        """The disks plugged into no server."""
+        disks = sorted(p.name for p in (self.base / "disks").iterdir())
+        return [d for d in disks if self.attached_to(d) is None]
+
     def shutdown(self, *names: str) -> None:
         for name in names:
             registry_of(self.servers[name].server().settings).unregister(
                 self.servers[name].config.resolve()
             )
 
-    def boot(self, name: str) -> IdentityResult:
-        server = self.servers[name].server()
+    def boot(self, name: str, log: Callable[[str], None] | None = None) -> IdentityResult:
+        """Role/Identity Install, then answer on the address of the installed identity;
+        `log`: where the server's operation log goes (its own default without)."""
+        server = self.servers[name].server(log)
         result = identity_install(server)
         registry_of(server.settings).register(own_address(server), server.settings.config_file)
         return result
 
     def is_up(self, name: str) -> bool:
-        config = self.servers[name].config.resolve()
-        return any(p.read_text().strip() == str(config) for p in self.registry.glob("*"))
+        return bool(self.addresses_of(name))
+
+    def addresses_of(self, name: str) -> list[str]:
+        """The addresses registered for server `name` (none while it is shut down)."""
+        config = str(self.servers[name].config.resolve())
+        return sorted(p.name for p in self.registry.glob("*") if p.read_text().strip() == config)
+
+    def installed_identity(self, name: str) -> identity.Identity:
+        """The identity in server `name`'s OS files, read in its environment's format."""
+        server = self.servers[name].server(lambda _line: None)
+        env = server.envs[server.env_id]
+        fmt = env.formats["identity"]
+        root = server.settings.system_root
+        files = {
+            p: root.joinpath(p.lstrip("/")).read_bytes()
+            for p in identity.paths(fmt, env.device)
+            if root.joinpath(p.lstrip("/")).exists()
+        }
+        return identity.parse(fmt, files)
 
 
 def _write(path: Path, content: bytes, mode: int, uid: int = 0) -> None:

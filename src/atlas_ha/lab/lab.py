@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.converters import identity, postgresql
-from atlas_ha.errors import ServerStateError
+from atlas_ha.errors import EXIT_DIFFERENCES, EXIT_VERIFY_BASE, ServerStateError
 from atlas_ha.lab import dns_mail, host, postgres, services
 from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
@@ -33,6 +33,7 @@ from atlas_ha.lab.net import LabNet
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import server_ssh_dir
 from atlas_ha.system import Completed, Runner
+from atlas_ha.verifier.profile import Status
 
 ADDRESSES = {
     "PRI": "198.51.100.11",
@@ -41,6 +42,7 @@ ADDRESSES = {
     "SEC3": "198.51.100.14",
 }
 CLIENT = ("client", "198.51.100.100")
+PRI_DATA = "client data on the PRI's disk"  # the page of the PRI's disk (what clients get)
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
 CYCLE_INTERVAL = 300.0
@@ -80,6 +82,9 @@ LOOPBACK = Mode(
 
 
 class Lab:
+    # what a lab puts in its directory, besides its group's
+    ENTRIES = SimGroup.ENTRIES | {"lab.json", "loopnet.json", "mnt"}
+
     def __init__(
         self, base: Path, runner: Runner | None = None, loopback: bool | None = None
     ) -> None:
@@ -129,7 +134,9 @@ class Lab:
     # -- up and down -----------------------------------------------------------------------
     def up(
         self, envs: dict[str, int], roles: dict[str, str], cycle_interval: float = CYCLE_INTERVAL
-    ) -> None:
+    ) -> dict[str, dict[str, Any]]:
+        """Set the servers up from scratch (`atlas-ha init` on each) and boot them: each
+        server's first boot result (see `boot_result`)."""
         if self.state_file.exists():
             raise ServerStateError(f"{self.state_file}: a lab is set up here (lab down first)")
         loopback = self.mode is LOOPBACK
@@ -154,8 +161,7 @@ class Lab:
         setup_keys(self.group, roles, self.mode.ssh_port, verifier_keys=True)
         self.net.create([*envs, self.mode.client[0]])
         self.net.set_address(*self.mode.client, 24)
-        for name in envs:
-            self.boot(name)
+        return {name: self.boot_result(name) for name in envs}
 
     def down(self) -> None:
         for name in list(self.servers()):
@@ -184,9 +190,7 @@ class Lab:
         for name, sim in self.group.servers.items():
             services.client_data(
                 self.base / "disks" / f"disk-{name}",
-                "client data on the PRI's disk"
-                if roles[name] == "PRI"
-                else f"skeleton of the {roles[name]} disk",
+                PRI_DATA if roles[name] == "PRI" else f"skeleton of the {roles[name]} disk",
             )
             if postgres.available():
                 postgres.init_cluster(
@@ -215,8 +219,16 @@ class Lab:
 
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:
+        """Boot server `name` (see `boot_result`): what it installed, as lines to print."""
+        result = self.boot_result(name)
+        lines = [f"boot {name}: EnvID {result['env']}, role {result['role']}: {result['note']}"]
+        return lines + [f"    installed {p}" for p in result["installed"]]
+
+    def boot_result(self, name: str) -> dict[str, Any]:
         """Role/Identity Install, the identity applied to the namespace, then sshd, nginx and
-        PostgreSQL; each phase's duration is kept in the state as boot_timings."""
+        PostgreSQL; each phase's duration is kept in the state as boot_timings. The result
+        of the Role/Identity Install (`atlas-ha boot --json`: role, env, installed,
+        converted, note)."""
         info = self.servers()[name]
         if info["state"] == "up":
             raise ServerStateError(f"{name} is up already")
@@ -251,17 +263,10 @@ class Lab:
         info["boot_timings"] = timings
         info["installed"] = list(result["installed"])  # identity files installed from the disk
         self._save()
-        lines = [f"boot {name}: EnvID {result['env']}, role {result['role']}: {result['note']}"]
-        return lines + [f"    installed {p}" for p in result["installed"]]
+        return result
 
     def _identity_install(self, name: str) -> dict[str, Any]:
-        config = str(self.group.servers[name].config)
-        out = self.exec(
-            name, [sys.executable, "-m", "atlas_ha", "--config", config, "boot", "--json"]
-        )
-        if out.returncode != 0:
-            raise ServerStateError(f"boot {name}: {out.stderr.strip()}")
-        result: dict[str, Any] = json.loads(out.stdout)
+        result: dict[str, Any] = json.loads(self.atlas(name, ["boot", "--json"]).stdout)
         return result
 
     def _start_daemon(self, name: str, anchor: int | None) -> None:
@@ -386,47 +391,49 @@ class Lab:
         except FileNotFoundError as exc:
             raise ServerStateError(f"lab exec {name}: {full[0]}: program not found") from exc
 
+    def atlas(
+        self, name: str, args: list[str], results: tuple[int, ...] = (), timeout: float = 300
+    ) -> Completed:
+        """`atlas-ha --config <its settings> ARGS` on server `name`, in its network; exit
+        codes other than 0 and `results` (codes that report a result, errors.py) raise."""
+        config = str(self.group.servers[name].config)
+        argv = [sys.executable, "-m", "atlas_ha", "--config", config, *args]
+        out = self.exec(name, argv, timeout=timeout)
+        if out.returncode not in (0, *results):
+            command = " ".join(a for a in args if not a.startswith("-"))
+            raise ServerStateError(
+                f"{command} on {name}: exit {out.returncode}: {out.stderr.strip()}"
+            )
+        return out
+
     def cycle(self, name: str) -> dict[str, Any]:
-        sim = self.group.servers[name]
-        out = self.exec(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "atlas_ha",
-                "--config",
-                str(sim.config),
-                "sync",
-                "cycle",
-                "--json",
-            ],
-        )
-        if out.returncode not in (0, 20):
-            raise ServerStateError(f"cycle on {name}: exit {out.returncode}: {out.stderr}")
+        """One SyncCycle from server `name` (`atlas-ha sync cycle --json`): its report."""
+        out = self.atlas(name, ["sync", "cycle", "--json"], (EXIT_DIFFERENCES,))
         report: dict[str, Any] = json.loads(out.stdout)
         return report
+
+    def compare(self, name: str) -> list[dict[str, Any]]:
+        """Snapshot Compare on the PRI `name` (`atlas-ha sync compare --json`): per SEC."""
+        out = self.atlas(name, ["sync", "compare", "--json"], (EXIT_DIFFERENCES,))
+        results: list[dict[str, Any]] = json.loads(out.stdout)
+        return results
+
+    def send_own(self, name: str) -> None:
+        """Server `name` snapshots its own role, converts it down and sends it to its
+        partners (`atlas-ha sync create`, `convert-older`, `send`), as an operator can."""
+        for step in (["sync", "create"], ["sync", "convert-older"], ["sync", "send"]):
+            self.atlas(name, step)
 
     def verify(self, name: str) -> list[dict[str, Any]]:
         """One Verifier round on server `name` (`atlas-ha verify run --json`, in its network):
         one result row per check."""
-        sim = self.group.servers[name]
-        argv = [sys.executable, "-m", "atlas_ha", "--config", str(sim.config), "verify", "run"]
-        out = self.exec(name, [*argv, "--json"], timeout=120)
-        if out.returncode not in (0, 21, 22, 23):
-            raise ServerStateError(f"verify on {name}: exit {out.returncode}: {out.stderr}")
+        not_ok = tuple(EXIT_VERIFY_BASE + s for s in Status if s != Status.OK)
+        out = self.atlas(name, ["verify", "run", "--json"], not_ok, timeout=120)
         rows: list[dict[str, Any]] = json.loads(out.stdout)["results"]
         return rows
 
     def installed_identity(self, name: str) -> identity.Identity:
-        server = self.group.servers[name].server(lambda _line: None)
-        env = server.envs[server.env_id]
-        fmt = env.formats["identity"]
-        files = {
-            p: server.settings.system_root.joinpath(p.lstrip("/")).read_bytes()
-            for p in identity.paths(fmt, env.device)
-            if server.settings.system_root.joinpath(p.lstrip("/")).exists()
-        }
-        return identity.parse(fmt, files)
+        return self.group.installed_identity(name)
 
     def status(self) -> dict[str, Any]:
         servers = []
