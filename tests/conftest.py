@@ -94,13 +94,7 @@ def valid(group: SimGroup, name: str, role: str) -> list[int]:
 
 def installed_identity(group: SimGroup, name: str) -> identity.Identity:
     """The identity in server `name`'s OS, read in its own environment's format."""
-    sim = group.servers[name]
-    fmt = {1: "rhel-ifcfg", 2: "debian-interfaces", 3: "networkd"}[sim.env]
-    files = {}
-    for path in identity.paths(fmt, "eth0"):
-        if sim.file(path).exists():
-            files[path] = sim.file(path).read_bytes()
-    return identity.parse(fmt, files)
+    return group.installed_identity(name)
 
 
 def states(report: CycleReport) -> dict[str, str]:
