@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.converters import identity, postgresql
-from atlas_ha.errors import ServerStateError
+from atlas_ha.errors import (
+    EXIT_DIFFERENCES,
+    EXIT_VERIFY_CRITICAL,
+    EXIT_VERIFY_UNKNOWN,
+    EXIT_VERIFY_WARNING,
+    ServerStateError,
+)
 from atlas_ha.lab import dns_mail, host, postgres, services
 from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
@@ -400,7 +406,7 @@ class Lab:
                 "--json",
             ],
         )
-        if out.returncode not in (0, 20):
+        if out.returncode not in (0, EXIT_DIFFERENCES):
             raise ServerStateError(f"cycle on {name}: exit {out.returncode}: {out.stderr}")
         report: dict[str, Any] = json.loads(out.stdout)
         return report
@@ -411,7 +417,12 @@ class Lab:
         sim = self.group.servers[name]
         argv = [sys.executable, "-m", "atlas_ha", "--config", str(sim.config), "verify", "run"]
         out = self.exec(name, [*argv, "--json"], timeout=120)
-        if out.returncode not in (0, 21, 22, 23):
+        if out.returncode not in (
+            0,
+            EXIT_VERIFY_WARNING,
+            EXIT_VERIFY_CRITICAL,
+            EXIT_VERIFY_UNKNOWN,
+        ):
             raise ServerStateError(f"verify on {name}: exit {out.returncode}: {out.stderr}")
         rows: list[dict[str, Any]] = json.loads(out.stdout)["results"]
         return rows
