@@ -12,9 +12,10 @@ import pytest
 
 from atlas_ha import errors
 from atlas_ha.lab.group import SimGroup
-from atlas_ha.verifier.control import open_results, plan, results_view, run_round
+from atlas_ha.verifier.control import open_results, plan, results_view, rows_of, run_round
 from atlas_ha.verifier.profile import Profile, Status
 from atlas_ha.verifier.results import ResultRow
+from atlas_ha.verifier.scheduler import Outcome
 from atlas_ha.verifier.services import SERVICES_PATH
 from atlas_ha.verifier.verdict import (
     by_service,
@@ -123,6 +124,14 @@ def test_a_round_is_recorded_ordered_and_viewed_by_server_and_service(
         ("port", "SEC2", CRITICAL),
     ]
     run_round(the_plan)
+    # a batch of the loop comes in the order its checks finished: shown ordered
+    batch = [Outcome(c, 0.0, 0.0, Profile(OK, "s")) for c in reversed(the_plan.checks)]
+    assert [r.check for r in rows_of(the_plan, batch)] == [
+        "ghost@SEC1",
+        "ghost@SEC2",
+        "port@SEC1",
+        "port@SEC2",
+    ]
 
     view = results_view(server)
     assert view.role == "PRI" and len(view.latest) == 4 and view.history == {}
