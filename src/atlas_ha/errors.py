@@ -22,23 +22,43 @@
         │                              is not installed, or cannot load (plugins.py)
         └── UnknownKindError       18  a service names a verifier kind that is not installed
 
-An operating-system error the tool did not anticipate (a full disk, a read-only mount, a
-permission) exits with 14, naming the file. Nothing is half-written: every write is atomic
-and every snapshot is flagged invalid until its operation completed.
+Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
+parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
+perfdata, the synced probe list) are internal: each verifier kind turns them into a CRITICAL
+or UNKNOWN profile naming the reason; they never leave it.
 
-`atlas-ha sync compare` and `atlas-ha sync cycle` exit with 20 when they ran but found
-differences or stale/unreachable SECs (not an exception: a result). `atlas-ha verify run`
-exits with 20 + the worst status of its round when a check is not OK: 21 WARNING,
-22 CRITICAL, 23 UNKNOWN.
+Exit codes that are not exceptions (each a named constant below):
+
+    EXIT_SYSTEM          14  an operating-system error the tool did not anticipate (a full
+                             disk, a read-only mount, a permission), naming the file. Nothing
+                             is half-written: every write is atomic and every snapshot is
+                             flagged invalid until its operation completed.
+    EXIT_DIFFERENCES     20  `sync compare`, `sync cycle`, `sync send`, `lab cycle` ran but
+                             found differences or stale/unreachable SECs (a result)
+    EXIT_VERIFY_WARNING  21  `verify run`: 20 + the worst status of its round when a check is
+    EXIT_VERIFY_CRITICAL 22  not OK (CRITICAL outranks WARNING outranks UNKNOWN)
+    EXIT_VERIFY_UNKNOWN  23
+    EXIT_NOT_RUNNING      3  `daemon status`: the daemon is not running (the LSB status code;
+                             only that command returns it without an error line)
+    EXIT_INTERRUPTED    130  interrupted (Ctrl-C, SIGINT)
+    EXIT_BROKEN_PIPE    141  the reader of the output went away (`| head`)
+
+A command line argparse refuses exits 2 with its usage message (no error line of ours).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-EXIT_DIFFERENCES = 20
 EXIT_SYSTEM = 14
-EXIT_VERIFY_BASE = 20  # + Status: 21 WARNING, 22 CRITICAL, 23 UNKNOWN
+EXIT_DIFFERENCES = 20
+EXIT_VERIFY_BASE = 20  # + the status of a check (verifier/profile.py Status)
+EXIT_VERIFY_WARNING = EXIT_VERIFY_BASE + 1
+EXIT_VERIFY_CRITICAL = EXIT_VERIFY_BASE + 2
+EXIT_VERIFY_UNKNOWN = EXIT_VERIFY_BASE + 3
+EXIT_NOT_RUNNING = 3  # LSB: program is not running
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 class AtlasError(Exception):

@@ -20,7 +20,8 @@ class Completed:
 
 
 class Runner:
-    """Runs programs; every call has a timeout; failures to start become AtlasError."""
+    """Runs programs; every call has a timeout; failures to start, a timeout and output that
+    does not decode become AtlasError (the one boundary of the subprocess family)."""
 
     def run(
         self,
@@ -51,6 +52,13 @@ class Runner:
             raise AtlasError(f"{argv[0]}: program not found") from exc
         except subprocess.TimeoutExpired as exc:
             raise AtlasError(f"{' '.join(argv)}: no answer within {timeout:.0f} s") from exc
+        except UnicodeDecodeError as exc:  # a program's output, often from the network
+            raise AtlasError(
+                f"{argv[0]}: its output is not UTF-8 (byte {exc.object[exc.start]:#04x} "
+                f"at {exc.start})"
+            ) from exc
+        except OSError as exc:  # not executable, not a program (ENOEXEC), out of processes
+            raise AtlasError(f"{argv[0]}: cannot run: {exc.strerror or exc}") from exc
         done = Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: load the server from --config, print JSON."""
+"""Shared CLI plumbing: load the server from --config, print JSON, argument types."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from atlas_ha.context import Server
 from atlas_ha.faults import Faults
+from atlas_ha.model import ROLE_RE
 from atlas_ha.settings import load, locate
 
 
@@ -20,3 +21,10 @@ def server_from(args: argparse.Namespace) -> Server:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+def role_name(text: str) -> str:
+    """An argument that names a role: PRI or SEC<n> (else a usage error, exit 2)."""
+    if not ROLE_RE.match(text):
+        raise argparse.ArgumentTypeError(f"a role PRI or SEC<n>, got {text!r}")
+    return text

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.cli.common import print_json, server_from
+from atlas_ha.errors import EXIT_NOT_RUNNING
 
 DEFAULT_INTERVAL = 300.0
 REPLAN = 300.0
@@ -48,24 +48,15 @@ def register_suspend(sync: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
-    from atlas_ha.daemon.loop import Daemon, verifier_schedule
-    from atlas_ha.transport.keep import kept_connections
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
-    server = server_from(args)
-    control.claim(server)
 
     def log(line: str) -> None:
         print(line, flush=True)
 
-    verifier = None if args.no_verifier else verifier_schedule(server, log, args.replan)
-    keep = kept_connections(server.settings, server.clock)
-    try:
-        Daemon(server, args.interval, verifier, log=log, keep=keep).run(stop)
-    finally:
-        control.release(server)
+    control.run(server_from(args), args.interval, stop, log, not args.no_verifier, args.replan)
     return 0
 
 
@@ -88,9 +79,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_restart(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
 
-    server = server_from(args)
-    control.stop(server)
-    print(f"daemon running, pid {control.start(server, args.interval, args.replan)}")
+    print(f"daemon running, pid {control.restart(server_from(args), args.interval, args.replan)}")
     return 0
 
 
@@ -105,20 +94,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"running, pid {state['pid']}, heartbeat {age:.0f} s ago: {state['sentence']}")
     else:
         print(f"not running (last said: {state['sentence'] or 'nothing'})")
-    return 0 if state["running"] else 3  # LSB: program is not running
+    return 0 if state["running"] else EXIT_NOT_RUNNING
 
 
 def cmd_units(args: argparse.Namespace) -> int:
-    from atlas_ha.layout.atomic import atomic_write
+    from atlas_ha.daemon.systemd import unit_files, write_units
 
-    units = resources.files("atlas_ha.daemon").joinpath("units")
-    for unit in sorted(units.iterdir(), key=lambda u: u.name):
-        text = unit.read_text()
-        if args.write:
-            atomic_write(args.write / unit.name, text, mode=0o644)
-            print(f"wrote {args.write / unit.name}")
-        else:
-            print(f"# --- {unit.name}\n{text}")
+    if args.write:
+        for path in write_units(args.write):
+            print(f"wrote {path}")
+        return 0
+    for name, text in unit_files().items():
+        print(f"# --- {name}\n{text}")
     return 0
 
 

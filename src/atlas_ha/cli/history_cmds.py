@@ -12,9 +12,9 @@ import re
 import sys
 from typing import Any
 
-from atlas_ha.cli.common import server_from
-from atlas_ha.context import Server
+from atlas_ha.cli.common import role_name, server_from
 from atlas_ha.model import ROLE_RE
+from atlas_ha.sync.changes import changes, diff
 from atlas_ha.sync.restore import Restored, restore_path, restore_snapshot
 
 SNAPSHOT_RE = re.compile(r"^([A-Z0-9]+)/Env([1-9][0-9]*)$")
@@ -97,12 +97,6 @@ def system_path(text: str) -> str:
     return "/" + path.lstrip("/")
 
 
-def role_name(text: str) -> str:
-    if not ROLE_RE.match(text):
-        raise argparse.ArgumentTypeError(f"a role PRI or SEC<n>, got {text!r}")
-    return text
-
-
 def env_version(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"a positive EnvVersion, got {text!r}")
@@ -118,22 +112,8 @@ def snapshot_ref(text: str) -> tuple[str, int]:
 
 
 # -- commands ------------------------------------------------------------------------------------
-def area_paths(server: Server, path: str) -> list[str]:
-    """The copies of system path `path` in every area, relative to SID_DATA."""
-    return [
-        f"{role}/Env{v}/{tree}{path}"
-        for role in server.sid.roles()
-        for v in server.sid.envs(role)
-        for tree in ("SyncFiles", "IdentFiles")
-    ]
-
-
 def cmd_history(args: argparse.Namespace) -> int:
-    server = server_from(args)
-    paths = area_paths(server, args.path) if args.path else []
-    if args.path and not paths:
-        return 0
-    for change in server.history.log(paths, args.n):
+    for change in changes(server_from(args), args.path, args.n):
         print(
             f"{change.rev[:10]} {change.when} {change.operation:<14} {change.role}/"
             f"Env{change.env} on {change.server}"
@@ -142,13 +122,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    server = server_from(args)
-    paths = area_paths(server, args.path) if args.path else []
-    if args.path and not paths:
-        server.history.verify(args.rev_a)
-        server.history.verify(args.rev_b)
-        return 0
-    sys.stdout.write(server.history.diff(args.rev_a, args.rev_b, paths))
+    sys.stdout.write(diff(server_from(args), args.rev_a, args.rev_b, args.path))
     return 0
 
 
@@ -162,8 +136,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         result = restore_snapshot(server, role, env, args.to)
         what = result.area
     else:
-        role, env = args.role or server.role(), args.env or server.env_id
-        result = restore_path(server, args.path, args.to, role, env, args.install)
+        result = restore_path(server, args.path, args.to, args.role, args.env, args.install)
         what = f"{args.path} in {result.area}"
     _report(what, args.to, result)
     return 0

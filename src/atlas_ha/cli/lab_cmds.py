@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.cli.common import print_json
-from atlas_ha.errors import SettingsError
+from atlas_ha.errors import EXIT_DIFFERENCES, SettingsError
 
 DEFAULT_DIR = Path("/var/tmp/atlas-ha-lab")
 
@@ -143,7 +143,7 @@ def cmd_swap(args: argparse.Namespace) -> int:
 def cmd_cycle(args: argparse.Namespace) -> int:
     report = _lab(args).cycle(args.server)
     print_json(report)
-    return 0 if all(c["state"] == "equal" for c in report["compare"]) else 20
+    return 0 if all(c["state"] == "equal" for c in report["compare"]) else EXIT_DIFFERENCES
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

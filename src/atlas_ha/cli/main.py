@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atlas_ha import __version__
-from atlas_ha.errors import EXIT_SYSTEM, AtlasError
+from atlas_ha.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_SYSTEM, AtlasError
 from atlas_ha.text import show_names_on
 
 # the module registering each command; only the one named is imported (a partner's forced
@@ -73,20 +73,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     show_names_on(sys.stdout, sys.stderr)  # a file name's non-UTF-8 bytes print as \xNN
-    args = build_parser(argv).parse_args(argv)
     try:
+        args = build_parser(argv).parse_args(argv)
         result: int = args.handler(args)
     except AtlasError as exc:
         print(f"atlas-ha: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # the reader went away (`| head`): nothing to report
-        return 141
+        return EXIT_BROKEN_PIPE
     except OSError as exc:  # a full disk, a read-only or missing mount, permissions
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"atlas-ha: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_SYSTEM
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return result
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,11 @@ from atlas_ha.cli.common import print_json, server_from
 from atlas_ha.errors import SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
-from atlas_ha.sync.address import own_address
-from atlas_ha.sync.cycle import last_cycle
-from atlas_ha.sync.identity import current_role, identity_install
+from atlas_ha.sync.boot import boot, shutdown
 from atlas_ha.sync.init import InitRequest, init, settings_for
-from atlas_ha.sync.receive import read_flagged
 from atlas_ha.sync.serve import serve_local
+from atlas_ha.sync.status import server_status
 from atlas_ha.system import Runner
-from atlas_ha.transport.local import registry_of
 
 
 def register(sub: Any) -> None:
@@ -76,54 +72,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_boot(args: argparse.Namespace) -> int:
     server = server_from(args)
-    result = identity_install(server)
-    address = None
-    if server.settings.transport == "local":
-        address = own_address(server)
-        registry_of(server.settings).register(address, server.settings.config_file)
+    booted = boot(server)
     if args.json:
-        print_json({**asdict(result), "answering_on": address})
+        print_json(booted.as_dict())
         return 0
+    result = booted.identity
     print(f"boot {server.name}: EnvID {result.env}, role {result.role}: {result.note}")
     for path in result.installed:
         print(f"  installed {path}")
-    if address:
-        print(f"  answering on {address}")
+    if booted.answering_on:
+        print(f"  answering on {booted.answering_on}")
     return 0
 
 
 def cmd_shutdown(args: argparse.Namespace) -> int:
     server = server_from(args)
-    gone = registry_of(server.settings).unregister(server.settings.config_file)
+    gone = shutdown(server)
     print(f"shutdown {server.name}: no longer answering on {', '.join(gone) or 'nothing'}")
     return 0
 
 
-def status_data(args: argparse.Namespace) -> dict[str, Any]:
-    server = server_from(args)
-    sid = server.sid
-    master = sid.master_config()
-    roles = {}
-    for role in sid.roles():
-        roles[role] = {
-            "sev": sid.sev(role),
-            "areas": {f"Env{v}": sid.validity(role, v) or "valid" for v in sid.envs(role)},
-            "flagged": read_flagged(server, role),  # by the receive policy, last receive
-        }
-    return {
-        "server": server.name,
-        "env_id": server.env_id,
-        "role": master.role,
-        "current_role": current_role(server),
-        "group": master.group,
-        "partners": {k: p.address for k, p in master.partners.items()},
-        "roles": roles,
-        "last_cycle": last_cycle(server),
-    }
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    data = status_data(args)
+    data = server_status(server_from(args))
     if args.json:
         print_json(data)
         return 0

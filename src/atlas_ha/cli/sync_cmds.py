@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from atlas_ha.cli.common import print_json, server_from
+from atlas_ha.cli.common import print_json, role_name, server_from
 from atlas_ha.errors import EXIT_DIFFERENCES
-from atlas_ha.model import check_role
 from atlas_ha.sync.compare import CompareResult, compare
-from atlas_ha.sync.convert import convert_to_newer, convert_to_older
+from atlas_ha.sync.convert import convert_partners_to_newer, convert_to_older
 from atlas_ha.sync.create import create
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.install import install
@@ -32,7 +31,7 @@ def register(sub: Any) -> None:
         handler=cmd_convert_older
     )
     p = sync.add_parser("convert-newer", help="ConvertToNewer for other roles (or --role)")
-    p.add_argument("--role", type=check_role)
+    p.add_argument("--role", type=role_name)
     p.set_defaults(handler=cmd_convert_newer)
     sync.add_parser("send", help="Snapshot Send of this role to its partners").set_defaults(
         handler=cmd_send
@@ -68,11 +67,7 @@ def cmd_convert_older(args: argparse.Namespace) -> int:
 
 
 def cmd_convert_newer(args: argparse.Namespace) -> int:
-    server = server_from(args)
-    own = server.role()
-    roles = [args.role] if args.role else [r for r in server.sid.roles() if r != own]
-    for role in roles:
-        written = convert_to_newer(server, role, server.env_id)
+    for role, written in convert_partners_to_newer(server_from(args), args.role):
         print(f"{role}: " + (f"converted up to Env{written}" if written else "nothing to do"))
     return 0
 

@@ -1,4 +1,5 @@
-"""`atlas-ha daemon start|stop|restart|status`: the daemon by its PID file (ESD_DATA/daemon.pid).
+"""`atlas-ha daemon run|start|stop|restart|status`: the daemon by its PID file
+(ESD_DATA/daemon.pid).
 
 The PID file is Bound Data (the process belongs to the server, not to the disk). A PID is
 only signalled after /proc/<pid>/cmdline shows it is an atlas-ha daemon, so a stale file
@@ -11,14 +12,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
-from atlas_ha.daemon.loop import read_heartbeat
+from atlas_ha.daemon.loop import REPLAN, Daemon, read_heartbeat, verifier_schedule
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.transport.keep import kept_connections
 
 
 def pid_file(server: Server) -> Path:
@@ -51,6 +55,25 @@ def claim(server: Server) -> None:
 def release(server: Server) -> None:
     if running_pid(server) == os.getpid():
         pid_file(server).unlink(missing_ok=True)
+
+
+def run(
+    server: Server,
+    interval: float,
+    stop: threading.Event,
+    log: Callable[[str], None],
+    with_verifier: bool = True,
+    replan: float = REPLAN,
+) -> None:
+    """`daemon run`: claim the PID file (one daemon per server), run the SyncCycle loop and
+    (unless told not to) the Verifier schedule until `stop` is set, release the PID file."""
+    claim(server)
+    try:
+        verifier = verifier_schedule(server, log, replan) if with_verifier else None
+        keep = kept_connections(server.settings, server.clock)
+        Daemon(server, interval, verifier, log=log, keep=keep).run(stop)
+    finally:
+        release(server)
 
 
 def start(
@@ -95,6 +118,12 @@ def stop(server: Server, timeout: float = 30.0) -> int | None:
         time.sleep(0.05)
     pid_file(server).unlink(missing_ok=True)
     return pid
+
+
+def restart(server: Server, interval: float | None, replan: float | None = None) -> int:
+    """Stop the daemon if it runs (its cycle finishes), start it again: the new PID."""
+    stop(server)
+    return start(server, interval, replan)
 
 
 def status(server: Server) -> dict[str, Any]:

@@ -8,7 +8,8 @@
     DIR/net/                       the local transport's address registry
 
 Shutting a server down unregisters its addresses; booting runs Role/Identity Install and
-registers the address its installed identity gives.
+registers the address its installed identity gives (`atlas_ha.sync.boot`, what `atlas-ha
+boot` and `atlas-ha shutdown` do; with the ssh transport the lab's sshd answers instead).
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from atlas_ha.errors import ServerStateError
 from atlas_ha.layout.esd import REFERENCE, EnvDef
 from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.settings import load
-from atlas_ha.sync.address import own_address
-from atlas_ha.sync.identity import IdentityResult, identity_install
+from atlas_ha.sync.boot import boot, shutdown
+from atlas_ha.sync.identity import IdentityResult
 from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.system import Runner
-from atlas_ha.transport.local import registry_of
 
 # Loopback: traffic sent to a simulated server by mistake never leaves this machine.
 ADDRESSES = {"PRI": "127.0.2.11", "SEC1": "127.0.2.12", "SEC2": "127.0.2.13"}
@@ -221,17 +221,12 @@ class SimGroup:
 
     def shutdown(self, *names: str) -> None:
         for name in names:
-            registry_of(self.servers[name].server().settings).unregister(
-                self.servers[name].config.resolve()
-            )
+            shutdown(self.servers[name].server())
 
     def boot(self, name: str, log: Callable[[str], None] | None = None) -> IdentityResult:
-        """Role/Identity Install, then answer on the address of the installed identity;
-        `log`: where the server's operation log goes (its own default without)."""
-        server = self.servers[name].server(log)
-        result = identity_install(server)
-        registry_of(server.settings).register(own_address(server), server.settings.config_file)
-        return result
+        """Role/Identity Install, then answer on the address of the installed identity
+        (sync.boot); `log`: where the server's operation log goes (its own default without)."""
+        return boot(self.servers[name].server(log)).identity
 
     def is_up(self, name: str) -> bool:
         return bool(self.addresses_of(name))

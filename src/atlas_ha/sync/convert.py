@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from atlas_ha.context import Server
@@ -149,3 +150,14 @@ def convert_to_newer(server: Server, role: str, env: int) -> list[int]:
         [f"{role}/Env{v}" for v in written],
     )
     return written
+
+
+def convert_partners_to_newer(
+    server: Server, role: str | None = None
+) -> Iterator[tuple[str, list[int]]]:
+    """`sync convert-newer`: ConvertToNewer up to this server's EnvID of `role`, or of every
+    role on the disk but this server's own; yields (role, EnvVersions written) as each is
+    done (a failure raises after the roles before it were converted and recorded)."""
+    own = server.role()
+    for other in [role] if role else [r for r in server.sid.roles() if r != own]:
+        yield other, convert_to_newer(server, other, server.env_id)

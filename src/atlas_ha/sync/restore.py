@@ -41,11 +41,19 @@ class Restored:
 
 
 def restore_path(
-    server: Server, system_path: str, rev: str, role: str, env: int, install: bool = False
+    server: Server,
+    system_path: str,
+    rev: str,
+    role: str | None = None,
+    env: int | None = None,
+    install: bool = False,
 ) -> Restored:
     """Restore the copy of `system_path` (a file, symlink or directory tree) in area (role,
-    env) to its content and metadata at `rev`; with `install` (PRI only, its own area) also
-    place it into the system root. An object the area did not hold at `rev` is removed."""
+    env) -- by default this server's own role and EnvID -- to its content and metadata at
+    `rev`; with `install` (PRI only, its own area) also place it into the system root. An
+    object the area did not hold at `rev` is removed."""
+    role = role or server.role()
+    env = env or server.env_id
     _check_system_path(system_path)
     history = server.history
     commit = history.verify(rev)

@@ -27,6 +27,7 @@ from atlas_ha.verifier.kinds.dnswire import (
     DnsFormatError,
     Response,
     build_query,
+    encode_name,
     normal,
     parse_response,
     question_of,
@@ -47,6 +48,10 @@ class DnsOptions:
         raw = opts.get("expected", [])
         if not self.name:
             raise ValueError(f'{where}: options.name = "<test record>" is required')
+        try:
+            encode_name(self.name)  # a name that cannot be asked is the service's error
+        except DnsFormatError as exc:
+            raise ValueError(f"{where}: options.name: {exc}") from exc
         if self.type not in ("A", "AAAA", "TXT"):
             raise ValueError(f"{where}: options.type is A, AAAA or TXT, not {self.type!r}")
         if not isinstance(self.port, int) or not 0 < self.port < 65536:

@@ -38,7 +38,8 @@ class NagiosVerifier(Verifier):
         argv = plugin_argv(service, target)
         limit = service.timeout * 0.9
         try:
-            done = ctx.server.runner.run(argv, timeout=limit, check=False)
+            # the output is for display: a plugin's non-UTF-8 bytes show as U+FFFD
+            done = ctx.server.runner.run(argv, timeout=limit, check=False, errors="replace")
         except AtlasError as exc:
             text = str(exc)
             if "no answer within" in text:
