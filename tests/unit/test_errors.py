@@ -22,6 +22,7 @@ INTERNAL = {
     "atlas_ha.verifier.kinds.dnswire.DnsFormatError",
     "atlas_ha.verifier.kinds.nagios_output.PerfdataError",
     "atlas_ha.verifier.kinds.httpwire.HttpError",
+    "atlas_ha.verifier.kinds.ntpwire.NtpFormatError",
     # a wire field check's verdict, always turned into the record's refusal naming the field
     "atlas_ha.transport.wirefields.Malformed",
 }
