@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlas_ha.lab import client, postgres
+from atlas_ha.lab import client, dns_mail, postgres
 from atlas_ha.lab.lab import ADDRESSES, CLIENT, Lab
 
 
@@ -74,4 +74,6 @@ def assert_all_ok(lab: Lab, *names: str) -> None:
         services = {check.split("@")[0] for check in results}
         expected = {"web", "db", "sentry", "ssh", "net"}
         expected |= {"dns", "mail", "sshport", "web-plugin", "host"}  # namespace lab extras
+        if dns_mail.CHRONYD.exists():
+            expected.add("time")
         assert services == expected, results

@@ -49,6 +49,7 @@ CYCLE_INTERVAL = 300.0
 # what a lab server runs, stopped in this order (by PID); the anchor holds its namespaces
 PROCESSES = (
     "daemon_pid",
+    "chronyd_pid",
     "msmtpd_pid",
     "dnsmasq_pid",
     "postgres_pid",
@@ -306,10 +307,7 @@ class Lab:
         sim, info = self.group.servers[name], self.servers()[name]
         run = sim.base / "run"
         if self.mode is NETNS and dns_mail.available():
-            dns = dns_mail.dnsmasq_argv(sim.root, run, address)
-            info["dnsmasq_pid"] = host.spawn(anchor, dns, run / "dnsmasq.log", what="dnsmasq")
-            mail = dns_mail.msmtpd_argv(address)
-            info["msmtpd_pid"] = host.spawn(anchor, mail, run / "msmtpd.log", what="msmtpd")
+            info.update(dns_mail.start(anchor, sim.root, run, address))
         conf = self._write_nginx(name, address if self.mode is LOOPBACK else None)
         info["nginx_pid"] = host.spawn(
             anchor,
