@@ -134,7 +134,10 @@ def run_setup(server: Server) -> SetUpReport:
         report.skipped = "no services file"
         return report
     area.mkdir(parents=True, exist_ok=True)
-    write_if_changed(area / OWN_LIST, paths_mod.render([services_mod.SERVICES_PATH]))
+    write_if_changed(
+        area / OWN_LIST,
+        paths_mod.render([services_mod.SERVICES_PATH, services_mod.ALERT_RULES_PATH]),
+    )
     try:
         services = services_mod.load(root)
     except FormatError as exc:
