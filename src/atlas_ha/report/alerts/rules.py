@@ -163,7 +163,9 @@ def parse(text: str, path: Path) -> Rules:
     except tomllib.TOMLDecodeError as exc:
         at = TOML_AT_RE.search(str(exc))
         line = int(at.group(1)) if at else None
-        message = TOML_AT_RE.sub("", str(exc)).strip()
+        if line is None and "end of document" in str(exc):
+            line = max(1, len(text.splitlines()))
+        message = TOML_AT_RE.sub("", str(exc)).replace("(at end of document)", "").strip()
         raise AlertRulesError(path, line, f"valid TOML ({message})") from exc
     where = _Where(path, text)
     unknown = sorted(set(data) - TOP_KEYS)
