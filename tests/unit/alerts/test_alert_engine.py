@@ -4,6 +4,7 @@ reminders, crash signatures once; hypothesis over sequences of results."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -89,7 +90,7 @@ def test_problems_and_resolutions_alternate(states: list[str]) -> None:
     rules = Rules(Policy(failures=2, successes=2, repeat=0, flapping=False))
     rounds, _ = run(rules, states)
     kinds = [e for _, e in events(rounds) if e in (PROBLEM, RESOLVED)]
-    assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(kinds))
     assert not kinds or kinds[0] == PROBLEM
 
 
@@ -197,7 +198,9 @@ def test_nothing_is_sent_inside_a_silence_and_it_is_sent_after_expiry_if_still_f
 def test_a_problem_resolved_inside_the_silence_is_never_sent() -> None:
     rules = Rules(Policy(failures=1, repeat=0, flapping=False))
     silence = Silence("*", (T0 + 5 * STEP).timestamp(), "work", "ops", 0)
-    rounds, _ = run(rules, [CRITICAL, CRITICAL, OK, OK, OK, OK, OK, OK], EngineState(silences=[silence]))
+    rounds, _ = run(
+        rules, [CRITICAL, CRITICAL, OK, OK, OK, OK, OK, OK], EngineState(silences=[silence])
+    )
     assert events(rounds) == []
 
 

@@ -54,6 +54,7 @@ def build(rules: Rules, source: Path) -> Built:
         except PluginError as exc:
             extra = EXTRAS.get(spec.type)
             hint = f" (install the extra: pip install 'atlas-ha[{extra}]')" if extra else ""
+            hint = "" if "atlas-ha[" in str(exc) else hint
             built.disabled[spec.name] = f"channel {spec.name} disabled: {exc}{hint}"
         except AlertRulesError as exc:
             built.disabled[spec.name] = f"channel {spec.name} disabled: {exc}"

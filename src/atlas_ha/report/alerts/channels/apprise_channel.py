@@ -1,6 +1,7 @@
 """The `apprise` channel (optional extra: `pip install 'atlas-ha[apprise]'`): the ~100
 services Apprise knows (chat, SMS, push), by URL. The URLs hold secrets, so they are read
-from a file that is not synced:
+from a file that is not synced. Without the library the channel is disabled (a message naming
+the extra) and the other channels work:
 
     [channels.chat]
     type = "apprise"
@@ -9,12 +10,12 @@ from a file that is not synced:
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 from typing import Any
 
-import apprise  # type: ignore[import-not-found, unused-ignore]
-
-from atlas_ha.errors import ChannelError
+from atlas_ha.errors import ChannelError, PluginError
 from atlas_ha.report.alerts.channels.base import Channel
 from atlas_ha.report.alerts.model import Notification
 
@@ -22,6 +23,11 @@ from atlas_ha.report.alerts.model import Notification
 class AppriseChannel(Channel):
     def __init__(self, name: str, options: dict[str, Any], source: Path) -> None:
         super().__init__(name, options, source)
+        if importlib.util.find_spec("apprise") is None:  # the optional extra is missing
+            raise PluginError(
+                f"channel {name}: type apprise needs the Apprise library, not installed "
+                "(the extra: pip install 'atlas-ha[apprise]')"
+            )
         self.known({"urls_file"})
         self.urls_file = Path(self.text("urls_file"))
 
@@ -33,7 +39,7 @@ class AppriseChannel(Channel):
                 f"{self.name}: cannot read urls_file {self.urls_file}: {exc}"
             ) from exc
         urls = [u.strip() for u in lines if u.strip() and not u.lstrip().startswith("#")]
-        notifier = apprise.Apprise()
+        notifier: Any = importlib.import_module("apprise").Apprise()
         for url in urls:
             if not notifier.add(url):
                 raise ChannelError(
