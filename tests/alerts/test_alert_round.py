@@ -213,6 +213,15 @@ def test_the_cycle_report_is_observed_an_unreachable_sec_as_its_reachability(
     assert observe(server, marks, utc(server.clock.now())) == []  # a report is observed once
 
 
+def test_a_damaged_cycle_report_is_the_rounds_outcome_not_an_exception(group: SimGroup) -> None:
+    server = pri(group)
+    server.sid.last_cycle_file.parent.mkdir(parents=True, exist_ok=True)
+    server.sid.last_cycle_file.write_text(json.dumps({"finished": T0, "secs": [{"x": 1}]}))
+    sentence = AlertRounds().after(server, "turn")
+    assert sentence.startswith(f"turn; alerts: round failed: {server.sid.last_cycle_file}: ")
+    assert "a SyncCycle report" in sentence
+
+
 def test_the_rules_file_is_synced_to_the_secs(group: SimGroup) -> None:
     text = "[defaults]\nfailures = 4\n"
     rules(group, text)

@@ -12,8 +12,10 @@ model of report/ will produce the same Observations once it lands):
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from atlas_ha.context import Server
 from atlas_ha.errors import FormatError
@@ -57,6 +59,13 @@ def _verifier(server: Server, group: str, role: str, marks: Watermarks) -> list[
     path = server.sid.verifier_results_file(role)
     if not path.exists():
         return []
+    try:
+        return _read_results(path, group, role, marks)
+    except sqlite3.Error as exc:  # the one boundary of the results database, for the alerts
+        raise FormatError(path, None, f"a readable VerifierResults database ({exc})") from exc
+
+
+def _read_results(path: Path, group: str, role: str, marks: Watermarks) -> list[Observation]:
     found: list[Observation] = []
     newest = marks.results
     with VerifierResults(path) as results:
