@@ -3,7 +3,9 @@
     AtlasError                      1  anything the tool itself detected
     ├── SettingsError               2  the per-server settings file is missing or malformed
     ├── FormatError                 3  a file of the on-disk layout (or a synced file) is malformed
-    │   └── ConversionError         4  a snapshot cannot be converted faithfully
+    │   ├── ConversionError         4  a snapshot cannot be converted faithfully
+    │   └── AlertRulesError        36  the alert rules file is malformed (the last good rules
+    │                                  stay in force; report/alerts/rules.py)
     ├── InvalidSnapshotError        5  an operation needs a valid snapshot and there is none
     ├── FlagWriteError              6  an invalidation flag could not be written (alert, stop)
     ├── RoleError                   7  the operation is not allowed for this server's role
@@ -18,6 +20,8 @@
     ├── GuardError                 16  a safety guard refused an operation that would destroy
     │                                  what it protects (a missing system root or identity, a
     │                                  mass deletion; SPEC 5.2)
+    ├── ChannelError               37  an alert channel could not deliver (a mail server
+    │                                  unreachable, a program failing); recorded, retried
     └── PluginError                17  a backend (transport, aspect, verifier kind, listener)
         │                              is not installed, or cannot load (plugins.py)
         └── UnknownKindError       18  a service names a verifier kind that is not installed
@@ -138,6 +142,18 @@ class GuardError(AtlasError):
     allow."""
 
     exit_code = 16
+
+
+class AlertRulesError(FormatError):
+    """The alert rules file is malformed: names the file, the line and what was expected."""
+
+    exit_code = 36
+
+
+class ChannelError(AtlasError):
+    """An alert channel could not deliver a notification; names the channel and why."""
+
+    exit_code = 37
 
 
 class PluginError(AtlasError):

@@ -5,6 +5,7 @@
     atlas_ha.aspects             a `converters.aspects.Aspect`          identity, nginx
     atlas_ha.verifiers           a `verifier.api.Verifier` class        http, postgresql
     atlas_ha.listeners           a `hooks.Listener`                     verifier-setup
+    atlas_ha.alert_channels      a `report.alerts.channels.base.Channel` email, program
 
 A backend is one module plus one entry point (in pyproject.toml, or in any installed
 distribution: a site's own plugin package). Nothing here imports a backend until it is
@@ -23,6 +24,7 @@ TRANSPORTS = "atlas_ha.transports"
 ASPECTS = "atlas_ha.aspects"
 VERIFIERS = "atlas_ha.verifiers"
 LISTENERS = "atlas_ha.listeners"
+ALERT_CHANNELS = "atlas_ha.alert_channels"
 
 
 @functools.cache

@@ -80,7 +80,8 @@ def test_setup_writes_lists_and_test_data(group: SimGroup, run_cycle: Cycle) -> 
     pages = ["/var/www/acme/" + PAGE, "/var/www/acme/private/" + PAGE]
     assert data == [*pages, "/var/lib/atlas-ha/verifier/web.json"]
     assert area_list(a, "PRI", 2, "SyncFilePathsSvc_verifierconfigs") == [
-        "/etc/atlas-ha/services.toml"
+        "/etc/atlas-ha/services.toml",
+        "/etc/atlas-ha/alerts.toml",  # the alert rules travel with the services file
     ]
     synced = area_list(a, "PRI", 2, "SyncFilePaths")
     assert set(configs + data + ["/etc/atlas-ha/services.toml"]) <= set(synced)

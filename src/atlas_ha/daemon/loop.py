@@ -20,6 +20,7 @@ from typing import Any
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.report.alerts.round import AlertRounds
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import suspended
 from atlas_ha.transport.keep import KeptConnections
@@ -50,6 +51,7 @@ class Daemon:
     sentence: str = "starting"
     next_cycle: float = field(default=0.0)
     keep: KeptConnections | None = None  # the SECs' connections, kept between SyncCycles
+    alerts: AlertRounds = field(default_factory=AlertRounds)  # a round after every turn
 
     def turn(self) -> str:
         """One decision: cycle now, or why not."""
@@ -99,7 +101,7 @@ class Daemon:
         self.beat()
         while not stop.wait(min(TICK, max(0.0, self.next_cycle - clock.monotonic()))):
             if clock.monotonic() >= self.next_cycle:
-                self.sentence = self.turn()
+                self.sentence = self.alerts.after(self.server, self.turn())
                 self.log(self.sentence)
                 self.next_cycle = clock.monotonic() + self.interval
             self.beat()

@@ -67,7 +67,7 @@ targets = "partners"
 [service.db]
 kind = "postgresql"
 [service.db.thresholds]
-time = [2.5, 5.0]                  # (a connection, a read, a write rolled back: 1.2 s seen under load)
+time = [2.5, 5.0]                  # connect, read, write rolled back: 1.2 s seen under load
 [service.db.options]
 database = "acme"
 user = "{VERIFIER_USER}"

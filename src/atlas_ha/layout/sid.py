@@ -178,6 +178,26 @@ class SidData:
         return self.results_dir / "daemon.json"
 
     @property
+    def alerts_dir(self) -> Path:
+        """The alert engine's private state (report/alerts/store.py): moves with the disk."""
+        return self.results_dir / "alerts"
+
+    @property
+    def alert_state_file(self) -> Path:
+        """The alert engine's state: subjects, silences, channel retries (JSON)."""
+        return self.alerts_dir / "state.json"
+
+    @property
+    def alert_deliveries_file(self) -> Path:
+        """The record of every delivery attempt (time, channel, outcome, error; JSON)."""
+        return self.alerts_dir / "deliveries.json"
+
+    @property
+    def alert_rules_good_file(self) -> Path:
+        """The last alert rules that parsed, kept in force while the rules file is bad."""
+        return self.alerts_dir / "rules-last-good.toml"
+
+    @property
     def verifier_state_dir(self) -> Path:
         """The Verifier's private state: SetUp tokens, the sentry check's memory."""
         return self.results_dir / "verifier"

@@ -40,6 +40,8 @@ from atlas_ha.model import toml_line
 from atlas_ha.verifier.profile import Threshold
 
 SERVICES_PATH = "/etc/atlas-ha/services.toml"
+# the alert rules (report/alerts/rules.py): synced with the services file by the same list
+ALERT_RULES_PATH = "/etc/atlas-ha/alerts.toml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 TARGETS = ("partners", "self", "all")
 SERVICE_KEYS = {
@@ -76,6 +78,10 @@ class ServiceDef:
 
 def services_file(system_root: Path) -> Path:
     return system_root / SERVICES_PATH.lstrip("/")
+
+
+def alert_rules_file(system_root: Path) -> Path:
+    return system_root / ALERT_RULES_PATH.lstrip("/")
 
 
 def load(system_root: Path) -> list[ServiceDef]:

@@ -130,11 +130,15 @@ def run_setup(server: Server) -> SetUpReport:
     area = server.sid.area("PRI", server.env_id).path
     root = server.settings.system_root
     had_lists = bool(list(area.glob(f"{LIST_PREFIX}*")))
-    if not services_mod.services_file(root).exists() and not had_lists:
+    listed = (services_mod.services_file(root), services_mod.alert_rules_file(root))
+    if not any(p.exists() for p in listed) and not had_lists:
         report.skipped = "no services file"
         return report
     area.mkdir(parents=True, exist_ok=True)
-    write_if_changed(area / OWN_LIST, paths_mod.render([services_mod.SERVICES_PATH]))
+    write_if_changed(
+        area / OWN_LIST,
+        paths_mod.render([services_mod.SERVICES_PATH, services_mod.ALERT_RULES_PATH]),
+    )
     try:
         services = services_mod.load(root)
     except FormatError as exc:

@@ -1,0 +1,1 @@
+"""Alert channels: plugins of the family `atlas_ha.alert_channels` (plugins.py)."""
