@@ -89,7 +89,10 @@ def _show(rows: list[ResultRow], as_json: bool, stream: bool) -> None:
     for row in rows:
         print(_line(row), flush=True)
     if not stream:
-        print(f"{'GO' if is_go(status) else 'NO-GO'}: {len(rows)} checks, worst {status.name}")
+        if not rows:
+            print("UNKNOWN: 0 checks (nothing verified is not a go)")
+        else:
+            print(f"{'GO' if is_go(status) else 'NO-GO'}: {len(rows)} checks, worst {status.name}")
 
 
 def _line(row: ResultRow) -> str:

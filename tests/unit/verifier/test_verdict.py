@@ -68,8 +68,11 @@ def test_worst_by_server_and_by_service() -> None:
         f"SEC1 {ADDRESSES['SEC1']}": WARNING,
         f"SEC2 {ADDRESSES['SEC2']}": CRITICAL,
     }
-    assert by_service(rows) == {"db": WARNING, "web": CRITICAL}  # WARNING outranks UNKNOWN
-    assert worst_of(rows) == CRITICAL and worst_of([]) == OK
+    # a check that could not run outranks a WARNING: not a go
+    assert by_service(rows) == {"db": UNKNOWN, "web": CRITICAL}
+    assert worst_of(rows) == CRITICAL
+    assert worst_of([]) == UNKNOWN  # nothing checked is not a go
+    assert worst_of([row("db", "SEC1", WARNING), row("db", "SEC2", UNKNOWN)]) == UNKNOWN
 
 
 @pytest.fixture
