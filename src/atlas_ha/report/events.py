@@ -13,8 +13,9 @@ JSON object per line: {"t": unix seconds, "type": TYPE, ...}. Types and their fi
 Appending: the whole line in one write(2) on a descriptor opened O_APPEND, so concurrent
 appenders never interleave within a line, then fsync(2) of the file (events are few: state
 changes and one per cycle, so every event is durable once `append` returns; the directory is
-fsynced when a day's file is created). A line torn by a crash is skipped on reading and named
-in `Read.damaged`; nothing else is lost. Retention by age: whole day files older than
+fsynced when a day's file is created). A line torn by a crash is ended by the next append
+(so the next event is not glued to it), skipped on reading and named in `Read.damaged`;
+nothing else is lost. Retention by age: whole day files older than
 `[report] events_keep_days` (default 90) are removed by `prune`.
 """
 
@@ -50,8 +51,11 @@ def append(sid: SidData, role: str, event: dict[str, Any]) -> dict[str, Any]:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = (json.dumps(event, sort_keys=True, default=str) + "\n").encode()
     created = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":  # a line torn by a crash: end it
+            line = b"\n" + line
         os.write(fd, line)
         os.fsync(fd)
     finally:

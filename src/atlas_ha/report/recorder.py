@@ -8,10 +8,12 @@ results stored since into the roll-ups, and applies the retention. One recorder 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from atlas_ha.context import Server
+from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.report import events, loader
 from atlas_ha.report.model import GroupStatus, Inputs, build
@@ -66,6 +68,14 @@ def record(server: Server) -> Recorded:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write(path, json.dumps(remembered, sort_keys=True), mode=0o600)
     return Recorded(status, new, folded)
+
+
+def record_after_turn(server: Server, log: Callable[[str], None]) -> None:
+    """`record` for the daemon, after each turn: a failure is logged (ALERT), never fatal."""
+    try:
+        record(server)
+    except (AtlasError, OSError) as exc:
+        log(f"ALERT report: event log not recorded: {exc}")
 
 
 def _identity(inputs: Inputs) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from atlas_ha.errors import FormatError
 from atlas_ha.verifier.profile import Status
@@ -49,8 +49,7 @@ UPSERT = (
 COLUMN = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     start: int
     worst: Status
     counts: tuple[int, int, int, int]  # ok, warning, critical, unknown
@@ -153,14 +152,16 @@ class Rollups:
         found: dict[tuple[str, str], list[Bucket]] = {}
         query = (
             "SELECT server, service, start, worst, ok, warning, critical, unknown FROM buckets "
-            "WHERE size = ? AND start >= ? ORDER BY server, service, start"
+            "WHERE size = ? AND start >= ?"  # by the (size, start) index; sorted here
         )
         for server, service, start, worst, ok, warning, critical, unknown in self.db.execute(
             query, (size, first)
         ):
-            bucket = Bucket(int(start), GO_ORDER[int(worst)], (ok, warning, critical, unknown))
-            found.setdefault((str(server), str(service)), []).append(bucket)
-        return found
+            bucket = Bucket(start, GO_ORDER[worst], (ok, warning, critical, unknown))
+            found.setdefault((server, service), []).append(bucket)
+        for buckets in found.values():
+            buckets.sort()
+        return dict(sorted(found.items()))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM buckets").fetchone()[0])
