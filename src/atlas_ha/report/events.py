@@ -10,17 +10,18 @@ JSON object per line: {"t": unix seconds, "type": TYPE, ...}. Types and their fi
     cycle    started, finished, env, secs {SEC: compare state}, all_equal
     alert    channel, outcome ("sent", "failed: ..."), rule, subject (report/alerts appends)
 
-Appending: the whole line in one write(2) on a descriptor opened O_APPEND, so concurrent
-appenders never interleave within a line, then fsync(2) of the file (events are few: state
-changes and one per cycle, so every event is durable once `append` returns; the directory is
-fsynced when a day's file is created). A line torn by a crash is ended by the next append
-(so the next event is not glued to it), skipped on reading and named in `Read.damaged`;
-nothing else is lost. Retention by age: whole day files older than
+Appending: the whole line in one write(2) on a descriptor opened O_APPEND, under an flock(2)
+of the file so that concurrent appenders never interleave, then fsync(2) of the file
+(events are few: state changes and one per cycle, so every event is durable once `append`
+returns; the directory is fsynced when a day's file is created). A line torn by a crash is
+ended by the next append (so the next event is not glued to it), skipped on reading and
+named in `Read.damaged`; nothing else is lost. Retention by age: whole day files older than
 `[report] events_keep_days` (default 90) are removed by `prune`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ def append(sid: SidData, role: str, event: dict[str, Any]) -> dict[str, Any]:
     created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # appenders in turn: the torn-line check below holds
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":  # a line torn by a crash: end it
             line = b"\n" + line
@@ -98,6 +100,8 @@ def _lines(path: os.PathLike[str], found: Read) -> Iterator[dict[str, Any]]:
     try:
         with open(path, "rb") as stream:
             for number, raw in enumerate(stream, 1):
+                if not raw.strip():
+                    continue
                 try:
                     event = json.loads(raw)
                 except ValueError:

@@ -56,6 +56,7 @@ def gather(server: Server, now: float | None = None) -> Inputs:
         sec_envs=sec_envs,
         known_envs=frozenset(server.envs),
         pri_validity=pri_validity,
+        sec_validity={sec: sid.validity(sec, env) for sec in secs},
         settings=server.settings.report,
     )
 

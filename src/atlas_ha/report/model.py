@@ -103,6 +103,7 @@ class Inputs:
     sec_envs: dict[str, int | None] = field(default_factory=dict)  # SEC -> its EnvVersion
     known_envs: frozenset[int] = frozenset()  # the EnvVersions of this server's envs.toml
     pri_validity: dict[int, str | None] = field(default_factory=dict)  # (PRI, v): None = valid
+    sec_validity: dict[str, str | None] = field(default_factory=dict)  # (SEC, env): None = valid
     settings: ReportSettings = field(default_factory=ReportSettings)
 
 

@@ -9,8 +9,9 @@ Ready when nothing below holds; otherwise every reason that holds, in this order
     not synced since T      the last cycle did not reach the SEC (its cause and error)
     compare differs         in paths X, Y (or missing / invalid, with the reason)
     a service not go        a check on that server CRITICAL or UNKNOWN (stale included)
-    converters              the SEC's EnvVersion is unknown, missing in this server's
-                            envs.toml (no converter for EnvN), or (PRI, EnvN) is not valid
+    converters              the SEC's EnvVersion is unknown; older than the PRI's: missing
+                            in this server's envs.toml (no converter for EnvN) or (PRI, EnvN)
+                            not valid; newer: its converted-down (SEC, E) is not valid
 """
 
 from __future__ import annotations
@@ -73,15 +74,24 @@ def _sync_reasons(inputs: Inputs, sec: str) -> list[str]:
 
 
 def _env_reasons(inputs: Inputs, sec: str) -> list[str]:
-    env = inputs.sec_envs.get(sec)
+    """An older SEC needs (PRI, its EnvN), made by this PRI's ConvertToOlder with the
+    converters of this server's envs.toml; a newer SEC converts (PRI, E) up with its own
+    converters, which its sending back a valid (SEC, E) proves."""
+    env, own = inputs.sec_envs.get(sec), inputs.env
     if env is None:
         return [f"EnvVersion of {sec} unknown (nothing received from it)"]
-    low, high = sorted((env, inputs.env))
-    missing = [v for v in range(low, high + 1) if v not in inputs.known_envs]
+    if env > own:
+        down = inputs.sec_validity.get(sec, "nothing received")
+        if down is None:
+            return []
+        return [
+            f"missing converter for Env{env} -> Env{own} on {sec}'s server "
+            f"(({sec}, Env{own}) is not valid: {down})"
+        ]
+    missing = [v for v in range(env, own + 1) if v not in inputs.known_envs]
     if missing:
-        return [f"missing converter for Env{v} (not in envs.toml)" for v in missing]
-    if env < inputs.env:
-        invalid = inputs.pri_validity.get(env, "the area does not exist")
-        if invalid is not None:
-            return [f"(PRI, Env{env}) for {sec} is not valid: {invalid}"]
+        return [f"missing converter for Env{v} (not in this server's envs.toml)" for v in missing]
+    invalid = inputs.pri_validity.get(env, "the area does not exist") if env < own else None
+    if invalid is not None:
+        return [f"(PRI, Env{env}) for {sec} is not valid: {invalid}"]
     return []

@@ -44,6 +44,7 @@ def base(**changes: object) -> Inputs:
         sec_envs={"SEC1": 1, "SEC2": 3},
         known_envs=frozenset({1, 2, 3}),
         pri_validity={1: None},
+        sec_validity={"SEC1": None, "SEC2": None},
     )
     return replace(inputs, **changes)  # type: ignore[arg-type]
 
@@ -103,6 +104,7 @@ def test_readiness_reasons_name_what_is_wrong() -> None:
             cycle=cycle,
             last_synced={"SEC2": 1_799_990_000.0},
             sec_envs={"SEC1": 1, "SEC2": 4},
+            sec_validity={"SEC1": None, "SEC2": "flagged InvalidSnapshot"},
             checks=(CheckInput("web", "SEC1", CRITICAL, "HTTP 500", NOW - 30),),
             suspension=Suspension(NOW - 100, "alice", "disk swap"),
         )
@@ -117,7 +119,8 @@ def test_readiness_reasons_name_what_is_wrong() -> None:
         "suspended by alice since 2027-01-15 07:58:20Z: disk swap",
         "not synced since 2027-01-15 05:13:20Z (last SyncCycle 2027-01-15 07:59:00Z: "
         "unreachable: no route)",
-        "missing converter for Env4 (not in envs.toml)",
+        "missing converter for Env4 -> Env2 on SEC2's server ((SEC2, Env2) is not valid: "
+        "flagged InvalidSnapshot)",
     )
     assert status.row("PRI").cell(SYNC).status == WARNING  # type: ignore[union-attr]
 
@@ -175,8 +178,12 @@ def group_inputs(draw: st.DrawFn) -> Inputs:
     cycle_age = draw(st.sampled_from([60.0, 4000.0]))
     cycle = draw(st.none() | st.just(CycleInput(NOW - cycle_age, NOW - cycle_age, 2, tuple(secs))))
     suspension = draw(st.none() | st.just(Suspension(NOW - 5, "bob", "work")))
-    sec_envs = {s: draw(st.sampled_from([None, 1, 2, 3, 5])) for s in SECS}
+    sec_envs = {s: draw(st.sampled_from([None, 0, 1, 2, 3, 5])) for s in SECS}
+    sec_validity = {s: draw(st.sampled_from([None, "flagged InvalidSnapshot"])) for s in SECS}
     return base(
+        sec_validity=sec_validity,
+        known_envs=frozenset(draw(st.sets(st.sampled_from([0, 1, 2, 3])))),
+        pri_validity={v: draw(st.sampled_from([None, "flagged InvalidSend"])) for v in (0, 1)},
         checks=checks,
         cycle=cycle,
         suspension=suspension,
@@ -197,6 +204,13 @@ def expected_ready(inputs: Inputs, sec: str) -> bool:
         if k.target == sec
     )
     env = inputs.sec_envs[sec]
+    if env is None:
+        converters = False
+    elif env > inputs.env:  # the SEC converted down: its (SEC, E) is valid
+        converters = inputs.sec_validity[sec] is None
+    else:  # this PRI converts down: every step known, (PRI, env) valid
+        steps = all(v in inputs.known_envs for v in range(env, inputs.env + 1))
+        converters = steps and (env == inputs.env or inputs.pri_validity[env] is None)
     return (
         inputs.suspension is None
         and one is not None
@@ -204,8 +218,7 @@ def expected_ready(inputs: Inputs, sec: str) -> bool:
         and one.reached
         and one.state == "equal"
         and checks_go
-        and env is not None
-        and env in inputs.known_envs
+        and converters
     )
 
 
