@@ -32,6 +32,7 @@ MODULES = {
     "services": "verify_cmds",
     "demo": "demo_cmd",
     "events": "events_cmds",
+    "check": "check_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -43,6 +44,7 @@ ORDER = (
     "verify_cmds",
     "demo_cmd",
     "events_cmds",
+    "check_cmds",
 )
 
 
