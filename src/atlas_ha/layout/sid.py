@@ -206,6 +206,11 @@ class SidData:
             p for p in base.iterdir() if re.match(r"^events-\d{4}-\d\d-\d\d\.jsonl$", p.name)
         )
 
+    @staticmethod
+    def events_day(path: Path) -> str:
+        """The UTC day (YYYY-MM-DD) of a file of `events_files`."""
+        return path.name[len("events-") : -len(".jsonl")]
+
     def rollups_file(self, role: str) -> Path:
         """Hourly and daily buckets of worst state and counts (SQLite) of `role`."""
         return self.report_dir(role) / "Rollups.sqlite"

@@ -87,7 +87,7 @@ def read(sid: SidData, role: str, since: float | None = None) -> Read:
     found = Read()
     first_day = day_of(since) if since is not None else ""
     for path in sid.events_files(role):
-        if path.name[len("events-") : -len(".jsonl")] < first_day:
+        if sid.events_day(path) < first_day:
             continue
         for event in _lines(path, found):
             if since is None or float(event["t"]) >= since:
@@ -124,7 +124,7 @@ def prune(sid: SidData, role: str, now: float, keep_days: float) -> list[str]:
     cutoff = day_of(now - keep_days * DAY)
     gone = []
     for path in sid.events_files(role):
-        if path.name[len("events-") : -len(".jsonl")] < cutoff:
+        if sid.events_day(path) < cutoff:
             path.unlink(missing_ok=True)
             gone.append(path.name)
     if gone:
