@@ -40,8 +40,9 @@ Exit codes that are not exceptions (each a named constant below):
     EXIT_DIFFERENCES     20  `sync compare`, `sync cycle`, `sync send`, `lab cycle` ran but
                              found differences or stale/unreachable SECs (a result)
     EXIT_VERIFY_WARNING  21  `verify run`: 20 + the worst status of its round when a check is
-    EXIT_VERIFY_CRITICAL 22  not OK (CRITICAL outranks WARNING outranks UNKNOWN)
-    EXIT_VERIFY_UNKNOWN  23
+    EXIT_VERIFY_CRITICAL 22  not OK (CRITICAL outranks UNKNOWN outranks WARNING); 23 also
+    EXIT_VERIFY_UNKNOWN  23  when there was nothing to check
+    `check`           0..3  `atlas-ha check ...`: the Nagios plugin contract (report/check.py)
     EXIT_NOT_RUNNING      3  `daemon status`: the daemon is not running (the LSB status code;
                              only that command returns it without an error line)
     EXIT_INTERRUPTED    130  interrupted (Ctrl-C, SIGINT)

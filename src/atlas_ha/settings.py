@@ -26,6 +26,12 @@ Hook events: after_identity_install, before_create, after_install, after_cycle.
     [receive]                           # what a received snapshot may hold (layout.policy)
     setuid = "refuse"                   # refuse | flag | allow, per rule
     shadow_files = ["/etc/ssl/private"] # more shadow-class paths (mode within 0640)
+
+    [report]                            # the status model and event log (report/)
+    cycle_stale = 1800                  # seconds: an older last SyncCycle is stale
+    results_stale = 900                 # seconds: an older check result is UNKNOWN (stale)
+    heartbeat_stale = 60                # seconds: an older daemon heartbeat: not alive
+    events_keep_days = 90               # the event log and its roll-ups keep this many days
 """
 
 from __future__ import annotations
@@ -55,8 +61,23 @@ TOP_KEYS = {
     "hooks",
     "sync",
     "receive",  # [receive]: layout.policy
+    "report",  # [report]: report/ (status model, event log)
 }
 SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min"}
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """`[report]`: when what the status model reads is too old to be believed (seconds), and
+    how long the event log and its roll-ups are kept (days)."""
+
+    cycle_stale: float = 1800.0
+    results_stale: float = 900.0
+    heartbeat_stale: float = 60.0
+    events_keep_days: float = 90.0
+
+
+REPORT_KEYS = {"cycle_stale", "results_stale", "heartbeat_stale", "events_keep_days"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,7 @@ class Settings:
     role_hooks: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
     deletion_guard: DeletionGuard = field(default_factory=DeletionGuard)
     receive: policy.ReceivePolicy = field(default_factory=policy.ReceivePolicy)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -170,7 +192,28 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         role_hooks=role_hooks,
         deletion_guard=guard,
         receive=policy.parse_table(data.get("receive", {}), path),
+        report=_report(data.get("report", {}), path),
     )
+
+
+def _report(raw: object, path: Path) -> ReportSettings:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: [report] must be a table")
+    unknown = set(raw) - REPORT_KEYS
+    if unknown:
+        raise SettingsError(
+            f"{path}: [report] unknown keys {sorted(unknown)}; expected {sorted(REPORT_KEYS)}"
+        )
+    values: dict[str, float] = {}
+    for key in sorted(REPORT_KEYS):
+        value = raw.get(key, getattr(ReportSettings, key))
+        if type(value) not in (int, float) or not value > 0 or value == float("inf"):
+            unit = "days" if key.endswith("_days") else "seconds"
+            raise SettingsError(
+                f"{path}: [report] {key} = a positive number of {unit}, got {value!r}"
+            )
+        values[key] = float(value)
+    return ReportSettings(**values)
 
 
 def _deletion_guard(raw: object, path: Path) -> DeletionGuard:

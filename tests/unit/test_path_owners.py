@@ -22,6 +22,8 @@ OWNED = (
     "owed-reloads.json",
     "CurrentRole",
     "VerifierResults.sqlite",
+    "Rollups.sqlite",
+    "Report",
     "SnapshotEnvVersion",
     "MasterConfig",
     "EnvID",

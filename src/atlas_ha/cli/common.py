@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -28,3 +29,8 @@ def role_name(text: str) -> str:
     if not ROLE_RE.match(text):
         raise argparse.ArgumentTypeError(f"a role PRI or SEC<n>, got {text!r}")
     return text
+
+
+def colour_on() -> bool:
+    """Colour the console view: stdout is a terminal and NO_COLOR is unset."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -32,6 +32,8 @@ MODULES = {
     "services": "verify_cmds",
     "demo": "demo_cmd",
     "alerts": "alerts_cmds",
+    "events": "events_cmds",
+    "check": "check_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -43,6 +45,8 @@ ORDER = (
     "verify_cmds",
     "demo_cmd",
     "alerts_cmds",
+    "events_cmds",
+    "check_cmds",
 )
 
 

@@ -6,14 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from atlas_ha.cli.common import print_json, server_from
+from atlas_ha.cli.common import colour_on, print_json, server_from
 from atlas_ha.errors import SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
 from atlas_ha.sync.boot import boot, shutdown
 from atlas_ha.sync.init import InitRequest, init, settings_for
 from atlas_ha.sync.serve import serve_local
-from atlas_ha.sync.status import server_status
 from atlas_ha.system import Runner
 
 
@@ -35,7 +34,9 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_boot)
     p = sub.add_parser("shutdown", help="stop answering on this server's addresses (local)")
     p.set_defaults(handler=cmd_shutdown)
-    p = sub.add_parser("status", help="role, EnvVersion, SnapshotEnvVersions, validity")
+    p = sub.add_parser(
+        "status", help="go/no-go of the group, readiness per SEC, role, EnvVersion, validity"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_status)
     p = sub.add_parser("serve", help="receiving end of a partner connection (local transport)")
@@ -93,11 +94,18 @@ def cmd_shutdown(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data = server_status(server_from(args))
+    # imported here: `serve` (a process per partner session) never loads report/
+    from atlas_ha.report.console import status_lines
+    from atlas_ha.report.view import status_view
+
+    view = status_view(server_from(args))
     if args.json:
-        print_json(data)
+        print_json(view.to_dict())
         return 0
+    data = view.server
     print(f"{data['server']}: Env{data['env_id']}, role {data['role']} of {data['group']}")
+    for line in status_lines(view.group, colour_on()):
+        print(line)
     for role, info in data["roles"].items():
         areas = ", ".join(f"{k} {v}" for k, v in info["areas"].items())
         print(f"  {role}: SnapshotEnvVersion={info['sev']}  {areas}")

@@ -1,8 +1,8 @@
 """`atlas-ha verify run|list|results` and `atlas-ha services detect` (SPEC 6, 8).
 
 `verify run` exits 0 when every check is OK, else 20 + the worst status of the round:
-21 WARNING, 22 CRITICAL, 23 UNKNOWN (CRITICAL outranks WARNING outranks UNKNOWN;
-verifier/verdict.py, errors.py).
+21 WARNING, 22 CRITICAL, 23 UNKNOWN (CRITICAL outranks UNKNOWN outranks WARNING; no
+checks at all is UNKNOWN; verifier/verdict.py, errors.py).
 """
 
 from __future__ import annotations
@@ -89,7 +89,10 @@ def _show(rows: list[ResultRow], as_json: bool, stream: bool) -> None:
     for row in rows:
         print(_line(row), flush=True)
     if not stream:
-        print(f"{'GO' if is_go(status) else 'NO-GO'}: {len(rows)} checks, worst {status.name}")
+        if not rows:
+            print("UNKNOWN: 0 checks (nothing verified is not a go)")
+        else:
+            print(f"{'GO' if is_go(status) else 'NO-GO'}: {len(rows)} checks, worst {status.name}")
 
 
 def _line(row: ResultRow) -> str:

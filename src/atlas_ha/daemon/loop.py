@@ -21,6 +21,7 @@ from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.report.alerts.round import AlertRounds
+from atlas_ha.report.recorder import record_after_turn
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import suspended
 from atlas_ha.transport.keep import KeptConnections
@@ -103,6 +104,7 @@ class Daemon:
             if clock.monotonic() >= self.next_cycle:
                 self.sentence = self.alerts.after(self.server, self.turn())
                 self.log(self.sentence)
+                record_after_turn(self.server, self.log)  # the event log (report/)
                 self.next_cycle = clock.monotonic() + self.interval
             self.beat()
         if self.keep is not None:

@@ -42,7 +42,9 @@ GITIGNORE = (
     + f"/*/{SEV_FILE}\n/.locks/\n/.staging/\n/.results/\n/{ROLE_SSH_DIR}/\n.*.atlas-tmp.*\n"
     + "/*/VerifierResults.sqlite*\n"
     + f"/*/{POLICY_FLAGGED}\n"
+    + "/*/Report/\n"
 )
+REPORT_DIR = "Report"  # beside VerifierResults: the event log, its roll-ups (report/)
 
 
 def role_ssh_dir(sid_root: Path) -> Path:
@@ -205,6 +207,37 @@ class SidData:
     def verifier_results_file(self, role: str) -> Path:
         """VerifierResults (SPEC 8.5) of `role`: beside its areas, never synced."""
         return self.root / role / "VerifierResults.sqlite"
+
+    def report_dir(self, role: str) -> Path:
+        """The event log and its roll-ups of `role` (report/events.py, report/rollups.py):
+        beside its VerifierResults, never synced, ignored by the history."""
+        return self.root / role / REPORT_DIR
+
+    def events_file(self, role: str, day: str) -> Path:
+        """The events of one UTC day (YYYY-MM-DD) of `role`: one JSON object a line."""
+        return self.report_dir(role) / f"events-{day}.jsonl"
+
+    def events_files(self, role: str) -> list[Path]:
+        """Every day file of the event log of `role`, oldest first."""
+        base = self.report_dir(role)
+        if not base.is_dir():
+            return []
+        return sorted(
+            p for p in base.iterdir() if re.match(r"^events-\d{4}-\d\d-\d\d\.jsonl$", p.name)
+        )
+
+    @staticmethod
+    def events_day(path: Path) -> str:
+        """The UTC day (YYYY-MM-DD) of a file of `events_files`."""
+        return path.name[len("events-") : -len(".jsonl")]
+
+    def rollups_file(self, role: str) -> Path:
+        """Hourly and daily buckets of worst state and counts (SQLite) of `role`."""
+        return self.report_dir(role) / "Rollups.sqlite"
+
+    def report_memory_file(self, role: str) -> Path:
+        """What the event recorder saw last (states, suspension, role, last cycle)."""
+        return self.report_dir(role) / "memory.json"
 
     @property
     def locks_dir(self) -> Path:

@@ -191,6 +191,21 @@ class VerifierResults:
         rows = self.db.execute(HISTORY, (service, target_role, limit))
         return [_row(r) for r in rows]
 
+    def statuses_after(
+        self, last_id: int, limit: int = 100_000
+    ) -> list[tuple[int, str, str, float, str]]:
+        """(id, service, target role, started, status) of the rows stored after row `last_id`,
+        oldest first: what report/rollups.py folds into its buckets."""
+        rows = self.db.execute(
+            "SELECT id, service, target_role, started, status FROM results WHERE id > ? "
+            "ORDER BY id LIMIT ?",
+            (last_id, limit),
+        )
+        return [(int(i), str(s), str(t), float(b), str(st)) for i, s, t, b, st in rows]
+
+    def max_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0])
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM results").fetchone()[0])
 

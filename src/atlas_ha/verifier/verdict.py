@@ -1,15 +1,17 @@
 """Go/no-go (SPEC 8.4): what the statuses of checks mean for the servers and services.
 
 OK and WARNING are go; CRITICAL and UNKNOWN no-go. Several checks are as bad as the worst
-of them (profile.worst: CRITICAL > WARNING > UNKNOWN > OK). `verify run` exits with the
-code of its round's worst status (errors.py: 0, 21 WARNING, 22 CRITICAL, 23 UNKNOWN)."""
+of them for go/no-go: CRITICAL > UNKNOWN > WARNING > OK (a check that could not run is not a
+go, even beside a WARNING), and no checks at all is UNKNOWN, never a go. `verify run` exits
+with the code of its round's worst status (errors.py: 0, 21 WARNING, 22 CRITICAL, 23
+UNKNOWN)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
 from atlas_ha.errors import EXIT_VERIFY_CRITICAL, EXIT_VERIFY_UNKNOWN, EXIT_VERIFY_WARNING
-from atlas_ha.verifier.profile import Status, worst
+from atlas_ha.verifier.profile import Status
 from atlas_ha.verifier.results import ResultRow
 
 EXIT_CODES = {
@@ -18,6 +20,14 @@ EXIT_CODES = {
     Status.CRITICAL: EXIT_VERIFY_CRITICAL,
     Status.UNKNOWN: EXIT_VERIFY_UNKNOWN,
 }
+
+
+GO_ORDER = (Status.OK, Status.WARNING, Status.UNKNOWN, Status.CRITICAL)
+
+
+def worst_go(statuses: Iterable[Status]) -> Status:
+    """The go/no-go of several statuses: CRITICAL > UNKNOWN > WARNING > OK; none: UNKNOWN."""
+    return max(statuses, key=GO_ORDER.index, default=Status.UNKNOWN)
 
 
 def is_go(status: Status) -> bool:
@@ -37,7 +47,7 @@ def exit_code(status: Status) -> int:
 
 
 def worst_of(rows: Iterable[ResultRow]) -> Status:
-    return worst([r.profile.status for r in rows])
+    return worst_go(r.profile.status for r in rows)
 
 
 def worst_by(rows: Iterable[ResultRow], key: Callable[[ResultRow], str]) -> dict[str, Status]:
@@ -45,7 +55,7 @@ def worst_by(rows: Iterable[ResultRow], key: Callable[[ResultRow], str]) -> dict
     groups: dict[str, list[Status]] = {}
     for row in rows:
         groups.setdefault(key(row), []).append(row.profile.status)
-    return {k: worst(v) for k, v in sorted(groups.items())}
+    return {k: worst_go(v) for k, v in sorted(groups.items())}
 
 
 def by_target(rows: Iterable[ResultRow]) -> dict[str, Status]:

@@ -68,8 +68,11 @@ def test_worst_by_server_and_by_service() -> None:
         f"SEC1 {ADDRESSES['SEC1']}": WARNING,
         f"SEC2 {ADDRESSES['SEC2']}": CRITICAL,
     }
-    assert by_service(rows) == {"db": WARNING, "web": CRITICAL}  # WARNING outranks UNKNOWN
-    assert worst_of(rows) == CRITICAL and worst_of([]) == OK
+    # a check that could not run outranks a WARNING: not a go
+    assert by_service(rows) == {"db": UNKNOWN, "web": CRITICAL}
+    assert worst_of(rows) == CRITICAL
+    assert worst_of([]) == UNKNOWN  # nothing checked is not a go
+    assert worst_of([row("db", "SEC1", WARNING), row("db", "SEC2", UNKNOWN)]) == UNKNOWN
 
 
 @pytest.fixture
@@ -153,3 +156,14 @@ def test_results_view_of_a_role_without_results(pri: SimGroup) -> None:
     assert [r.check for r in view.latest] == ["web@SEC1"]
     assert view.servers == {f"SEC1 {ADDRESSES['SEC1']}": OK}
     assert results_view(server, "db").latest == []
+
+
+def test_verify_run_with_nothing_to_check_is_unknown_not_go(
+    pri: SimGroup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from atlas_ha.cli.main import main
+
+    code = main(["--config", str(pri.servers["A"].config), "verify", "run"])
+    out = capsys.readouterr()
+    assert out.out.strip() == "UNKNOWN: 0 checks (nothing verified is not a go)"
+    assert code == errors.EXIT_VERIFY_UNKNOWN

@@ -1,0 +1,167 @@
+"""Roll-ups of the Verifier's results: hourly and daily buckets per (server, service) holding
+the worst state (by go/no-go) and the count of each state, so that the 24-hour and 90-day
+strips of a cell are read from at most 24 + 90 rows, whatever the check interval.
+
+SQLite, SID_DATA/<ROLE>/Report/Rollups.sqlite (layout/sid.py), WAL: the web page reads while
+the daemon folds. `fold` adds result rows (each bucket is an upsert: worst = max, counts
+added), `prune` drops buckets older than the retention. A bucket's `server` is the role
+verified (the result's target role).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from atlas_ha.errors import FormatError
+from atlas_ha.verifier.profile import Status
+from atlas_ha.verifier.verdict import GO_ORDER
+
+HOUR, DAY = 3600, 86400
+SIZES = (HOUR, DAY)
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    size INTEGER NOT NULL,
+    server TEXT NOT NULL,
+    service TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    worst INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    warning INTEGER NOT NULL,
+    critical INTEGER NOT NULL,
+    unknown INTEGER NOT NULL,
+    PRIMARY KEY (size, server, service, start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS buckets_start ON buckets (size, start)
+"""
+UPSERT = (
+    "INSERT INTO buckets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (size, server, service, start) DO UPDATE SET "
+    "worst = max(worst, excluded.worst), ok = ok + excluded.ok, "
+    "warning = warning + excluded.warning, critical = critical + excluded.critical, "
+    "unknown = unknown + excluded.unknown"
+)
+COLUMN = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
+
+
+class Bucket(NamedTuple):
+    start: int
+    worst: Status
+    counts: tuple[int, int, int, int]  # ok, warning, critical, unknown
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def to_dict(self) -> dict[str, object]:
+        ok, warning, critical, unknown = self.counts
+        return {
+            "start": self.start,
+            "worst": self.worst.name,
+            "ok": ok,
+            "warning": warning,
+            "critical": critical,
+            "unknown": unknown,
+        }
+
+
+def bucket_start(t: float, size: int) -> int:
+    return int(t // size) * size
+
+
+class Rollups:
+    """The roll-up database of one role; use as a context manager or close()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"schema version {version} is newer than ours")
+            if version < SCHEMA_VERSION:
+                with self.transaction():
+                    for statement in SCHEMA.split(";"):
+                        self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise FormatError(path, None, f"a roll-up SQLite database ({exc})") from exc
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{path}{suffix}", 0o600)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Rollups:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def fold(self, rows: Iterable[tuple[str, str, float, Status]]) -> int:
+        """Add results (server, service, started, status) to their hourly and daily buckets."""
+        acc: dict[tuple[int, str, str, int], list[int]] = {}
+        n = 0
+        for server, service, started, status in rows:
+            n += 1
+            rank = GO_ORDER.index(status)
+            for size in SIZES:
+                key = (size, server, service, bucket_start(started, size))
+                entry = acc.setdefault(key, [rank, 0, 0, 0, 0])
+                entry[0] = max(entry[0], rank)
+                entry[1 + COLUMN[status]] += 1
+        if acc:
+            with self.transaction():
+                self.db.executemany(UPSERT, [(*k, *v) for k, v in acc.items()])
+        return n
+
+    def prune(self, before: float) -> None:
+        """Drop the buckets that end before `before`."""
+        with self.transaction():
+            for size in SIZES:
+                self.db.execute(
+                    "DELETE FROM buckets WHERE size = ? AND start + ? <= ?", (size, size, before)
+                )
+
+    def strips(self, size: int, count: int, now: float) -> dict[tuple[str, str], list[Bucket]]:
+        """The last `count` buckets of `size` up to `now` of every (server, service) that has
+        any, oldest first (buckets without a result are absent)."""
+        first = bucket_start(now, size) - (count - 1) * size
+        found: dict[tuple[str, str], list[Bucket]] = {}
+        query = (
+            "SELECT server, service, start, worst, ok, warning, critical, unknown FROM buckets "
+            "WHERE size = ? AND start >= ?"  # by the (size, start) index; sorted here
+        )
+        for server, service, start, worst, ok, warning, critical, unknown in self.db.execute(
+            query, (size, first)
+        ):
+            bucket = Bucket(start, GO_ORDER[worst], (ok, warning, critical, unknown))
+            found.setdefault((server, service), []).append(bucket)
+        for buckets in found.values():
+            buckets.sort()
+        return dict(sorted(found.items()))
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM buckets").fetchone()[0])
