@@ -8,10 +8,12 @@ markers, and powers off; `sections` splits that output by name.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
@@ -73,7 +75,8 @@ def module_order(modules: Path) -> list[str]:
 
 
 def libraries(binary: Path) -> list[Path]:
-    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    out = done.stdout if done.returncode == 0 else ""  # "not a dynamic executable"
     found = []
     for line in out.splitlines():
         match = re.search(r"(/\S+) \(0x", line)
@@ -82,7 +85,86 @@ def libraries(binary: Path) -> list[Path]:
     return found
 
 
-def build_initramfs(work: Path, script: str) -> Path:
+PROBE = """
+import sys
+import atlas_ha.cli.main as main
+import atlas_ha.cli.raid_cmds, atlas_ha.raid.rotate, encodings.ascii, encodings.latin_1
+import atlas_ha.settings, pathlib, json
+main.build_parser(["raid", "status"])
+atlas_ha.settings.from_dict(
+    {"esd_data": "/tmp", "sid_data": "/tmp", "raid": {"rotating": {"md0": [2]}}},
+    pathlib.Path("/tmp/x.toml"),
+)
+json.dumps({"a": 1}, indent=2, sort_keys=True, default=str)
+for module in list(sys.modules.values()):
+    path = getattr(module, "__file__", None)
+    if path and path.startswith(sys.base_prefix):
+        print(path)
+"""
+
+
+def add_python(root: Path, src: Path) -> str:
+    """This interpreter (its binary, libpython, the stdlib modules atlas-ha's raid commands
+    import, lib-dynload) and atlas-ha's source into `root`; the guest's command line."""
+    base = Path(sys.base_prefix)
+    binary = Path(os.path.realpath(sys.executable))
+    if not binary.is_relative_to(base):
+        binary = base / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    copy_with_libraries(root, binary)
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    stdlib = base / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for line in out.splitlines():
+        path = Path(line)
+        dest = root / path.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        # packages: their __init__ is enough for the imported submodules copied beside it
+    for so in (stdlib / "lib-dynload").glob("*.so"):
+        copy_with_libraries(root, so)
+    for name in ("os.py", "site.py"):
+        shutil.copy2(stdlib / name, root / stdlib.relative_to("/") / name)
+    shutil.copytree(
+        src / "atlas_ha",
+        root / "atlas" / "src" / "atlas_ha",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    # the entry points (transports, verifier kinds) are read from the distribution's metadata
+    dist = Path(str(importlib.metadata.distribution("atlas-ha")._path))  # type: ignore[attr-defined]
+    shutil.copytree(dist, root / "atlas" / "src" / dist.name, dirs_exist_ok=True)
+    # compiled here once: compiling the sources in the emulated guest takes most of its time
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "2",
+            str(root / "atlas"),
+            str(root / stdlib.relative_to("/")),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return f"{binary} -S"
+
+
+def copy_with_libraries(root: Path, binary: Path) -> None:
+    dest = root / binary.relative_to("/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, dest)
+    for lib in libraries(binary):
+        target = root / lib.relative_to("/")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(lib, target)
+
+
+def build_initramfs(work: Path, script: str, src: Path | None = None) -> Path:
     vmlinuz_modules = kernel()
     assert vmlinuz_modules is not None
     _, modules = vmlinuz_modules
@@ -92,11 +174,8 @@ def build_initramfs(work: Path, script: str) -> Path:
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
     for applet in ("sh", "mount", "insmod", "cat", "echo", "sleep", "dd", "poweroff", "ls"):
         (root / "bin" / applet).symlink_to("busybox")
-    shutil.copy2(MDADM, root / "sbin" / "mdadm")
-    for lib in libraries(MDADM):
-        dest = root / lib.relative_to("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(lib, dest)
+    copy_with_libraries(root, MDADM)
+    python = add_python(root, src) if src is not None else "false"
     loads = []
     for n, rel in enumerate(module_order(modules)):
         src = modules / rel
@@ -119,6 +198,7 @@ def build_initramfs(work: Path, script: str) -> Path:
             "mount -t devtmpfs dev /dev",
             *loads,
             "sleep 1",
+            f"export PYTHON='{python}' PYTHONPATH=/atlas/src",
             "echo '=====GUEST READY====='",
             script,
             "echo '=====GUEST DONE====='",
@@ -142,17 +222,24 @@ def build_initramfs(work: Path, script: str) -> Path:
     return image
 
 
-def run(work: Path, script: str, disks: int, disk_mib: int = 8, timeout: float = 240) -> str:
+def run(
+    work: Path,
+    script: str,
+    disks: int,
+    disk_mib: int = 8,
+    timeout: float = 240,
+    src: Path | None = None,
+) -> str:
     """Boot the guest with `disks` blank raw virtio disks, run `script`, return the console."""
     vmlinuz_modules = kernel()
     assert vmlinuz_modules is not None
     vmlinuz, _ = vmlinuz_modules
     work.mkdir(parents=True, exist_ok=True)
-    image = build_initramfs(work, script)
+    image = build_initramfs(work, script, src)
     argv = [
         "qemu-system-x86_64",
         "-m",
-        "256",
+        "768",
         "-nographic",
         "-no-reboot",
         "-monitor",
@@ -181,7 +268,17 @@ def run(work: Path, script: str, disks: int, disk_mib: int = 8, timeout: float =
     return log.read_bytes().decode("utf-8", "replace")
 
 
-def sections(console: str) -> list[tuple[str, str]]:
-    """(name, text) of each marked section, in order; CRs of the serial line removed."""
-    text = console.replace("\r\n", "\n")
-    return [(m.group(1), m.group(2).lstrip("\n")) for m in SECTION_RE.finditer(text)]
+KMSG_RE = re.compile(r"^\[ *\d+\.\d+\] .*\n", re.M)
+
+
+def sections(console: str) -> dict[str, tuple[str, int]]:
+    """name -> (text, exit code) of each marked section (its last line is `rc=N`); the
+    serial line's CRs and kernel messages removed."""
+    text = KMSG_RE.sub("", console.replace("\r\n", "\n"))
+    found = {}
+    for m in SECTION_RE.finditer(text):
+        body = m.group(2).lstrip("\n")
+        lines = body.rstrip("\n").split("\n")
+        rc = int(lines[-1].removeprefix("rc=")) if lines and lines[-1].startswith("rc=") else -1
+        found[m.group(1)] = ("\n".join(lines[:-1]) + "\n" if len(lines) > 1 else "", rc)
+    return found

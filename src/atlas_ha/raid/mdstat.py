@@ -28,15 +28,18 @@ PERSONALITIES_RE = re.compile(r"^Personalities : ?((?:\[[^\]\s]+\] ?)*)$")
 ARRAY_RE = re.compile(
     r"^(md[\w.-]*) : (active|inactive)((?: \((?:auto-read-only|read-only)\))?)((?: \S+)*) ?$"
 )
-MEMBER_RE = re.compile(r"^([^\s\[\]()]+)\[(\d+)\]((?:\([FSWRJ]\))*)$")
-BLOCKS_RE = re.compile(r"^ +(\d+) blocks(?: super (\S+))?(.*?)(?: \[(\d+)/(\d+)\] \[([U_]+)\])?$")
-PROGRESS_RE = re.compile(
-    r"^ +\[[=>.]+\] +(\w+) = *(\d+(?:\.\d+)?)% \((\d+)/(\d+)\) "
-    r"finish=(\d+(?:\.\d+)?)min speed=(\d+)K/sec$"
+MEMBER_RE = re.compile(r"^([^\s\[\]()]+)\[(\d{1,20})\]((?:\([FSWRJ]\))*)$")
+BLOCKS_RE = re.compile(
+    r"^ +(\d{1,20}) blocks(?: super (\S+))?(.*?)(?: \[(\d{1,20})/(\d{1,20})\] \[([U_]+)\])?$"
 )
-WAITING_RE = re.compile(r"^ +(\w+)=(DELAYED|PENDING|REMOTE)$")
+PROGRESS_RE = re.compile(
+    r"^ +\[[=>.]+\] +(\w+) = *(\d{1,20}(?:\.\d{1,20})?)% \((\d{1,20})/(\d{1,20})\) "
+    r"finish=(\d{1,20}(?:\.\d{1,20})?)min speed=(\d{1,20})K/sec$"
+)
+WAITING_RE = re.compile(r"^[ \t]+(\w+)=(DELAYED|PENDING|REMOTE)$")
 BITMAP_RE = re.compile(
-    r"^ +bitmap: (\d+)/(\d+) pages \[(\d+)KB\], (\d+)(KB|MB|B) chunk(?:, file: (.+))?$"
+    r"^ +bitmap: (\d{1,20})/(\d{1,20}) pages \[(\d{1,20})KB\], "
+    r"(\d{1,20})(KB|MB|B) chunk(?:, file: (.+))?$"
 )
 UNUSED_RE = re.compile(r"^unused devices: (.*)$")
 
