@@ -52,6 +52,11 @@ def test_check_progress_raid5_layout_raid0_read_only_and_a_bitmap_file() -> None
     assert stat.unused == ("sdj", "sdk")
 
 
+def test_an_indented_line_of_an_unknown_kind_is_kept_not_refused() -> None:
+    text = "md0 : active raid1 sda[0]\n      10 blocks [1/1] [U]\n      journal: a new kind\n"
+    assert mdstat.parse(text).arrays[0].extra == ("journal: a new kind",)
+
+
 @pytest.mark.skipif(not REAL, reason="no captures of the QEMU guest in tests/fixtures/raid/real")
 @pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
 def test_real_kernel_outputs_parse_and_round_trip(path: Path) -> None:

@@ -62,6 +62,7 @@ def test_a_clean_idle_three_way_mirror_lets_the_rotating_member_go(tmp_path: Pat
     refuse_rotate_out(v, MEMBER_C)  # by member UUID
     refuse_rotate_out(v, "/dev/vdc")
     assert v.find(MEMBER_C).number == 2 and v.verdict == "clean"  # type: ignore[union-attr]
+    assert [s.rotating for s in v.slots] == [False, False, True]
 
 
 @pytest.mark.parametrize(
