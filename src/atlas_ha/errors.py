@@ -22,9 +22,11 @@
     │                                  mass deletion; SPEC 5.2)
     ├── ChannelError               37  an alert channel could not deliver (a mail server
     │                                  unreachable, a program failing); recorded, retried
-    └── PluginError                17  a backend (transport, aspect, verifier kind, listener)
-        │                              is not installed, or cannot load (plugins.py)
-        └── UnknownKindError       18  a service names a verifier kind that is not installed
+    ├── PluginError                17  a backend (transport, aspect, verifier kind, listener)
+    │   │                              is not installed, or cannot load (plugins.py)
+    │   └── UnknownKindError       18  a service names a verifier kind that is not installed
+    └── RaidError                  46  a RAID operation refused or failed (raid/rotate.py):
+                                       names the array, the member and what was expected
 
 Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
 parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
@@ -39,6 +41,8 @@ Exit codes that are not exceptions (each a named constant below):
                              flagged invalid until its operation completed.
     EXIT_DIFFERENCES     20  `sync compare`, `sync cycle`, `sync send`, `lab cycle` ran but
                              found differences or stale/unreachable SECs (a result)
+                             (also `raid check`, `raid rotate-in`: the check found
+                             mismatch_cnt > 0, the mirrors differ)
     EXIT_VERIFY_WARNING  21  `verify run`: 20 + the worst status of its round when a check is
     EXIT_VERIFY_CRITICAL 22  not OK (CRITICAL outranks UNKNOWN outranks WARNING); 23 also
     EXIT_VERIFY_UNKNOWN  23  when there was nothing to check
@@ -168,3 +172,11 @@ class UnknownKindError(PluginError):
     """A service declares a verifier kind that no installed plugin provides."""
 
     exit_code = 18
+
+
+class RaidError(AtlasError):
+    """A RAID rotation step refused (the array not clean, syncing, too few members left, a
+    disk of another array) or mdadm failed; names the array, the member and what was
+    expected."""
+
+    exit_code = 46

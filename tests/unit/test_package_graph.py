@@ -19,7 +19,7 @@ LAYERS = [
     {"layout"},
     {"settings"},
     {"context"},
-    {"hooks", "converters", "transport"},
+    {"hooks", "converters", "transport", "raid"},
     {"sync"},
     {"verifier"},
     {"report"},

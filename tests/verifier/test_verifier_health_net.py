@@ -102,7 +102,7 @@ def test_recovering_array_is_warning_and_missing_files_are_not_measured(
     roots = fixture_roots(tmp_path, RECOVERING, load5=0.1, avail_kb=900)
     profile = HealthVerifier().verify(ctx, health(roots), SELF)
     assert profile.status == Status.WARNING
-    assert profile.summary.startswith("md0: [==>")
+    assert profile.summary.startswith("md0: recovery 12.6% (finish in 0.4 min)")
     empty = tmp_path / "empty"
     empty.mkdir()
     bare = HealthVerifier().verify(ctx, health({"proc": str(empty), "sys": str(empty)}), SELF)

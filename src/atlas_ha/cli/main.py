@@ -34,6 +34,7 @@ MODULES = {
     "alerts": "alerts_cmds",
     "events": "events_cmds",
     "check": "check_cmds",
+    "raid": "raid_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -47,6 +48,7 @@ ORDER = (
     "alerts_cmds",
     "events_cmds",
     "check_cmds",
+    "raid_cmds",
 )
 
 

@@ -137,6 +137,17 @@ class EsdData:
         On the Bound Data: the services it concerns are this machine's."""
         return self.root / "owed-reloads.json"
 
+    @property
+    def raid_record_file(self) -> Path:
+        """The RAID rotation record: each rotate-out (member UUID, event count), rotate-in,
+        check and mismatch alert, per array (raid/record.py)."""
+        return self.root / "raid-rotation.json"
+
+    @property
+    def raid_lock_file(self) -> Path:
+        """Held by every rotate-out, rotate-in and check: one RAID operation at a time."""
+        return self.root / "raid-rotation.lock"
+
     def env_id(self) -> int:
         text = read_text_or_none(self.env_id_file)
         if text is None:

@@ -13,16 +13,20 @@
     temp = [80, 95]                   # degrees Celsius, every thermal zone ("temp <zone>")
 
 Without thresholds the values above apply. A degraded or inactive array in /proc/mdstat is
-CRITICAL, one resyncing or recovering is WARNING. A thermal zone or /proc/mdstat that does
-not exist is simply not measured.
+CRITICAL (an empty rotating slot of [raid.rotating] is expected, docs/backup.md), one
+resyncing or recovering is WARNING, and so is a mismatch_cnt > 0 in sysfs after a check. A
+thermal zone or /proc/mdstat that does not exist is simply not measured.
 """
 
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Mapping
 from pathlib import Path
 
+from atlas_ha.errors import FormatError
+from atlas_ha.raid import mdstat as md_parse
+from atlas_ha.raid import sysfs as md_sysfs
 from atlas_ha.verifier.api import Context, Target, Verifier
 from atlas_ha.verifier.profile import (
     JUDGEMENT_STATUS,
@@ -41,8 +45,6 @@ DEFAULTS = {
     "mem_available": Threshold(10, 5),
     "temp": Threshold(80, 95),
 }
-ARRAY_RE = re.compile(r"^(md\S*) : (\S+)")
-COUNT_RE = re.compile(r"\[(\d+)/(\d+)\] \[([U_]+)\]")
 
 Judged = tuple[Measurement, Status]
 
@@ -64,11 +66,13 @@ class HealthVerifier(Verifier):
         for path in paths:
             measured.append(_disk(ctx, path, service, failures))
         measured += _load(proc, service) + _memory(proc, service) + _temps(sys_root, service)
-        raid_status, raid_notes = mdstat(proc / "mdstat")
+        raid_status, raid_notes = mdstat(
+            proc / "mdstat", sys_root, ctx.server.settings.raid.rotating
+        )
         if raid_status == Status.CRITICAL:
             failures += raid_notes
         profile = from_checks(failures, "healthy", measured)
-        if raid_status == Status.WARNING:  # recovering: no failure, but not healthy either
+        if raid_status == Status.WARNING:  # recovering, mismatches: not failed, not healthy
             summary = "; ".join([*raid_notes, profile.summary])
             return Profile(worst([profile.status, raid_status]), summary, profile.measurements)
         return profile
@@ -137,26 +141,50 @@ def _temps(sys_root: Path, service: ServiceDef) -> list[Judged]:
     return found
 
 
-def mdstat(path: Path) -> tuple[Status, list[str]]:
-    """The worst state of the arrays in /proc/mdstat and a note for each array not clean."""
+def mdstat(
+    path: Path,
+    sys_root: Path | None = None,
+    rotating: Mapping[str, tuple[int, ...]] | None = None,
+) -> tuple[Status, list[str]]:
+    """The worst state of the arrays in /proc/mdstat (raid/mdstat.py) and a note for each
+    array not clean: inactive or degraded is CRITICAL, a resync, recovery or reshape is
+    WARNING, a mismatch_cnt > 0 after the last check (sysfs) is WARNING. An empty slot of
+    `rotating` ([raid.rotating]: a backup disk taken away, docs/backup.md) is expected."""
     try:
-        lines = path.read_text().splitlines()
-    except OSError:
+        stat = md_parse.read(path)
+    except FormatError as exc:
+        return Status.WARNING, [f"RAID state unreadable: {exc}"]
+    if stat is None:
         return Status.OK, []
     statuses, notes = [Status.OK], []
-    name = ""
-    for line in lines:
-        if m := ARRAY_RE.match(line):
-            name = m.group(1)
-            if m.group(2) != "active":
-                statuses.append(Status.CRITICAL)
-                notes.append(f"{name} is {m.group(2)}")
-        elif name and (m := COUNT_RE.search(line)):
-            wanted, working, disks = int(m.group(1)), int(m.group(2)), m.group(3)
-            if working < wanted or "_" in disks:
-                statuses.append(Status.CRITICAL)
-                notes.append(f"{name} degraded: {working}/{wanted} disks [{disks}]")
-        elif name and re.search(r"\b(recovery|resync|reshape)\b", line):
+    for array in stat.arrays:
+        name = array.name
+        if not array.active:
+            statuses.append(Status.CRITICAL)
+            notes.append(f"{name} is inactive")
+            continue
+        expected = (rotating or {}).get(name, ())
+        missing = [n for n in array.empty_slots if n not in expected]
+        faulty = [m.name for m in array.members if m.faulty]
+        if missing or faulty:
+            statuses.append(Status.CRITICAL)
+            note = f"{name} degraded: {array.working}/{array.raid_disks} disks [{array.status}]"
+            notes.append(note + (f", faulty {' '.join(faulty)}" if faulty and not missing else ""))
+        elif array.empty_slots:
+            notes.append(f"{name}: rotating slot {list(array.empty_slots)} empty (expected)")
+        p = array.progress
+        if p is not None and p.waiting is None and p.action in ("resync", "recovery", "reshape"):
             statuses.append(Status.WARNING)
-            notes.append(f"{name}: {line.strip()}")
+            notes.append(f"{name}: {p.action} {p.percent}% (finish in {p.finish_min} min)")
+        if sys_root is not None and md_sysfs.md_dir(sys_root, name).is_dir():
+            try:
+                attrs = md_sysfs.read(sys_root, name)
+            except FormatError as exc:
+                statuses.append(Status.WARNING)
+                notes.append(f"{name}: sysfs unreadable: {exc}")
+                continue
+            last = attrs.last_sync_action
+            if attrs.mismatch_cnt > 0 and last in ("check", "repair") and not attrs.syncing:
+                statuses.append(Status.WARNING)
+                notes.append(f"{name}: mismatch_cnt {attrs.mismatch_cnt} after the last {last}")
     return worst(statuses), notes
