@@ -18,6 +18,7 @@ from tests.alerts.conftest import Sink, free_port
 from atlas_ha.context import Server
 from atlas_ha.daemon.loop import Daemon
 from atlas_ha.lab.group import SimGroup
+from atlas_ha.report import events
 from atlas_ha.report.alerts import store
 from atlas_ha.report.alerts.model import REACHABILITY, utc
 from atlas_ha.report.alerts.observe import Watermarks, observe
@@ -117,6 +118,10 @@ def test_results_become_one_mail_after_the_threshold_and_a_resolved_mail(
     assert smtp_sink.received[-1].message["Subject"].startswith("[ATLAS] ATLAS resolved:")
     record = store.deliveries(server.sid)
     assert [(r["channel"], r["outcome"]) for r in record] == [("mail", "sent"), ("mail", "sent")]
+    # each delivery is in the event log too, beside the state changes it was about
+    logged = [e for e in events.read(server.sid, server.role()).events if e["type"] == "alert"]
+    assert [(e["channel"], e["outcome"]) for e in logged] == [("mail", "sent"), ("mail", "sent")]
+    assert "ATLAS problem" in logged[0]["title"]
 
 
 def test_an_unreachable_mail_server_is_recorded_retried_with_backoff_and_reported(

@@ -18,6 +18,7 @@ from typing import Any
 from atlas_ha.context import Server
 from atlas_ha.errors import AlertRulesError, AtlasError
 from atlas_ha.layout.atomic import read_text_or_none, write_if_changed
+from atlas_ha.report import events
 from atlas_ha.report.alerts import store
 from atlas_ha.report.alerts.deliver import Built, build, deliver, send_test
 from atlas_ha.report.alerts.engine import evaluate
@@ -115,7 +116,19 @@ class AlertRounds:
             outcome.held = sorted(k for k, v in state.engine.subjects.items() if v.held)
             store.save(sid, state)
         store.record(sid, outcome.attempts)
+        _to_event_log(server, outcome.attempts)
         return outcome
+
+
+def _to_event_log(server: Server, attempts: list[dict[str, Any]]) -> None:
+    """Every delivery attempt also goes to the event log (report/events.py), beside the
+    state changes it was about: channel, outcome, the alert's title and the error."""
+    if not attempts:
+        return
+    role = server.role()
+    for a in attempts:
+        extra = {k: a[k] for k in ("title", "error", "retry_in") if k in a}
+        events.alert(server.sid, role, a["at"], a["channel"], a["outcome"], **extra)
 
 
 # -- the CLI's library functions ---------------------------------------------------------------
