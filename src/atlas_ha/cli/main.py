@@ -10,6 +10,7 @@ from pathlib import Path
 
 from atlas_ha import __version__
 from atlas_ha.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_SYSTEM, AtlasError
+from atlas_ha.ops.run import program_of, run_command
 from atlas_ha.text import show_names_on
 
 # the module registering each command; only the one named is imported (a partner's forced
@@ -31,6 +32,8 @@ MODULES = {
     "verify": "verify_cmds",
     "services": "verify_cmds",
     "demo": "demo_cmd",
+    "logs": "logs_cmds",
+    "crashes": "crashes_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -41,6 +44,8 @@ ORDER = (
     "daemon_cmds",
     "verify_cmds",
     "demo_cmd",
+    "logs_cmds",
+    "crashes_cmds",
 )
 
 
@@ -75,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     show_names_on(sys.stdout, sys.stderr)  # a file name's non-UTF-8 bytes print as \xNN
     try:
         args = build_parser(argv).parse_args(argv)
-        result: int = args.handler(args)
+        words = list(sys.argv[1:] if argv is None else argv)
+        result: int = run_command(
+            args.config, program_of(vars(args)), lambda: args.handler(args), words
+        )
     except AtlasError as exc:
         print(f"atlas-ha: error: {exc}", file=sys.stderr)
         return exc.exit_code
