@@ -92,7 +92,7 @@ def record_exception(settings: Settings, exc: BaseException, run: RunInfo) -> st
         setattr(exc, RECORDED, True)
     try:
         return _record(settings, signature.of_exception(exc), "exception", run)
-    except Exception as err:  # noqa: BLE001 (a failing store must not mask the crash)
+    except Exception as err:  # a failing store must not mask the crash it records
         print(f"atlas-ha: crash not recorded in the store: {err}", file=sys.stderr)
         return None
 

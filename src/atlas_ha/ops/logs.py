@@ -93,7 +93,7 @@ class RunHandler(logging.Handler):
             line = (
                 f"{stamp(self.clock.now())} {record.levelname} {self.run_id} {record.getMessage()}"
             )
-        except Exception:  # noqa: BLE001 (an unformattable record: logging reports it)
+        except Exception:  # an unformattable record: logging reports it (handleError)
             self.handleError(record)
             return
         self.write_line(line)
