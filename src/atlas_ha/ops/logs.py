@@ -90,27 +90,32 @@ class RunHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = (
-                f"{stamp(self.clock.now())} {record.levelname} {self.run_id} {record.getMessage()}"
-            )
+            message = record.getMessage()
         except Exception:  # an unformattable record: logging reports it (handleError)
             self.handleError(record)
             return
-        self.write_line(line)
+        self.write(record.levelname, message, console=getattr(record, "console", True))
 
-    def write_line(self, line: str) -> None:
-        data = (line.rstrip("\n").replace("\n", "\n    ") + "\n").encode("utf-8", "surrogateescape")
+    def write(self, level: str, message: str, console: bool = True) -> None:
+        """The file gets `<UTC timestamp> <LEVEL> <run id> <message>`; the console the message
+        as the program said it (the wrapper's own start and exit lines only in the file),
+        and the whole line once the file failed (nothing is lost)."""
+        line = f"{stamp(self.clock.now())} {level} {self.run_id} {message}"
         if self.to_file and not self.degraded:
+            data = line.rstrip("\n").replace("\n", "\n    ") + "\n"
             try:
-                self._append(data)
+                self._append(data.encode("utf-8", "surrogateescape"))
             except OSError as exc:
                 self._degrade(exc)
-        if self.to_console or self.degraded:
-            with contextlib.suppress(OSError, ValueError):  # no console left: nothing to do
-                sys.stderr.buffer.write(data) if hasattr(
-                    sys.stderr, "buffer"
-                ) else sys.stderr.write(data.decode())
-                sys.stderr.flush()
+        if self.degraded:
+            self._console(line)
+        elif self.to_console and console:
+            self._console(message)
+
+    @staticmethod
+    def _console(text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # no console left: nothing to do
+            print(text, file=sys.stderr, flush=True)
 
     def _append(self, data: bytes) -> None:
         path = self.file_for(self.clock.now())
@@ -128,13 +133,10 @@ class RunHandler(logging.Handler):
         where = exc.filename or self._path or self.esd.logs_dir
         self.degraded = f"{where}: {exc.strerror or exc}"
         self._close()
-        notice = (
+        self._console(
             f"{stamp(self.clock.now())} WARNING {self.run_id} log file unusable ({self.degraded}):"
-            " logging to the console for the rest of this run\n"
+            " logging to the console for the rest of this run"
         )
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(notice)
-            sys.stderr.flush()
         self.on_degraded(self.degraded)
 
     def _close(self) -> None:

@@ -92,8 +92,8 @@ class Run:
     degraded: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    def log(self, text: str, level: str = "INFO") -> None:
-        self.logger.log(LEVELS.get(level, logging.INFO), text)
+    def log(self, text: str, level: str = "INFO", console: bool = True) -> None:
+        self.logger.log(LEVELS.get(level, logging.INFO), text, extra={"console": console})
 
     @property
     def log_file(self) -> Path | None:
@@ -195,7 +195,7 @@ def run(
             first = True
     stack.append(run_)
     shown = " ".join(argv) if argv else program
-    run_.log(f"start {shown} ({origin}; atlas-ha {__version__}; pid {os.getpid()})")
+    run_.log(f"start {shown} ({origin}; atlas-ha {__version__}; pid {os.getpid()})", console=False)
     claim: start.PidClaim | None = None
     try:
         if settings is not None:
@@ -216,7 +216,8 @@ def run(
         if claim is not None:
             claim.release()
         level = "INFO" if run_.exit_code == 0 else "WARNING"
-        run_.log(f"exit {run_.exit_code} after {clock.monotonic() - began:.3f} s", level)
+        took = clock.monotonic() - began
+        run_.log(f"exit {run_.exit_code} after {took:.3f} s", level, console=False)
         stack.pop()
         _finish(settings, run_, first, clock)
 
@@ -254,7 +255,7 @@ def handover(what: str) -> None:
     saying so (an exec'd rsync writes no closing line of ours)."""
     run_ = current()
     if run_ is not None:
-        run_.log(f"exec {what}: the run continues as that program")
+        run_.log(f"exec {what}: the run continues as that program", console=False)
         if run_.handler is not None:
             run_.handler.close()
 
