@@ -40,7 +40,7 @@ def settings_in(tmp: Path, **tables: object) -> Settings:
 def a_crash(kind: type[Exception] = ValueError) -> Crash:
     try:
         raise kind("boom")
-    except Exception as exc:  # noqa: BLE001 (the test's own fault)
+    except Exception as exc:
         return of_exception(exc)
 
 

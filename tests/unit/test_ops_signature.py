@@ -44,7 +44,7 @@ def install(base: Path, version: str, shift: int, name: str = "sentryfault") -> 
 
 
 def crash_of(module: ModuleType, path: str, kind: type[Exception] = ValueError) -> Crash:
-    with pytest.raises(Exception) as caught:  # noqa: PT011 (any: the signature is the test)
+    with pytest.raises(Exception) as caught:
         module.load(path, kind)
     return of_exception(caught.value)
 
