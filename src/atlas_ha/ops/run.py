@@ -202,7 +202,7 @@ def run(
             if first:
                 _hooks.append(crash.install_hooks(settings, lambda: _info(), log_line))
             _scan(settings, run_)
-            claim = start.check(settings, program, origin, run_.log)
+            claim = start.check(settings, program, origin, lambda lvl, text: run_.log(text, lvl))
         yield run_
     except BaseException as exc:
         run_.exit_code = exit_code_of(exc)
