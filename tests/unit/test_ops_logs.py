@@ -150,4 +150,4 @@ def test_finished_logs_are_compressed_beside_and_the_oldest_removed(tmp_path: Pa
         b"line 3\n" * 100
     )
     assert not [n for n in left if ".atlas-tmp." in n]  # written atomically, nothing left over
-    assert list(logs.lines(esd.logs_dir / (names[1].name + ".gz")))[0] == "line 1"
+    assert next(logs.lines(esd.logs_dir / (names[1].name + ".gz"))) == "line 1"
