@@ -106,6 +106,7 @@ WRITER = textwrap.dedent(
 
 def test_two_writers_across_midnight_lose_no_line(tmp_path: Path) -> None:
     esd = tmp_path / "esd"
+    esd.mkdir()
     count, step = 3000, 0.001  # 3 s of faked time each, midnight in the middle
     script = WRITER.format(src=str(SRC), esd=str(esd), start=MIDNIGHT - 1.5, step=step, count=count)
     procs = [subprocess.Popen([sys.executable, "-c", script, str(n)]) for n in (1, 2)]
@@ -151,3 +152,11 @@ def test_finished_logs_are_compressed_beside_and_the_oldest_removed(tmp_path: Pa
     )
     assert not [n for n in left if ".atlas-tmp." in n]  # written atomically, nothing left over
     assert next(logs.lines(esd.logs_dir / (names[1].name + ".gz"))) == "line 1"
+
+
+def test_a_missing_esd_data_is_never_made_by_a_run(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path, logs={"destination": "file"})
+    settings.esd_data.rmdir()  # not set up yet, or its disk not mounted
+    with run(settings, "boot") as this:
+        this.log("to the console")
+    assert not settings.esd_data.exists()

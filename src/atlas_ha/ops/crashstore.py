@@ -83,7 +83,7 @@ class CrashStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, exist_ok=True)  # in ESD_DATA, never making it
             self.db = sqlite3.connect(path, timeout=30.0)
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:

@@ -121,7 +121,7 @@ class RunHandler(logging.Handler):
         path = self.file_for(self.clock.now())
         if path != self._path or self._fd is None:
             self._close()
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(exist_ok=True)  # ESD_DATA/logs, never ESD_DATA itself
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
             self._path = path
         view = memoryview(data)
@@ -267,8 +267,13 @@ def _free_or_none(path: Path) -> int | None:
 
 
 def select(esd: EsdData, program: str | None, run_id: str | None) -> list[LogFile]:
-    """The logs of `program` (all when None) holding run `run_id` (when given), oldest first."""
-    logs = [log for log in log_files(esd) if program is None or log.program == program]
+    """The logs of `program` (all when None) holding run `run_id` (when given), oldest first;
+    not the asking process's own."""
+    logs = [
+        log
+        for log in log_files(esd)
+        if (program is None or log.program == program) and log.pid != os.getpid()
+    ]
     if not logs:
         known = sorted({log.program for log in log_files(esd)})
         raise NoLogsError(

@@ -25,7 +25,6 @@ def emit_alert(settings: Settings, kind: str, text: str, **details: Any) -> bool
     line = json.dumps(record, sort_keys=True, default=str) + "\n"
     path = EsdData(settings.esd_data).events_file
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode())  # one write: appended whole, whoever else appends

@@ -139,6 +139,8 @@ def _make_run(settings: Settings | None, program: str, origin: str, clock: Clock
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
     to_file, to_console = destination(settings, origin)
+    if to_file and settings is not None and not settings.esd_data.is_dir():
+        to_file, to_console = False, True  # no ESD_DATA yet (init) or not mounted: not made
     handler = None
     run_ = Run(program, origin, run_id, settings, logger, None, started)
     if to_file or to_console:
@@ -240,6 +242,7 @@ def _finish(settings: Settings | None, run_: Run, first: bool, clock: Clock) -> 
     if run_.handler is not None:
         run_.logger.removeHandler(run_.handler)
         run_.handler.close()
+    logging.Logger.manager.loggerDict.pop(run_.logger.name, None)  # a daemon runs many
     if first:
         with _lock:
             _root.clear()

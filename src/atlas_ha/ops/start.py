@@ -144,8 +144,10 @@ def claim(settings: Settings, program: str) -> tuple[PidClaim, list[Finding]]:
     """Claim `program`'s PID file if it is a single-instance program."""
     if program not in settings.limits.single_instance:
         return PidClaim(None), []
+    if not settings.esd_data.is_dir():
+        return PidClaim(None), []  # no ESD_DATA (not set up, not mounted): never made here
     path = program_pid_file(settings.esd_data, program)
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     found: list[Finding] = []
     for _attempt in range(3):
         try:
