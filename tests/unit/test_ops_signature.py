@@ -29,10 +29,13 @@ FAULTY = textwrap.dedent(
 )
 
 
-def install(base: Path, version: str, shift: int, name: str = "sentryfault") -> ModuleType:
-    """The module `name` installed under base/<version>/lib/python3/site-packages (`shift`
-    blank lines and a comment more at its top: every line number moves), imported."""
-    where = base / version / "lib" / "python3" / "site-packages" / f"{name}.py"
+def install(base: Path, version: str, shift: int, site: bool = True) -> ModuleType:
+    """The module sentrypkg.fault installed under base/<version>/lib/python3/site-packages
+    (or, not `site`, base/<version>/), with `shift` blank lines more at its top (every line
+    number moves), imported."""
+    name = "sentrypkg.fault"
+    top = base / version / "lib" / "python3" / "site-packages" if site else base / version
+    where = top / "sentrypkg" / "fault.py"
     where.parent.mkdir(parents=True)
     where.write_text("# installed copy\n" + "\n" * shift + FAULTY)
     spec = importlib.util.spec_from_file_location(name, where)
@@ -53,7 +56,7 @@ def test_the_same_fault_from_two_install_paths_and_versions_is_one_signature(
     tmp_path: Path,
 ) -> None:
     old = install(tmp_path / "a" / "opt" / "atlas-ha" / "bin", "0.1.0", shift=0)
-    new = install(tmp_path / "b" / "srv" / "venvs", "0.2.0-test", shift=7)
+    new = install(tmp_path / "b" / "srv" / "atlas-ha", "0.2.0-test", shift=7, site=False)
     one = crash_of(old, "/tmp/pytest-1/x.conf")
     two = crash_of(new, "/var/tmp/other-99/y.conf")
     assert one.raw != two.raw  # the raw tracebacks differ: paths, line numbers, messages
@@ -62,7 +65,7 @@ def test_the_same_fault_from_two_install_paths_and_versions_is_one_signature(
     assert one.cleaned == two.cleaned
     for machine_specific in ("line ", "/tmp", "0x7f", "0.1.0", "0.2.0", str(tmp_path)):
         assert machine_specific not in one.cleaned, machine_specific
-    assert "sentryfault:load: raise kind(" in one.cleaned
+    assert "sentrypkg.fault:load: raise kind(" in one.cleaned
     assert "exception ValueError" in one.cleaned and "which caused" in one.cleaned
     assert Crash.verify(one.signature, one.cleaned)
 
