@@ -25,6 +25,13 @@
     ├── PluginError                17  a backend (transport, aspect, verifier kind, listener)
     │   │                              is not installed, or cannot load (plugins.py)
     │   └── UnknownKindError       18  a service names a verifier kind that is not installed
+    ├── StartRefusedError          40  the start handler refused a run: running it would be
+    │                                  unsafe (SID_DATA below its free-space limit; ops/start.py)
+    ├── CrashStoreError            41  the crash-signature store cannot be read or written
+    ├── BundleFormatError          42  a line of an imported crash-signature bundle is malformed
+    │                                  (names the file and line; nothing is imported)
+    ├── UnknownSignatureError      43  no crash signature (or prefix) of that name in the store
+    ├── NoLogsError                44  `atlas-ha logs`: no log of that program or run
     └── RaidError                  46  a RAID operation refused or failed (raid/rotate.py):
                                        names the array, the member and what was expected
 
@@ -180,3 +187,36 @@ class RaidError(AtlasError):
     expected."""
 
     exit_code = 46
+
+
+class StartRefusedError(AtlasError):
+    """The start handler (ops/start.py) refused a run: a limit of `[limits]` is crossed where
+    running would be unsafe (e.g. a SyncCycle or Create into a SID_DATA below its free-space
+    limit). Names the limit, the measured value and the path."""
+
+    exit_code = 40
+
+
+class CrashStoreError(AtlasError):
+    """The crash-signature store (ESD_DATA/crashes) cannot be opened, read or written."""
+
+    exit_code = 41
+
+
+class BundleFormatError(AtlasError):
+    """A line of a crash-signature bundle (`atlas-ha crashes import`) is not what a bundle
+    holds; names the file, the line and what was expected. Nothing of the bundle is merged."""
+
+    exit_code = 42
+
+
+class UnknownSignatureError(AtlasError):
+    """No crash signature of that name (or unique prefix) in the store."""
+
+    exit_code = 43
+
+
+class NoLogsError(AtlasError):
+    """`atlas-ha logs`: no log file of that program, or no line of that run."""
+
+    exit_code = 44

@@ -32,6 +32,29 @@ Hook events: after_identity_install, before_create, after_install, after_cycle.
     results_stale = 900                 # seconds: an older check result is UNKNOWN (stale)
     heartbeat_stale = 60                # seconds: an older daemon heartbeat: not alive
     events_keep_days = 90               # the event log and its roll-ups keep this many days
+Operations (ops/, docs/operating.md)::
+
+    [logs]                              # the run wrapper (ops/run.py)
+    destination = "both"                # console | file | both | none (locally started runs)
+    remote_destination = "both"         # ... of runs a partner requested (ssh-command, serve)
+    daily = ["daemon-run"]              # programs with one log a day; others: one per run
+    keep_files = 1000                   # retention: at most this many finished logs ...
+    keep_mb = 500                       # ... of at most this many MiB together ...
+    min_free_mb = 64                    # ... and old ones go while ESD_DATA has less free
+
+    [limits]                            # the start handler (ops/start.py)
+    sid_min_free_mb = 32                # below: refuse the runs that write SID_DATA
+    esd_min_free_mb = 16                # below: warn (ESD_DATA), as for:
+    root_min_free_mb = 16               # the system root's filesystem
+    min_available_memory_mb = 32        # MemAvailable
+    max_load_per_cpu = 8.0              # the 1-minute load average / CPUs
+    single_instance = ["daemon-run", "sync-cycle", "boot"]  # a second one: warn
+
+    [crashes]                           # the crash handler (ops/crash.py)
+    core_dir = "/var/lib/atlas-ha/cores"  # where services' core files appear (no coredumpctl)
+    coredumpctl = "auto"                # auto | yes | no
+    max_core_mb = 512                   # bigger cores are recorded but not stored
+    remove_cores = true                 # remove a core from core_dir once stored
 """
 
 from __future__ import annotations
@@ -63,6 +86,9 @@ TOP_KEYS = {
     "receive",  # [receive]: layout.policy
     "report",  # [report]: report/ (status model, event log)
     "raid",  # [raid]: RaidSettings
+    "logs",  # [logs], [limits], [crashes]: operations (ops/)
+    "limits",
+    "crashes",
 }
 SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min"}
 
@@ -129,6 +155,9 @@ class Settings:
     receive: policy.ReceivePolicy = field(default_factory=policy.ReceivePolicy)
     report: ReportSettings = field(default_factory=ReportSettings)
     raid: RaidSettings = field(default_factory=RaidSettings)
+    logs: LogSettings = field(default_factory=lambda: LogSettings())
+    limits: Limits = field(default_factory=lambda: Limits())
+    crashes: CrashSettings = field(default_factory=lambda: CrashSettings())
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -216,6 +245,9 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         receive=policy.parse_table(data.get("receive", {}), path),
         report=_report(data.get("report", {}), path),
         raid=_raid(data.get("raid", {}), path),
+        logs=_logs(data.get("logs", {}), path),
+        limits=_limits(data.get("limits", {}), path),
+        crashes=_crashes(data.get("crashes", {}), path, base),
     )
 
 
@@ -335,6 +367,145 @@ def _hooks(
         per_role[role] = _commands(table, path, f"hooks.roles.{role}")
     common = _commands({k: v for k, v in raw.items() if k != "roles"}, path, "hooks")
     return common, per_role
+
+
+# --- operations: [logs], [limits], [crashes] (ops/; docs/operating.md) ---
+
+DESTINATIONS = ("console", "file", "both", "none")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    destination: str = "both"
+    remote_destination: str = "both"
+    daily: tuple[str, ...] = ("daemon-run",)
+    keep_files: int = 1000
+    keep_mb: int = 500
+    min_free_mb: int = 64
+
+
+@dataclass(frozen=True)
+class Limits:
+    sid_min_free_mb: int = 32
+    esd_min_free_mb: int = 16
+    root_min_free_mb: int = 16
+    min_available_memory_mb: int = 32
+    max_load_per_cpu: float = 8.0
+    single_instance: tuple[str, ...] = ("daemon-run", "sync-cycle", "boot")
+
+
+@dataclass(frozen=True)
+class CrashSettings:
+    core_dir: Path | None = None
+    coredumpctl: str = "auto"
+    max_core_mb: int = 512
+    remove_cores: bool = True
+
+
+def _table(raw: object, path: Path, name: str, keys: set[str]) -> dict[str, object]:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: [{name}] must be a table")
+    unknown = set(raw) - keys
+    if unknown:
+        raise SettingsError(
+            f"{path}: [{name}] unknown keys {sorted(unknown)}; expected {sorted(keys)}"
+        )
+    return raw
+
+
+def _count(table: dict[str, object], key: str, default: int, path: Path, name: str) -> int:
+    value = table.get(key, default)
+    if type(value) is not int or value < 0:
+        raise SettingsError(f"{path}: [{name}] {key} = a non-negative integer, got {value!r}")
+    return value
+
+
+def _names(
+    table: dict[str, object], key: str, default: tuple[str, ...], path: Path, name: str
+) -> tuple[str, ...]:
+    value = table.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SettingsError(f"{path}: [{name}] {key} = a list of program names, got {value!r}")
+    return tuple(value)
+
+
+def _choice(
+    table: dict[str, object],
+    key: str,
+    default: str,
+    choices: tuple[str, ...],
+    path: Path,
+    name: str,
+) -> str:
+    value = table.get(key, default)
+    if value not in choices:
+        raise SettingsError(f"{path}: [{name}] {key} = one of {list(choices)}, got {value!r}")
+    return str(value)
+
+
+def _logs(raw: object, path: Path) -> LogSettings:
+    d = LogSettings()
+    t = _table(
+        raw,
+        path,
+        "logs",
+        {"destination", "remote_destination", "daily", "keep_files", "keep_mb", "min_free_mb"},
+    )
+    return LogSettings(
+        destination=_choice(t, "destination", d.destination, DESTINATIONS, path, "logs"),
+        remote_destination=_choice(
+            t, "remote_destination", d.remote_destination, DESTINATIONS, path, "logs"
+        ),
+        daily=_names(t, "daily", d.daily, path, "logs"),
+        keep_files=_count(t, "keep_files", d.keep_files, path, "logs"),
+        keep_mb=_count(t, "keep_mb", d.keep_mb, path, "logs"),
+        min_free_mb=_count(t, "min_free_mb", d.min_free_mb, path, "logs"),
+    )
+
+
+def _limits(raw: object, path: Path) -> Limits:
+    d = Limits()
+    keys = {
+        "sid_min_free_mb",
+        "esd_min_free_mb",
+        "root_min_free_mb",
+        "min_available_memory_mb",
+        "max_load_per_cpu",
+        "single_instance",
+    }
+    t = _table(raw, path, "limits", keys)
+    load = t.get("max_load_per_cpu", d.max_load_per_cpu)
+    if type(load) not in (int, float) or not 0 < float(load) < 1e6:  # type: ignore[arg-type]
+        raise SettingsError(f"{path}: [limits] max_load_per_cpu = a positive number, got {load!r}")
+    return Limits(
+        sid_min_free_mb=_count(t, "sid_min_free_mb", d.sid_min_free_mb, path, "limits"),
+        esd_min_free_mb=_count(t, "esd_min_free_mb", d.esd_min_free_mb, path, "limits"),
+        root_min_free_mb=_count(t, "root_min_free_mb", d.root_min_free_mb, path, "limits"),
+        min_available_memory_mb=_count(
+            t, "min_available_memory_mb", d.min_available_memory_mb, path, "limits"
+        ),
+        max_load_per_cpu=float(load),  # type: ignore[arg-type]
+        single_instance=_names(t, "single_instance", d.single_instance, path, "limits"),
+    )
+
+
+def _crashes(raw: object, path: Path, base: Path) -> CrashSettings:
+    d = CrashSettings()
+    t = _table(raw, path, "crashes", {"core_dir", "coredumpctl", "max_core_mb", "remove_cores"})
+    core_dir = t.get("core_dir")
+    if core_dir is not None and (not isinstance(core_dir, str) or not core_dir):
+        raise SettingsError(f"{path}: [crashes] core_dir = a directory path, got {core_dir!r}")
+    remove = t.get("remove_cores", d.remove_cores)
+    if not isinstance(remove, bool):
+        raise SettingsError(f"{path}: [crashes] remove_cores = true or false, got {remove!r}")
+    return CrashSettings(
+        core_dir=(base / core_dir).resolve() if isinstance(core_dir, str) else None,
+        coredumpctl=_choice(
+            t, "coredumpctl", d.coredumpctl, ("auto", "yes", "no"), path, "crashes"
+        ),
+        max_core_mb=_count(t, "max_core_mb", d.max_core_mb, path, "crashes"),
+        remove_cores=remove,
+    )
 
 
 def render(s: Settings) -> str:

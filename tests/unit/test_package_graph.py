@@ -19,6 +19,7 @@ LAYERS = [
     {"layout"},
     {"settings"},
     {"context"},
+    {"ops"},
     {"hooks", "converters", "transport", "raid"},
     {"sync"},
     {"verifier"},

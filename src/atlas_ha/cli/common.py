@@ -11,12 +11,13 @@ from typing import Any
 from atlas_ha.context import Server
 from atlas_ha.faults import Faults
 from atlas_ha.model import ROLE_RE
+from atlas_ha.ops.run import log_line
 from atlas_ha.settings import load, locate
 
 
 def server_from(args: argparse.Namespace) -> Server:
     settings = load(locate(args.config))
-    return Server(settings, faults=Faults.from_environ(settings.name))
+    return Server(settings, faults=Faults.from_environ(settings.name), log=log_line)
 
 
 def print_json(data: Any) -> None:

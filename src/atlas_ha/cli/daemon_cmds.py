@@ -48,15 +48,13 @@ def register_suspend(sync: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
+    from atlas_ha.ops.run import log_line
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
-
-    def log(line: str) -> None:
-        print(line, flush=True)
-
-    control.run(server_from(args), args.interval, stop, log, not args.no_verifier, args.replan)
+    server = server_from(args)
+    control.run(server, args.interval, stop, log_line, not args.no_verifier, args.replan)
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from atlas_ha import __version__
 from atlas_ha.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_SYSTEM, AtlasError
+from atlas_ha.ops.run import program_of, run_command
 from atlas_ha.text import show_names_on
 
 # the module registering each command; only the one named is imported (a partner's forced
@@ -35,6 +36,8 @@ MODULES = {
     "events": "events_cmds",
     "check": "check_cmds",
     "raid": "raid_cmds",
+    "logs": "logs_cmds",
+    "crashes": "crashes_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -49,6 +52,8 @@ ORDER = (
     "events_cmds",
     "check_cmds",
     "raid_cmds",
+    "logs_cmds",
+    "crashes_cmds",
 )
 
 
@@ -83,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     show_names_on(sys.stdout, sys.stderr)  # a file name's non-UTF-8 bytes print as \xNN
     try:
         args = build_parser(argv).parse_args(argv)
-        result: int = args.handler(args)
+        words = list(sys.argv[1:] if argv is None else argv)
+        result: int = run_command(
+            args.config, program_of(vars(args)), lambda: args.handler(args), words
+        )
     except AtlasError as exc:
         print(f"atlas-ha: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
-from atlas_ha.errors import AtlasError
+from atlas_ha.errors import EXIT_DIFFERENCES, AtlasError
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.ops.run import run as wrapped_run
 from atlas_ha.report.alerts.round import AlertRounds
 from atlas_ha.report.recorder import record_after_turn
 from atlas_ha.sync.cycle import cycle
@@ -69,7 +70,9 @@ class Daemon:
         if flag is not None:
             return f"suspended by {flag.get('by')} ({flag.get('reason')}): no SyncCycle"
         try:
-            report = cycle(server, self.keep)
+            with wrapped_run(server.settings, "sync-cycle", clock=server.clock) as this_run:
+                report = cycle(server, self.keep)
+                this_run.exit_code = 0 if report.all_equal else EXIT_DIFFERENCES
         except AtlasError as exc:
             return f"SyncCycle failed: {exc}"
         states = ", ".join(f"{c.sec} {c.state}" for c in report.compare) or "no SECs"

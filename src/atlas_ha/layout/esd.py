@@ -14,6 +14,8 @@ envs.toml describes every EnvVersion up to EnvID (and nothing newer)::
 
 from __future__ import annotations
 
+import re
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,15 @@ from atlas_ha.errors import FormatError, ServerStateError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.model import check_env, toml_line
+
+# run logs (SPEC 7.2, ops/logs.py): <program>.<UTC timestamp>.<pid>.<origin>.log per run, or
+# <program>.<YYYY-MM-DD>.<origin>.log per day; finished ones compressed to NAME.gz
+LOG_NAME_RE = re.compile(
+    r"^(?P<program>[a-z][a-z0-9-]*)\."
+    r"(?:(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.(?P<pid>[1-9][0-9]*)|(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2}))"
+    r"\.(?P<origin>local|remote)\.log(?P<gz>\.gz)?$"
+)
+ORIGINS = ("local", "remote")
 
 ENV_KEYS = {"description", "device", "sync_paths"}  # and one key per installed aspect
 
@@ -129,6 +140,32 @@ class EsdData:
     def logs_dir(self) -> Path:
         """Run logs (SPEC 7.2)."""
         return self.root / "logs"
+
+    def run_log_file(self, program: str, origin: str, started: float, pid: int) -> Path:
+        """The log of one run (SPEC 7.2): `<program>.<UTC timestamp>.<pid>.<origin>.log`."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+        return self._log_name(f"{program}.{stamp}.{pid}.{origin}.log")
+
+    def daily_log_file(self, program: str, origin: str, when: float) -> Path:
+        """The log of one UTC day of a program: `<program>.<YYYY-MM-DD>.<origin>.log`."""
+        day = time.strftime("%Y-%m-%d", time.gmtime(when))
+        return self._log_name(f"{program}.{day}.{origin}.log")
+
+    def _log_name(self, name: str) -> Path:
+        if not LOG_NAME_RE.match(name):
+            raise ServerStateError(f"{name!r}: not a log name <program>.<when>.<origin>.log")
+        return self.logs_dir / name
+
+    @property
+    def events_file(self) -> Path:
+        """Event and alert records of this server's operations (ops/notify.py), JSON lines,
+        appended; read by the alert engine once it routes them."""
+        return self.root / "events.jsonl"
+
+    @property
+    def crash_store_file(self) -> Path:
+        """The crash-signature store (SQLite; ops/crashstore.py)."""
+        return self.root / "crashes" / "crashes.sqlite"
 
     @property
     def owed_reloads_file(self) -> Path:

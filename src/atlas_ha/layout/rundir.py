@@ -1,5 +1,7 @@
 """Runtime files of this server's processes: `ESD_DATA/run/` (Bound Data, never synced).
 
+    ESD_DATA/run/<program>.pid          the PID of the running instance of a program that runs
+                                         once at a time (ops/start.py)
     ESD_DATA/run/ssh.<PID>.<random>/    one ssh connection of process PID: its ControlMaster
         m                                 socket (ControlPath) and
         ssh.log                           what ssh itself said (`ssh -E`): errors, timeouts
@@ -35,6 +37,13 @@ CONTROL_NAME_MAX = len("/ssh.4194304.abcdefgh/") + len(SOCKET)
 
 def run_dir(esd_data: Path) -> Path:
     return esd_data / "run"
+
+
+def program_pid_file(esd_data: Path, program: str) -> Path:
+    """The PID file of `program`'s running instance (ops/start.py)."""
+    if not re.match(r"^[a-z][a-z0-9-]*$", program):
+        raise ServerStateError(f"{program!r}: not a program name")
+    return run_dir(esd_data) / f"{program}.pid"
 
 
 def control_base(esd_data: Path) -> Path:

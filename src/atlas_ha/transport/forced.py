@@ -40,6 +40,7 @@ from pathlib import Path
 
 from atlas_ha.errors import RefusedError
 from atlas_ha.layout.sid import grant_file, send_grant_file
+from atlas_ha.ops.run import handover
 from atlas_ha.settings import Settings
 from atlas_ha.transport.authority import check_grant, checked_key_role
 
@@ -78,11 +79,13 @@ def forced_command(settings: Settings, role: str | None, session: Callable[[str,
         root, envs = granted_send_root(settings.sid_data, peer, key_role)
         source = checked_rsync(argv, root, peer, envs, sender=True)
         os.chdir(root)
+        handover(f"rsync --sender from {peer}")
         os.execv(RSYNC, [RSYNC, *argv[1:-1], source])  # noqa: S606 (fixed program, checked args)
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
         root, envs = granted_root(settings.sid_data, peer, key_role)
         dest = checked_rsync(argv, root, peer, envs)
         os.chdir(root)
+        handover(f"rsync receiving from {peer}")
         os.execv(RSYNC, [RSYNC, *argv[1:-1], dest])  # noqa: S606 (fixed program, checked args)
     raise RefusedError(f"refused from {peer}: {original!r} is not an atlas-ha operation")
 
