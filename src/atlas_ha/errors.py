@@ -18,9 +18,12 @@
     ├── GuardError                 16  a safety guard refused an operation that would destroy
     │                                  what it protects (a missing system root or identity, a
     │                                  mass deletion; SPEC 5.2)
-    └── PluginError                17  a backend (transport, aspect, verifier kind, listener)
-        │                              is not installed, or cannot load (plugins.py)
-        └── UnknownKindError       18  a service names a verifier kind that is not installed
+    ├── PluginError                17  a backend (transport, aspect, verifier kind, listener)
+    │   │                              is not installed, or cannot load (plugins.py)
+    │   └── UnknownKindError       18  a service names a verifier kind that is not installed
+    └── ConfigRejectedError        55  the PRI's Create refused: a service's own checker
+                                       rejects its configuration and the settings say
+                                       `[sync] rejected = "refuse"` (verifier/validate.py)
 
 Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
 parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
@@ -151,3 +154,11 @@ class UnknownKindError(PluginError):
     """A service declares a verifier kind that no installed plugin provides."""
 
     exit_code = 18
+
+
+class ConfigRejectedError(AtlasError):
+    """The PRI refuses to Create (and so to send) a configuration its service's own checker
+    rejects, because the settings say `[sync] rejected = "refuse"`; names the checker, the
+    file, the line and the checker's message."""
+
+    exit_code = 55

@@ -137,6 +137,13 @@ class EsdData:
         On the Bound Data: the services it concerns are this machine's."""
         return self.root / "owed-reloads.json"
 
+    @property
+    def validation_file(self) -> Path:
+        """The last verdict of each service's own configuration checker on this server
+        (layout/validation.py): written by the Verifier before a reload (SEC) or before
+        Create (PRI), read by Install (owed reloads), SyncUp (its answer) and Create."""
+        return self.root / "validation.json"
+
     def env_id(self) -> int:
         text = read_text_or_none(self.env_id_file)
         if text is None:
