@@ -122,6 +122,8 @@ def cycle(
             if not outcome.reached:
                 result.state, result.note = "stale", f"{outcome.cause}: {outcome.error}"
             result.rejected = list(outcome.reply.get("rejected", []))
+            for line in result.rejected:
+                server.log(f"ALERT cycle: {outcome.sec}: {line}")
         report.finished = server.clock.now()
         _record(server, report)
         ok = {"ATLAS_HA_CYCLE_OK": str(report.all_equal)}

@@ -100,7 +100,10 @@ def _with(verdict: Verdict, state: str, message: str) -> Verdict:
 def record(server: Server, role: str, verdicts: list[Verdict], names: set[str]) -> None:
     """Record `verdicts` over the earlier ones of `role`; services not in `names` (no longer
     in the services file, or no longer checked) are forgotten."""
-    kept = {n: v for n, v in validation.read(server.esd, role).items() if n in names}
+    earlier = validation.read(server.esd, role)
+    if not verdicts and not earlier:
+        return  # nothing checked, nothing to forget
+    kept = {n: v for n, v in earlier.items() if n in names}
     kept.update({v.service: v for v in verdicts})
     validation.write(server.esd, list(kept.values()))
 
