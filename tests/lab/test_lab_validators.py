@@ -126,3 +126,23 @@ def test_a_config_one_environment_rejects_is_not_reloaded_there(lab: Lab) -> Non
     assert [c["rejected"] for c in report["compare"]] == [[], []]
     assert probe(lab, "B") == "config v2"
     assert not (b.base / "esd" / "owed-reloads.json").exists()
+
+
+def sentry_details(lab: Lab, name: str) -> str:
+    out = lab.atlas(name, ["verify", "run", "--service", "sentry", "--json"], (21, 22, 23))
+    rows = json.loads(out.stdout)["results"]
+    (own,) = [r for r in rows if r["target_role"] == ROLES[name]]
+    return str(own["profile"]["details"])
+
+
+def test_an_os_upgrade_on_a_lab_server_is_drift_until_confirmed(lab: Lab) -> None:
+    b = lab.group.servers["B"]
+    assert "Env1 as recorded" in sentry_details(lab, "B")  # `init` recorded the fingerprint
+    release = b.file("/etc/os-release")
+    release.write_text('PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\nVERSION_ID="9.4"\n')
+    details = sentry_details(lab, "B")
+    assert "WARNING: environment drift since Env1 was recorded: os: " in details
+    assert "'Rocky Linux 9.4 (Blue Onyx)'" in details and "define Env2" in details
+    out = lab.atlas("B", ["env", "confirm"])
+    assert "confirmed os: " in out.stdout
+    assert "environment drift" not in sentry_details(lab, "B")
