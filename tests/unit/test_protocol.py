@@ -4,8 +4,8 @@ connection side of it (transport/base.py: `Connection.request`, `Pending`)."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import replace
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
