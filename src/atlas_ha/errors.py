@@ -32,8 +32,11 @@
     │                                  (names the file and line; nothing is imported)
     ├── UnknownSignatureError      43  no crash signature (or prefix) of that name in the store
     ├── NoLogsError                44  `atlas-ha logs`: no log of that program or run
-    └── RaidError                  46  a RAID operation refused or failed (raid/rotate.py):
-                                       names the array, the member and what was expected
+    ├── RaidError                  46  a RAID operation refused or failed (raid/rotate.py):
+    │                                  names the array, the member and what was expected
+    └── ConfigRejectedError        55  the PRI's Create refused: a service's own checker
+                                       rejects its configuration and the settings say
+                                       `[sync] rejected = "refuse"` (verifier/validate.py)
 
 Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
 parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
@@ -220,3 +223,11 @@ class NoLogsError(AtlasError):
     """`atlas-ha logs`: no log file of that program, or no line of that run."""
 
     exit_code = 44
+
+
+class ConfigRejectedError(AtlasError):
+    """The PRI refuses to Create (and so to send) a configuration its service's own checker
+    rejects, because the settings say `[sync] rejected = "refuse"`; names the checker, the
+    file, the line and the checker's message."""
+
+    exit_code = 55

@@ -7,6 +7,8 @@ Found at --config, else $ATLAS_HA_CONFIG, else /etc/atlas-ha/atlas-ha.toml::
     esd_data = "/var/lib/atlas-ha/esd"  # Bound Data: EnvID, envs.toml, converters/
     sid_data = "/srv/unbound/SID_DATA"  # Unbound Data: MasterConfig, snapshots, history
     address = "192.0.2.11"              # optional: this server's address (default: from identity)
+    checker_path = "/usr/sbin:/usr/bin" # optional: PATH of the services' configuration checkers
+                                        # and version programs (default: the caller's PATH)
 
     [transport]
     kind = "local"                      # "local" (same machine) or "ssh"
@@ -15,6 +17,8 @@ Found at --config, else $ATLAS_HA_CONFIG, else /etc/atlas-ha/atlas-ha.toml::
     [sync]                              # the deletion guard of Create and Install (SPEC 5.2)
     mass_deletion_percent = 50          # refuse to remove more than this share of the objects
     mass_deletion_min = 20              # ... when that is at least this many objects
+    rejected = "report"                 # a PRI config its checker rejects: "report" (and
+                                        # sync; the SECs check it too) or "refuse" the Create
 
     [hooks]                             # event -> commands, for every role
     after_install = ["/usr/local/sbin/reload-changed"]
@@ -89,8 +93,10 @@ TOP_KEYS = {
     "logs",  # [logs], [limits], [crashes]: operations (ops/)
     "limits",
     "crashes",
+    "checker_path",
 }
-SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min"}
+SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min", "rejected"}
+REJECTED = ("report", "refuse")
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,14 @@ class Settings:
     logs: LogSettings = field(default_factory=lambda: LogSettings())
     limits: Limits = field(default_factory=lambda: Limits())
     crashes: CrashSettings = field(default_factory=lambda: CrashSettings())
+    refuse_rejected: bool = False  # [sync] rejected = "refuse"
+    checker_path: str | None = None
+
+    def checker_env(self) -> dict[str, str] | None:
+        """The environment of a configuration checker or version program (None: ours)."""
+        if self.checker_path is None:
+            return None
+        return {**os.environ, "PATH": self.checker_path}
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -230,6 +244,13 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
     transport, options = _transport(data.get("transport", {}), path)
     hooks, role_hooks = _hooks(data.get("hooks", {}), path)
     guard = _deletion_guard(data.get("sync", {}), path)
+    sync = data.get("sync", {})
+    rejected = sync.get("rejected", "report") if isinstance(sync, dict) else None
+    if rejected not in REJECTED:
+        raise SettingsError(f"{path}: [sync] rejected = one of {REJECTED}, got {rejected!r}")
+    checker_path = data.get("checker_path")
+    if checker_path is not None and not isinstance(checker_path, str):
+        raise SettingsError(f"{path}: checker_path = a PATH string (directories joined by ':')")
     return Settings(
         name=name,
         system_root=directory("system_root", "/"),
@@ -248,6 +269,8 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         logs=_logs(data.get("logs", {}), path),
         limits=_limits(data.get("limits", {}), path),
         crashes=_crashes(data.get("crashes", {}), path, base),
+        refuse_rejected=rejected == "refuse",
+        checker_path=checker_path,
     )
 
 
@@ -323,7 +346,7 @@ def _deletion_guard(raw: object, path: Path) -> DeletionGuard:
         raise SettingsError(
             f"{path}: [sync] mass_deletion_min = a non-negative integer, got {minimum!r}"
         )
-    return DeletionGuard(percent, minimum)
+    return DeletionGuard(percent, minimum)  # `rejected`: from_dict
 
 
 def _transport(raw: object, path: Path) -> tuple[str, dict[str, str]]:

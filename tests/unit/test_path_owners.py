@@ -20,6 +20,7 @@ OWNED = (
     "suspended.json",
     "mass-deletion-allowed.json",
     "owed-reloads.json",
+    "validation.json",
     "CurrentRole",
     "VerifierResults.sqlite",
     "Rollups.sqlite",

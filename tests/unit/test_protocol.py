@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def test_an_answer_newer_than_the_offer_is_malformed() -> None:
 
 def test_fields_newer_than_the_peer_are_neither_sent_nor_read() -> None:
     assert "protocol" not in Hello.offer("mc").render(1)
-    assert Hello.offer("mc").render(2)["protocol"] == 2
+    assert Hello.offer("mc").render(2)["protocol"] == PROTOCOL_VERSION  # what we speak
     assert HelloAnswer(role="SEC1", env=1, protocol=1).render(1) == {"role": "SEC1", "env": 1}
     # read at version 1, a version field is not there: the peer speaks 1
     assert Hello.parse({"master_config": "mc", "protocol": 2}, "w", 1).protocol == 1
@@ -91,8 +92,29 @@ def test_an_op_newer_than_the_peer_is_not_sent_and_refused_when_received(
     with pytest.raises(RefusedError, match=f"syncup needs protocol {PROTOCOL_VERSION + 1}"):
         conn.request(SyncUp())
     assert [r["op"] for r in conn.sent] == ["hello"]  # nothing else went out
-    with pytest.raises(RefusedError, match="this session speaks 2"):
+    with pytest.raises(RefusedError, match=f"this session speaks {PROTOCOL_VERSION}"):
         protocol.op_of({"op": "syncup"}, "192.0.2.11", PROTOCOL_VERSION)
+
+
+def test_a_syncup_answer_tells_rejections_to_a_peer_of_protocol_3_only() -> None:
+    answer = SyncUpAnswer(
+        role="SEC1",
+        env=1,
+        converted_pri=(),
+        installed=(),
+        created=1,
+        converted_down=(),
+        sent=(1,),
+        rejected=("web: installed but rejected by nginx -t on SEC1 (Env1)",),
+    )
+    assert answer.render(3)["rejected"] == list(answer.rejected)
+    assert "rejected" not in answer.render(2)  # an older PRI never gets a field it does not know
+    raw = answer.render(3)
+    assert SyncUpAnswer.parse(raw, "w", 2).rejected == ()  # nor reads it at 2
+    assert SyncUpAnswer.parse(raw, "w", 3).rejected == answer.rejected
+    assert "rejected" not in replace(answer, rejected=()).render(3)  # optional: none, not sent
+    with pytest.raises(ReceiveError, match="rejected = a list of findings"):
+        SyncUpAnswer.parse({**raw, "rejected": "x"}, "w", 3)
 
 
 @pytest.mark.parametrize(

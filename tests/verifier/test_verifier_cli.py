@@ -243,12 +243,26 @@ def test_services_detect_proposes_a_valid_services_file(lgroup: SimGroup) -> Non
     out = cli(lgroup, "A", "services", "detect")
     assert out.returncode == 0, out.stderr
     services = {s.name: s for s in parse(out.stdout, "detect output")}
-    assert set(services) == {"web", "database", "ssh", "health", "network"}
+    assert set(services) == {"web", "database", "ssh", "sentry", "health", "network"}
     assert services["web"].kind == "http" and services["web"].install == "/usr/sbin/nginx"
     assert services["web"].configs == ("/etc/nginx/sites-enabled",)  # A is Env2
     assert services["database"].install == "/usr/lib/postgresql/15/bin/postgres"
     assert services["ssh"].configs == ("/etc/ssh/sshd_config",)
+    # each service's own checker, run against the system root ({root}), and its package
+    assert services["web"].validate == (
+        "/usr/sbin/nginx",
+        "-t",
+        "-q",
+        "-c",
+        "{root}/etc/nginx/nginx.conf",
+    )
+    assert services["web"].validate_argv(sim.root)[-1] == f"{sim.root}/etc/nginx/nginx.conf"
+    assert services["ssh"].validate == ("/usr/sbin/sshd", "-t", "-f", "{root}/etc/ssh/sshd_config")
+    assert "/usr/lib/postgresql/15/bin/postgres" in services["database"].validate
+    assert services["database"].package == "postgresql-15"
+    assert services["sentry"].kind == "sentry"  # every group gets the suspension reminder
     as_json = json.loads(cli(lgroup, "A", "services", "detect", "--json").stdout)
-    assert [p["name"] for p in as_json] == ["web", "database", "ssh", "health", "network"]
+    names = [p["name"] for p in as_json]
+    assert names == ["web", "database", "ssh", "sentry", "health", "network"]
     b = cli(lgroup, "B", "services", "detect", "--json")  # Env1: nothing installed but nginx conf
-    assert [p["name"] for p in json.loads(b.stdout)] == ["health", "network"]
+    assert [p["name"] for p in json.loads(b.stdout)] == ["sentry", "health", "network"]

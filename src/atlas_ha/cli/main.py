@@ -38,6 +38,7 @@ MODULES = {
     "raid": "raid_cmds",
     "logs": "logs_cmds",
     "crashes": "crashes_cmds",
+    "env": "env_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -54,6 +55,7 @@ ORDER = (
     "raid_cmds",
     "logs_cmds",
     "crashes_cmds",
+    "env_cmds",
 )
 
 

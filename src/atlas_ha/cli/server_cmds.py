@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.cli.common import colour_on, print_json, server_from
+from atlas_ha.context import Server
 from atlas_ha.errors import SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
 from atlas_ha.sync.boot import boot, shutdown
-from atlas_ha.sync.init import InitRequest, init, settings_for
+from atlas_ha.sync.init import InitRequest, settings_for
 from atlas_ha.sync.serve import serve_local
 from atlas_ha.system import Runner
+from atlas_ha.verifier.drift import init_and_record
 
 
 def register(sub: Any) -> None:
@@ -66,7 +68,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         master = MasterConfig.from_dict(
             {"group": args.group, "role": args.role, "partners": partners}, "--partner"
         )
-    for line in init(InitRequest(settings, args.env, master), Runner()):
+    request = InitRequest(settings, args.env, master)
+    for line in init_and_record(request, Runner(), Server(settings)):
         print(f"init: {line}")
     return 0
 

@@ -117,5 +117,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     else:
         for s in report.secs:
             print(f"{s.sec}: " + ("synced" if s.reached else f"NOT SYNCED: {s.error}"))
+        for line in report.pri_rejected:
+            print(f"PRI: {line}")
         render_compare(report.compare)
     return 0 if report.all_equal else EXIT_DIFFERENCES

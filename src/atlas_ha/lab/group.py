@@ -28,8 +28,9 @@ from atlas_ha.model import MasterConfig, Partner
 from atlas_ha.settings import load
 from atlas_ha.sync.boot import boot, shutdown
 from atlas_ha.sync.identity import IdentityResult
-from atlas_ha.sync.init import InitRequest, init, settings_for
+from atlas_ha.sync.init import InitRequest, settings_for
 from atlas_ha.system import Runner
+from atlas_ha.verifier.drift import init_and_record
 
 # Loopback: traffic sent to a simulated server by mistake never leaves this machine.
 ADDRESSES = {"PRI": "127.0.2.11", "SEC1": "127.0.2.12", "SEC2": "127.0.2.13"}
@@ -149,7 +150,8 @@ class SimGroup:
                 self.registry,
                 None,
             )
-            init(InitRequest(settings, env, master, demo_envs(env)), Runner())
+            request = InitRequest(settings, env, master, demo_envs(env))
+            init_and_record(request, Runner(), Server(settings, log=_quiet))
 
     def _write_os(self, sim: SimServer, role: str, with_config: bool) -> None:
         """The OS as installed by hand: identity in the server's own format, accounts, nginx."""
@@ -248,6 +250,10 @@ class SimGroup:
             if root.joinpath(p.lstrip("/")).exists()
         }
         return identity.parse(fmt, files)
+
+
+def _quiet(_line: str) -> None:
+    pass
 
 
 def _write(path: Path, content: bytes, mode: int, uid: int = 0) -> None:

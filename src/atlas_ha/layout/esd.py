@@ -10,14 +10,18 @@ envs.toml describes every EnvVersion up to EnvID (and nothing newer)::
     postgresql = "pgdata"          # where the PostgreSQL configuration lives (optional)
     device = "eth0"                # the interface the identity configures (default eth0)
     sync_paths = ["/etc/motd"]     # further SyncFilePathsSpecial of this environment (optional)
+    [env.1.fingerprint]            # what this EnvVersion was on this server (verifier/drift.py;
+    "os" = "Rocky Linux 9.3"       #   written by `atlas-ha init` and `atlas-ha env record|confirm`)
+    "service web" = "1.22.1-1"     #   the sentry warns when the live system differs
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,8 @@ LOG_NAME_RE = re.compile(
 )
 ORIGINS = ("local", "remote")
 
-ENV_KEYS = {"description", "device", "sync_paths"}  # and one key per installed aspect
+# and one key per installed aspect
+ENV_KEYS = {"description", "device", "sync_paths", "fingerprint"}
 
 
 def installed_aspects() -> dict[str, Any]:
@@ -55,6 +60,7 @@ class EnvDef:
     formats: dict[str, str]
     device: str = "eth0"
     sync_paths: tuple[str, ...] = field(default_factory=tuple)
+    fingerprint: dict[str, str] = field(default_factory=dict)  # recorded on this server
 
 
 REFERENCE = {
@@ -185,6 +191,13 @@ class EsdData:
         """Held by every rotate-out, rotate-in and check: one RAID operation at a time."""
         return self.root / "raid-rotation.lock"
 
+    @property
+    def validation_file(self) -> Path:
+        """The last verdict of each service's own configuration checker on this server
+        (layout/validation.py): written by the Verifier before a reload (SEC) or before
+        Create (PRI), read by Install (owed reloads), SyncUp (its answer) and Create."""
+        return self.root / "validation.json"
+
     def env_id(self) -> int:
         text = read_text_or_none(self.env_id_file)
         if text is None:
@@ -211,6 +224,14 @@ class EsdData:
                 f"found env {newer} (a server knows only its own and older)",
             )
         return defs
+
+    def write_fingerprint(self, env: int, fingerprint: dict[str, str]) -> None:
+        """Record what EnvVersion `env` is on this server (the rest of envs.toml kept)."""
+        defs = self.envs()
+        if env not in defs:
+            raise FormatError(self.envs_file, None, f"[env.{env}] (this server's EnvID)")
+        defs[env] = replace(defs[env], fingerprint=dict(fingerprint))
+        atomic_write(self.envs_file, render_envs(defs))
 
     def write(self, env_id: int, defs: dict[int, EnvDef]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -254,6 +275,11 @@ def _env_def(version: int, table: dict[str, object], where: Path) -> EnvDef:
     extra = table.get("sync_paths", [])
     if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
         raise FormatError(where, None, f"[env.{version}] sync_paths = a list of absolute paths")
+    fingerprint = table.get("fingerprint", {})
+    if not isinstance(fingerprint, dict) or not all(
+        isinstance(v, str) for v in fingerprint.values()
+    ):
+        raise FormatError(where, None, f'[env.{version}.fingerprint]: NAME = "VALUE" strings')
     device = table.get("device", "eth0")
     if not isinstance(device, str) or not device.isalnum():
         raise FormatError(where, None, f"[env.{version}] device = an interface name like eth0")
@@ -263,6 +289,7 @@ def _env_def(version: int, table: dict[str, object], where: Path) -> EnvDef:
         formats,
         device,
         tuple(paths_mod.normalise(p, where, None) for p in extra),
+        dict(fingerprint),
     )
 
 
@@ -275,5 +302,8 @@ def render_envs(defs: dict[int, EnvDef]) -> str:
         out.append(f'device = "{d.device}"')
         if d.sync_paths:
             out.append("sync_paths = [" + ", ".join(f'"{p}"' for p in d.sync_paths) + "]")
+        if d.fingerprint:
+            out += ["", f"[env.{v}.fingerprint]"]
+            out += [f"{json.dumps(k)} = {json.dumps(x)}" for k, x in sorted(d.fingerprint.items())]
         out.append("")
     return "\n".join(out)

@@ -230,6 +230,21 @@ class History:
                 self._save_recorded(stamps)
             return rev
 
+    def note(self, operation: str, role: str, env: int | str, trailers: Mapping[str, str]) -> str:
+        """A commit that changes no file: an operator's decision recorded with the others
+        (`atlas-ha env confirm`); its trailers name what was decided."""
+        with self.lock():
+            self._init()
+            self.clear_stale_locks()
+            message = (
+                f"{operation} {role}/Env{env} on {self.server}\n\n"
+                f"Atlas-Operation: {operation}\nAtlas-Role: {role}\n"
+                f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
+                + "".join(f"{key}: {value}\n" for key, value in trailers.items())
+            )
+            self.git("commit", "-q", "--no-verify", "--allow-empty", "-F", "-", input_text=message)
+            return self._head()
+
     # An area's Manifest names every tracked file of the area with its checksum (the path
     # lists too); while it is unchanged since the area was last recorded, `git add` would stage
     # nothing. The stamps live in GIT_DIR: a new repository starts without any.

@@ -41,11 +41,16 @@ class CompareResult:
     env: int
     differences: list[Difference] = field(default_factory=list)
     note: str = ""
+    rejected: list[str] = field(default_factory=list)  # the SEC's checkers (a cycle's report)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
     def summary(self) -> str:
+        """One line, and one more per configuration the SEC's own checkers rejected."""
+        return "\n".join([self._state_line(), *(f"  {line}" for line in self.rejected)])
+
+    def _state_line(self) -> str:
         if self.state == "equal":
             return f"{self.sec}: equal at Env{self.env}"
         if self.state == "different":

@@ -17,8 +17,8 @@ from __future__ import annotations
 from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.converters.transaction import write_manifest
-from atlas_ha.errors import InvalidSnapshotError
-from atlas_ha.layout import objects
+from atlas_ha.errors import ConfigRejectedError, InvalidSnapshotError
+from atlas_ha.layout import objects, validation
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import write_if_changed
 from atlas_ha.layout.manifest import Manifest
@@ -42,8 +42,9 @@ def create(server: Server, role: str | None = None, allow_mass_deletion: bool = 
     guard.check_system_root(server, f"Create ({role},{env})")
     if not area.path.is_dir() or not (area.path / "IdentFilePaths").exists():
         _adopt_path_lists(server, role, env)
-    if role == "PRI":  # site programs, then the Verifier's SetUp (SPEC 8.2)
+    if role == "PRI":  # site programs, then the Verifier's SetUp (SPEC 8.2) and checkers
         hooks.emit(server, hooks.Event("before_create", role))
+        _refuse_rejected(server)
     # read the system first: the guards decide before the area is touched
     listed = {"SyncFiles": _sync_paths_of(area), "IdentFiles": area.ident_paths()}
     previous = area.manifest()
@@ -98,6 +99,21 @@ def create(server: Server, role: str | None = None, allow_mass_deletion: bool = 
     sid.clear_flag(area, INVALID_SNAPSHOT)
     server.log(f"create ({role},{env}): {len(entries)} objects; SEV[{role}]={env}")
     return area
+
+
+def _refuse_rejected(server: Server) -> None:
+    """With `[sync] rejected = "refuse"`: no Create of a configuration the PRI's own checkers
+    rejected just now (before anything is flagged). By default it is reported and synced:
+    every SEC checks it again before reloading, and keeps its last good configuration."""
+    if not server.settings.refuse_rejected:
+        return
+    rejected = [v for v in validation.not_passed(server.esd, "PRI") if v.state == "rejected"]
+    if rejected:
+        found = "; ".join(f"{v.service}: {v.describe()}" for v in rejected)
+        raise ConfigRejectedError(
+            f'Create (PRI,{server.env_id}) refused ([sync] rejected = "refuse" in '
+            f"{server.settings.config_file}): {found}"
+        )
 
 
 def _remove_vanished(area: Area, tree: str, entries: Manifest, copies: objects.Stats) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, RoleError, SuspendedError, TransportError
+from atlas_ha.layout import validation
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.model import role_key
 from atlas_ha.sync import guard
@@ -64,10 +65,16 @@ class CycleReport:
     converted_down: list[int] = field(default_factory=list)
     secs: list[SecOutcome] = field(default_factory=list)
     compare: list[CompareResult] = field(default_factory=list)
+    pri_rejected: list[str] = field(default_factory=list)  # the PRI's own checkers, before Create
 
     @property
     def all_equal(self) -> bool:
         return all(c.state == "equal" for c in self.compare)
+
+    @property
+    def rejected(self) -> list[str]:
+        """Every configuration a checker rejected (or could not check), PRI's first."""
+        return self.pri_rejected + [line for c in self.compare for line in c.rejected]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +105,7 @@ def cycle(
         closing: list[threading.Thread] = []
         try:
             pri = create(server, "PRI", allow_mass_deletion)
+            report.pri_rejected = pri_rejections(server, env)
             allow = allow_mass_deletion or guard.allowance_holds(server, pri)
             report.converted_down = convert_to_older(server, "PRI", env)
             with ThreadPoolExecutor(max_workers=max(1, len(secs))) as pool:
@@ -113,6 +121,9 @@ def cycle(
         for outcome, result in zip(report.secs, report.compare, strict=True):
             if not outcome.reached:
                 result.state, result.note = "stale", f"{outcome.cause}: {outcome.error}"
+            result.rejected = list(outcome.reply.get("rejected", []))
+            for line in result.rejected:
+                server.log(f"ALERT cycle: {outcome.sec}: {line}")
         report.finished = server.clock.now()
         _record(server, report)
         ok = {"ATLAS_HA_CYCLE_OK": str(report.all_equal)}
@@ -213,6 +224,15 @@ def _sync_sec(
     finally:
         link.release(closing)
     return SecOutcome(sec, True, reply=reply.render(conn.protocol))
+
+
+def pri_rejections(server: Server, env: int) -> list[str]:
+    """The PRI's own checkers' findings of this Create ("web: rejected by nginx -t on PRI
+    (Env2): FILE line N: MESSAGE")."""
+    return [
+        f"{v.service}: {v.describe(f'PRI (Env{env})')}"
+        for v in validation.not_passed(server.esd, "PRI")
+    ]
 
 
 def _record(server: Server, report: CycleReport) -> None:

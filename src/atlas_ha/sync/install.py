@@ -14,6 +14,8 @@ Before anything is written:
     (ESD_DATA/owed-reloads.json). The after-install hooks and service reloads run for the
     paths that changed plus what an earlier Install left owed, and only then is the record
     removed: an Install killed before its reloads has them done by the next Install.
+    A configuration its service's own checker rejected is not reloaded (verifier/validate.py):
+    its changed paths stay owed (layout/validation.py) until a later Install passes the check.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 from atlas_ha import hooks
 from atlas_ha.context import Server
 from atlas_ha.errors import RoleError
-from atlas_ha.layout import objects
+from atlas_ha.layout import objects, validation
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
 from atlas_ha.layout.manifest import Entry
 from atlas_ha.layout.sid import Area
@@ -127,7 +129,12 @@ def owed_paths(server: Server) -> list[str]:
 
 def _after_install(server: Server, role: str, paths: list[str]) -> None:
     """The after-install hooks (site programs, then the Verifier's data and the service
-    reloads) for `paths`, then the debt is paid."""
+    reloads) for `paths`, then the debt is paid, but for the reloads a rejected configuration
+    holds back."""
     hooks.emit(server, hooks.Event("after_install", role, tuple(paths)))
     server.faults.checkpoint("install.reloaded")
-    server.esd.owed_reloads_file.unlink(missing_ok=True)
+    held = validation.still_owed(server.esd, role)
+    if held:
+        atomic_write(server.esd.owed_reloads_file, json.dumps({"paths": held}), mode=0o600)
+    else:
+        server.esd.owed_reloads_file.unlink(missing_ok=True)

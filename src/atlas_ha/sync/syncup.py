@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from atlas_ha.context import Server
 from atlas_ha.errors import RoleError
+from atlas_ha.layout import validation
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.convert import convert_to_newer, convert_to_older
 from atlas_ha.sync.create import create
@@ -64,4 +65,15 @@ def sync_up(
         created=env,
         converted_down=tuple(older),
         sent=tuple(sent),
+        rejected=tuple(rejections(server, role, env)),
     )
+
+
+def rejections(server: Server, role: str, env: int) -> list[str]:
+    """What the PRI's report says of this SEC's checkers: "web: installed but rejected by
+    nginx -t on SEC1 (Env1): FILE line N: MESSAGE" (and the checkers that could not tell)."""
+    return [
+        f"{v.service}: {'installed but ' if v.state == 'rejected' else ''}"
+        + v.describe(f"{role} (Env{env})")
+        for v in validation.not_passed(server.esd, role)
+    ]

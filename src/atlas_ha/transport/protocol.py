@@ -28,7 +28,9 @@ Versions (SPEC 7.5: versions stay compatible backward and forward). `hello` carr
 * a newer field has a default that means what the older protocol did without it.
 
 Protocol 2 adds only the version itself (`protocol` in hello and its answer); everything
-else belongs to 1. The compatibility kept with older atlas-ha before versions (a partner
+else belongs to 1. Protocol 3 adds `rejected` to the SyncUp answer (the SEC's configuration
+checkers that refused what was installed; an older SEC reports none: nothing was checked).
+The compatibility kept with older atlas-ha before versions (a partner
 without the `role` request, or without delta send, answers "unknown operation") stays where
 it is used (`verifier.kinds.sentry`, `sync.delta`).
 
@@ -63,7 +65,7 @@ from atlas_ha.transport.wirefields import (
     wire,
 )
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 UNVERSIONED = 1  # what a peer that names no version speaks
 SHOWN = 120  # characters of a malformed value shown in a refusal
 
@@ -218,6 +220,9 @@ class SyncUpAnswer(Answer):
     created: int = wire(env_version, "created = an EnvVersion")
     converted_down: tuple[int, ...] = wire(env_versions, "converted_down = a list of EnvVersions")
     sent: tuple[int, ...] = wire(env_versions, "sent = a list of EnvVersions")
+    rejected: tuple[str, ...] = wire(
+        strings, "rejected = a list of findings", since=3, optional=True, default=()
+    )
 
 
 # -- requests -----------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ configuration lives in each EnvVersion is the verifier kind's knowledge, not the
     install = "/usr/sbin/nginx"        # where the service is installed (optional)
     configs = ["/etc/nginx/sites-enabled"]  # optional: else the kind finds them per environment
     reload = ["/usr/sbin/nginx", "-s", "reload"]  # optional argv; {root} = the system root
+    validate = "nginx -t -c {root}/etc/nginx/nginx.conf"  # optional: the service's own checker
+    package = "nginx"                  # optional: its package (environment fingerprint)
+    version = "nginx -v"               # optional: a command printing its version instead
     interval = 30
     timeout = 5
     targets = "partners"               # partners | self | all (default: the kind's own)
@@ -30,6 +33,7 @@ Errors name the file, the line where TOML can tell it, and what was expected.
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +53,9 @@ SERVICE_KEYS = {
     "install",
     "configs",
     "reload",
+    "validate",
+    "package",
+    "version",
     "interval",
     "timeout",
     "targets",
@@ -66,6 +73,9 @@ class ServiceDef:
     install: str | None = None
     configs: tuple[str, ...] = ()
     reload: tuple[str, ...] = ()
+    validate: tuple[str, ...] = ()  # the service's own configuration checker (argv)
+    package: str | None = None  # the package whose version the environment fingerprint holds
+    version: tuple[str, ...] = ()  # a command printing the version (else the package's)
     interval: float = 60.0
     timeout: float = 10.0
     targets: str | None = None  # None: the kind's default
@@ -73,7 +83,20 @@ class ServiceDef:
     options: dict[str, Any] = field(default_factory=dict)
 
     def reload_argv(self, system_root: Path) -> list[str]:
-        return [part.replace("{root}", str(system_root)) for part in self.reload]
+        return rooted(self.reload, system_root)
+
+    def validate_argv(self, system_root: Path) -> list[str]:
+        return rooted(self.validate, system_root)
+
+    def version_argv(self, system_root: Path) -> list[str]:
+        return rooted(self.version, system_root)
+
+
+def rooted(argv: tuple[str, ...], system_root: Path) -> list[str]:
+    """`argv` with `{root}` replaced by the system root ("" for "/", so that
+    "{root}/etc/x" is "/etc/x" there)."""
+    root = str(system_root).rstrip("/")
+    return [part.replace("{root}", root) for part in argv]
 
 
 def services_file(system_root: Path) -> Path:
@@ -135,6 +158,9 @@ def _service(
         install=_opt_str(raw, "install", path, where),
         configs=_paths(raw.get("configs", []), path, f"{where} configs"),
         reload=_strings(raw.get("reload", []), path, f"{where} reload"),
+        validate=_command(raw.get("validate", []), path, f"{where} validate"),
+        package=_opt_str(raw, "package", path, where),
+        version=_command(raw.get("version", []), path, f"{where} version"),
         interval=_seconds(raw.get("interval", defaults.get("interval", 60)), path, where),
         timeout=_seconds(raw.get("timeout", defaults.get("timeout", 10)), path, where),
         targets=targets,
@@ -160,6 +186,16 @@ def _strings(value: Any, path: Path | str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise FormatError(path, None, f"{where}: a list of strings")
     return tuple(value)
+
+
+def _command(value: Any, path: Path | str, where: str) -> tuple[str, ...]:
+    """A command: a string split as a shell would (no shell runs it), or a list of strings."""
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise FormatError(path, None, f"{where}: a command line ({exc})") from exc
+    return _strings(value, path, where)
 
 
 def _paths(value: Any, path: Path | str, where: str) -> tuple[str, ...]:

@@ -14,8 +14,14 @@ run_setup (PRI only):
   stays listed for one more cycle, so that its removal reaches every SEC.
 
 run_after_install (SECs, after a Snapshot Install): each verifier's after_install (data that
-cannot be a plain file, e.g. a PostgreSQL table), then the service's reload command when any
-of its config paths changed. Failures are logged, never fatal to the cycle.
+cannot be a plain file, e.g. a PostgreSQL table), then, when any of the service's config paths
+changed, its own configuration checker (`validate`, verifier/validate.py) and its reload
+command: a configuration the checker rejects is not reloaded (the service keeps running its
+last good one) and its changed paths stay owed (layout/validation.py). A checker that cannot
+tell (missing here) is recorded as unknown and the reload goes on, as without a checker.
+Failures are logged, never fatal to the cycle.
+
+On the PRI, before Create (after SetUp), every service's checker runs too (`check_pri`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import json
 import secrets
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from atlas_ha.context import Server
@@ -34,6 +40,7 @@ from atlas_ha.layout.atomic import atomic_write, write_if_changed
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.api import Context, SetUpResult, Verifier, discover, verifier_for
 from atlas_ha.verifier.services import ServiceDef
+from atlas_ha.verifier.validate import check, check_pri, record
 
 LIST_PREFIX = "SyncFilePathsSvc"
 OWN_LIST = f"{LIST_PREFIX}_verifierconfigs"  # '_' cannot start a service name
@@ -57,6 +64,7 @@ class AfterInstallReport:
     role: str
     done: list[str] = field(default_factory=list)
     reloaded: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -249,19 +257,39 @@ def run_after_install(server: Server, changed_paths: list[str]) -> AfterInstallR
     area = server.sid.area(role, server.env_id).path
     ctx = Context(server, role, "", state_dir(server))
     kinds = discover()
+    verdicts = []
     for service in services:
         _after_install_one(ctx, service, kinds, changed_paths, report)
         configs = paths_mod.read(area / f"{LIST_PREFIX}{service.name}configs")
         configs = configs or list(service.configs)
-        if service.reload and any(paths_mod.covered(p, configs) for p in changed_paths):
-            argv = service.reload_argv(root)
-            try:
-                server.runner.run(argv, timeout=service.timeout + 60)
-                report.reloaded.append(service.name)
-            except AtlasError as exc:
-                report.errors.append(f"service {service.name}: reload failed: {exc}")
-                server.log(f"ALERT verifier: service {service.name}: reload failed: {exc}")
+        touched = [p for p in changed_paths if paths_mod.covered(p, configs)]
+        if not touched:
+            continue
+        verdict = check(server, service, role)
+        if verdict is not None and verdict.state == "rejected":
+            verdicts.append(replace(verdict, owed=tuple(touched)))
+            report.rejected.append(service.name)
+            server.log(
+                f"ALERT verifier: service {service.name}: installed configuration "
+                f"{verdict.describe()}; not reloaded (it keeps its last good configuration)"
+            )
+            continue
+        if verdict is not None:
+            verdicts.append(verdict)
+        if service.reload:
+            _reload(server, service, report)
+    record(server, role, verdicts, {s.name for s in services if s.validate})
     return report
+
+
+def _reload(server: Server, service: ServiceDef, report: AfterInstallReport) -> None:
+    argv = service.reload_argv(server.settings.system_root)
+    try:
+        server.runner.run(argv, timeout=service.timeout + 60)
+        report.reloaded.append(service.name)
+    except AtlasError as exc:
+        report.errors.append(f"service {service.name}: reload failed: {exc}")
+        server.log(f"ALERT verifier: service {service.name}: reload failed: {exc}")
 
 
 def _after_install_one(
@@ -300,6 +328,16 @@ def after_install_quietly(server: Server, changed: list[str]) -> AfterInstallRep
 def _on_before_create(server: Server, event: Event) -> None:
     if event.role == "PRI":
         setup_quietly(server)
+        check_quietly(server)
+
+
+def check_quietly(server: Server) -> None:
+    """The PRI's own configuration checkers before Create: logged, never fatal here (Create
+    refuses on a rejection only when the settings say so)."""
+    try:
+        check_pri(server, services_mod.load(server.settings.system_root))
+    except Exception as exc:  # the services file is reported by SetUp already
+        server.log(f"ALERT verifier: the PRI's configuration checks failed: {exc}")
 
 
 def _on_after_install(server: Server, event: Event) -> None:

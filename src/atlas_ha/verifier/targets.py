@@ -19,6 +19,7 @@ from atlas_ha.model import MasterConfig, role_key
 from atlas_ha.verifier.api import Target, Verifier, verifier_for
 from atlas_ha.verifier.control import Check
 from atlas_ha.verifier.services import TARGETS, ServiceDef
+from atlas_ha.verifier.validate import ConfigVerifier, config_check_of
 
 
 def targets_of(
@@ -97,7 +98,8 @@ def checks_for(
     sev: Callable[[str], int | None],
 ) -> list[Check]:
     """Every (service, target) check of this server; an unknown kind is a check that
-    reports UNKNOWN naming the kind."""
+    reports UNKNOWN naming the kind. A service naming a configuration checker (`validate`)
+    adds the check `<service>:config` of this server itself (verifier/validate.py)."""
     checks = []
     for service in services:
         try:
@@ -108,4 +110,7 @@ def checks_for(
         mode = mode_of(service, kinds)
         for target in targets_of(master, mode, own_address, own_env, sev):
             checks.append(Check(service, target, verifier, problem))
+        if service.validate:
+            (own,) = targets_of(master, "self", own_address, own_env, sev)
+            checks.append(Check(config_check_of(service), own, ConfigVerifier()))
     return checks

@@ -1,5 +1,6 @@
 """The sentry check of a server on itself (SPEC 8.6): daemon, last good cycle, suspension,
-compare result, role/identity consistency. Each check adds findings (status, sentence)."""
+compare result, role/identity consistency, environment drift (verifier/drift.py). Each check
+adds findings (status, sentence)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.identity import current_role
 from atlas_ha.sync.suspension import suspended as suspension_of
+from atlas_ha.verifier import drift
 from atlas_ha.verifier.api import Context
 from atlas_ha.verifier.profile import Measurement, Status, Threshold, judged
 from atlas_ha.verifier.services import ServiceDef
@@ -43,13 +45,35 @@ class Findings:
 
 def check_self(ctx: Context, service: ServiceDef, found: Findings) -> None:
     server = ctx.server
-    for step in (daemon, cycle_age, suspended, compare_result, role_identity):
+    for step in (daemon, cycle_age, suspended, compare_result, role_identity, environment):
         try:
             step(ctx, service, found)
         except (AtlasError, OSError) as exc:
             found.add(Status.CRITICAL, f"{step.__name__.replace('_', ' ')}: {exc}")
     found.data["role"] = ctx.role
     found.data["server"] = server.name
+
+
+def environment(ctx: Context, service: ServiceDef, found: Findings) -> None:
+    """The live system against the fingerprint of this server's EnvID: a change is a WARNING
+    until a new EnvVersion is defined or the operator confirms it (`atlas-ha env confirm`)."""
+    result = drift.drift(ctx.server)
+    env = result.env
+    if not result.recorded:
+        found.details.append(f"no fingerprint of Env{env} recorded (`atlas-ha env record`)")
+        return
+    if result.changed:
+        found.data["drift"] = [list(c) for c in result.changed]
+        found.add(
+            Status.WARNING,
+            f"environment drift since Env{env} was recorded: {'; '.join(result.lines())}: "
+            f"define Env{env + 1} (with its converter) if this changes what the services "
+            "accept, or confirm that nothing relevant changed (`atlas-ha env confirm`)",
+        )
+    else:
+        found.details.append(f"Env{env} as recorded")
+    for what in result.unrecorded:
+        found.details.append(f"{what}: not in the fingerprint of Env{env} (`atlas-ha env record`)")
 
 
 def daemon(ctx: Context, service: ServiceDef, found: Findings) -> None:
