@@ -1,9 +1,20 @@
 """The ``rhel-ifcfg`` identity format.
 
-``/etc/sysconfig/network`` (``NETWORKING=yes``, ``HOSTNAME=``) and
+``/etc/sysconfig/network`` (``NETWORKING=yes``, ``HOSTNAME=``; both optional),
 ``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
-``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...).
-Values may be double- or single-quoted; shell expansion is not supported.
+``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...,
+``DOMAIN``) and ``/etc/hostname`` (RHEL 7 and later keep the host name there; the installer
+leaves ``/etc/sysconfig/network`` empty or with ``HOSTNAME=`` only). The host name is read
+from either; if both name one, they must agree. Values may be double- or single-quoted; shell
+expansion is not supported.
+
+The keys NetworkManager and anaconda write with their default values are accepted and carry
+no identity: ``TYPE=Ethernet``, ``NAME``, ``UUID``, ``PROXY_METHOD=none``,
+``BROWSER_ONLY=no``, ``DEFROUTE=yes``, ``IPV4_FAILURE_FATAL``, ``IPV6INIT=yes`` with
+``IPV6_AUTOCONF=yes``, ``IPV6_DEFROUTE=yes``, ``IPV6_FAILURE_FATAL``, ``IPV6_ADDR_GEN_MODE``
+(the SLAAC addressing every target format does by default). They are normalised away:
+rendering writes only the canonical keys. Other values of them (``DEFROUTE=no``,
+``IPV6INIT=no``, a bridge ``TYPE``) have no equivalent and are refused.
 """
 
 from __future__ import annotations
@@ -12,11 +23,15 @@ import re
 from collections.abc import Mapping
 
 from atlas_ha.converters.identity.model import (
+    _BLANKS,
+    HOSTNAME_FILE,
     Identity,
     _address,
     _content,
     _device_ok,
+    _domains,
     _host,
+    _hostname_line,
     _nameserver,
     _need,
     _netmask,
@@ -41,12 +56,43 @@ _RHEL_CONFIG_PREFIXES = ("ifcfg-", "route-", "route6-", "rule-", "rule6-")
 _Vars = dict[str, tuple[int, str]]
 
 _NETWORK_KEYS = ("NETWORKING", "HOSTNAME")
-_IFCFG_KEYS = ("DEVICE", "BOOTPROTO", "ONBOOT", "IPADDR", "PREFIX", "NETMASK", "GATEWAY")
+_IFCFG_KEYS = (
+    "DEVICE",
+    "BOOTPROTO",
+    "ONBOOT",
+    "IPADDR",
+    "PREFIX",
+    "NETMASK",
+    "GATEWAY",
+    "DOMAIN",
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", re.ASCII)
+# Keys NetworkManager/anaconda write whose accepted values are the defaults of every target
+# format: they carry no identity. None = any value of the right form (a label, an id).
+_INERT: dict[str, tuple[str, ...] | None] = {
+    "TYPE": ("Ethernet",),
+    "NAME": None,
+    "UUID": None,
+    "PROXY_METHOD": ("none",),
+    "BROWSER_ONLY": ("no",),
+    "DEFROUTE": ("yes",),
+    "IPV4_FAILURE_FATAL": ("no", "yes"),
+    "IPV6INIT": ("yes",),
+    "IPV6_AUTOCONF": ("yes",),
+    "IPV6_DEFROUTE": ("yes",),
+    "IPV6_FAILURE_FATAL": ("no", "yes"),
+    "IPV6_ADDR_GEN_MODE": ("stable-privacy", "eui64", "default", "default-or-eui64"),
+}
 
 
 def paths(device: str) -> tuple[str, ...]:
     """The identity files of ``device`` (already validated), in a fixed order."""
-    return (SYSCONFIG_NETWORK, f"{IFCFG_DIR}/ifcfg-{device}")
+    return (SYSCONFIG_NETWORK, f"{IFCFG_DIR}/ifcfg-{device}", HOSTNAME_FILE)
+
+
+def optional_paths() -> tuple[str, ...]:
+    """The files of :func:`paths` a snapshot may lack (older snapshots, RHEL 6)."""
+    return (HOSTNAME_FILE,)
 
 
 def _shell_vars(path: str, data: bytes, known: tuple[str, ...], dns: bool = False) -> _Vars:
@@ -107,12 +153,40 @@ def _rhel_prefix(path: str, env: _Vars) -> int:
     raise ConversionError(path, None, "expected PREFIX= or NETMASK=")
 
 
+def _rhel_hostname(files: Mapping[str, bytes], network: _Vars) -> str:
+    """The host name of HOSTNAME= or /etc/hostname (both: they must agree)."""
+    in_file = _hostname_line(files[HOSTNAME_FILE]) if HOSTNAME_FILE in files else None
+    if "HOSTNAME" not in network:
+        if in_file is None:
+            raise ConversionError(SYSCONFIG_NETWORK, None, f"expected HOSTNAME= or {HOSTNAME_FILE}")
+        return in_file
+    line, value = network["HOSTNAME"]
+    hostname = _host(SYSCONFIG_NETWORK, line, value)
+    if in_file is not None and in_file != hostname:
+        raise ConversionError(
+            SYSCONFIG_NETWORK, line, f"HOSTNAME={hostname} but {HOSTNAME_FILE} says {in_file}"
+        )
+    return hostname
+
+
+def _check_inert(path: str, env: _Vars) -> None:
+    for key, allowed in _INERT.items():
+        if key not in env:
+            continue
+        line, value = env[key]
+        if key == "UUID" and _UUID.fullmatch(value) is None:
+            raise ConversionError(path, line, f"expected a UUID, got {value!r}")
+        if allowed is not None and value not in allowed:
+            raise ConversionError(
+                path, line, f"{key}={value} has no equivalent; supported: {' or '.join(allowed)}"
+            )
+
+
 def parse(files: Mapping[str, bytes]) -> Identity:
     """Read the identity held in ``files`` (keyed by absolute system path)."""
     network = _shell_vars(SYSCONFIG_NETWORK, _need(files, SYSCONFIG_NETWORK), _NETWORK_KEYS)
-    _require(SYSCONFIG_NETWORK, network, "NETWORKING")
     _expect_value(SYSCONFIG_NETWORK, network, "NETWORKING", ("yes",))
-    hostname = _host(SYSCONFIG_NETWORK, *_require(SYSCONFIG_NETWORK, network, "HOSTNAME"))
+    hostname = _rhel_hostname(files, network)
     found = sorted(
         p
         for p in files
@@ -123,7 +197,8 @@ def parse(files: Mapping[str, bytes]) -> Identity:
     device = path[len(IFCFG_DIR) + 1 :].partition("-")[2]
     if not path.startswith(f"{IFCFG_DIR}/ifcfg-") or not _device_ok(device):
         raise ConversionError(path, None, "has no equivalent; supported: one ifcfg-<device> file")
-    env = _shell_vars(path, files[path], _IFCFG_KEYS, dns=True)
+    env = _shell_vars(path, files[path], _IFCFG_KEYS + tuple(_INERT), dns=True)
+    _check_inert(path, env)
     line, value = _require(path, env, "DEVICE")
     if value != device:
         raise ConversionError(path, line, f"expected DEVICE={device} (the file's name)")
@@ -137,15 +212,23 @@ def parse(files: Mapping[str, bytes]) -> Identity:
         prefix=_rhel_prefix(path, env),
         gateway=None if gateway is None else _address(path, *gateway),
         dns=_rhel_dns(path, env),
+        search=_domains(path, *_words(env["DOMAIN"])) if "DOMAIN" in env else (),
     )
+
+
+def _words(item: tuple[int, str]) -> tuple[int, list[str]]:
+    line, value = item
+    return line, [w for w in _BLANKS.split(value) if w]
 
 
 def render(ident: Identity) -> tuple[str, ...]:
     """The canonical texts of the files of :func:`paths`, in the same order."""
     gateway = "" if ident.gateway is None else f"GATEWAY={ident.gateway}\n"
     dns = "".join(f"DNS{i}={server}\n" for i, server in enumerate(ident.dns, start=1))
+    domain = f'DOMAIN="{" ".join(ident.search)}"\n' if ident.search else ""
     return (
         f"NETWORKING=yes\nHOSTNAME={ident.hostname}\n",
         f"DEVICE={ident.device}\nBOOTPROTO=none\nONBOOT=yes\n"
-        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}",
+        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}{domain}",
+        f"{ident.hostname}\n",
     )
