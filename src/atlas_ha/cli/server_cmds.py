@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.cli.common import print_json, server_from
-from atlas_ha.errors import SettingsError
+from atlas_ha.errors import ConversionError, SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
 from atlas_ha.sync.boot import boot, shutdown
-from atlas_ha.sync.init import InitRequest, init, settings_for
+from atlas_ha.sync.init import InitRequest, init_and_check, settings_for
 from atlas_ha.sync.serve import serve_local
-from atlas_ha.sync.status import server_status
+from atlas_ha.sync.status import age_text, area_state, server_status
 from atlas_ha.system import Runner
 
 
@@ -65,8 +66,21 @@ def cmd_init(args: argparse.Namespace) -> int:
         master = MasterConfig.from_dict(
             {"group": args.group, "role": args.role, "partners": partners}, "--partner"
         )
-    for line in init(InitRequest(settings, args.env, master), Runner()):
-        print(f"init: {line}")
+    report = init_and_check(InitRequest(settings, args.env, master), Runner())
+    for line in report.done:
+        print(f"init: wrote {line}")
+    for conversion in report.conversions:
+        print(f"init: {conversion.line()}")
+    for note in report.notes:
+        print(f"init: note: {note}")
+    if not report.ok:
+        print(
+            "init: fix what FAILS before the first cycle (docs/converters.md), then run init again"
+        )
+        return ConversionError.exit_code
+    print("next:")
+    for step in report.next_steps:
+        print(f"  {step}")
     return 0
 
 
@@ -99,14 +113,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{data['server']}: Env{data['env_id']}, role {data['role']} of {data['group']}")
     for role, info in data["roles"].items():
-        areas = ", ".join(f"{k} {v}" for k, v in info["areas"].items())
+        areas = ", ".join(area_state(k, v) for k, v in info["areas"].items())
         print(f"  {role}: SnapshotEnvVersion={info['sev']}  {areas}")
         for line in info["flagged"]:
             print(f"    ALERT flagged by the receive policy: {line}")
     cycle = data["last_cycle"]
     if cycle:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(cycle["finished"]))
+        ago = age_text(data["last_cycle_age"])
         for c in cycle["compare"]:
-            print(f"  last compare {c['sec']}: {c['state']} {c['note']}")
+            note = f" ({c['note']})" if c["note"] else ""
+            print(f"  last compare {c['sec']}: {c['state']}{note} at {when}, {ago} ago")
     return 0
 
 
