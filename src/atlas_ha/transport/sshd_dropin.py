@@ -26,15 +26,14 @@ from pathlib import Path
 
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.layout.esd import server_authorized_keys
+from atlas_ha.layout.esd import SSHD_DEFAULT_AUTHORIZED_KEYS, server_authorized_keys
 from atlas_ha.layout.sid import role_authorized_keys
 from atlas_ha.settings import DEFAULT_PATH, Settings
 from atlas_ha.system import console_script
 
 DROPIN_NAME = "atlas-ha.conf"
 DROPIN_DIR = Path("/etc/ssh/sshd_config.d")
-# sshd's compiled-in defaults (sshd_config(5)); the drop-in lists them first
-DEFAULT_AUTHORIZED_KEYS = (".ssh/authorized_keys", ".ssh/authorized_keys2")
+DEFAULT_AUTHORIZED_KEYS = SSHD_DEFAULT_AUTHORIZED_KEYS  # sshd's own, listed first
 # the PATH Debian's and RHEL's sshd give a session (Debian adds /usr/games)
 SSHD_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin")
 
