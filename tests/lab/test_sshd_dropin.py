@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,8 +124,18 @@ def test_sshd(base: Path) -> Iterator[tuple[Path, int]]:
     main = stock_config(base, port)
     (base / "sshd_config.d" / DROPIN_NAME).write_text(sshd_dropin(settings(base / "a.toml")))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    # the Python that runs atlas-ha stays visible when it lives below the real /root
+    python = Path(os.path.realpath(sys.base_prefix))
+    keep = ""
+    if python.is_relative_to("/root"):
+        (base / "realroot").mkdir()
+        rel = python.relative_to("/root")
+        keep = f" && mkdir -p /root/{rel} && mount --bind {base}/realroot/{rel} /root/{rel}"
+        keep = f"mount --bind /root {base}/realroot && " + "{own}" + keep
+    own = f"mount --bind {root} /root"
+    mounts = keep.format(own=own) if keep else own
     script = (
-        f"mount --make-rprivate / && mount --bind {root} /root && mount --bind {srv} /srv "
+        f"mount --make-rprivate / && {mounts} && mount --bind {srv} /srv "
         f"&& exec {SSHD} -D -e -f {main}"
     )
     with (base / "sshd.log").open("w") as log:

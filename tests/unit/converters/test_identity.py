@@ -85,7 +85,7 @@ def test_address_of_returns_the_address(ident: Identity, fmt: str) -> None:
 
 
 def test_paths_are_fixed_per_format() -> None:
-    assert identity.paths(RHEL) == (NETWORK, IFCFG, HOSTNAME)
+    assert identity.paths(RHEL) == (NETWORK, IFCFG)
     assert identity.paths(DEBIAN, "ens3") == (HOSTNAME, INTERFACES)
     assert identity.paths(NETWORKD, "ens3") == (HOSTNAME, "/etc/systemd/network/10-ens3.network")
 
@@ -115,10 +115,8 @@ def quote(draw: st.DrawFn, value: str) -> str:
 @st.composite
 def messy_rhel(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
     pad, note = draw(spaces), draw(comments)
-    where = draw(st.sampled_from(["network", "hostname", "both"]))
     network = f"{note}{pad}NETWORKING={quote(draw, 'yes')}\n" if draw(st.booleans()) else note
-    if where != "hostname":
-        network += f"HOSTNAME={quote(draw, ident.hostname)}\n"
+    network += f"HOSTNAME={quote(draw, ident.hostname)}\n"
     stock = draw(st.lists(st.sampled_from(STOCK_IFCFG_LINES), unique=True))
     mask = (
         f"NETMASK={quote(draw, netmask(ident.prefix))}"
@@ -138,10 +136,7 @@ def messy_rhel(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
     ]
     ifcfg = note + f"\n{note}".join(draw(st.permutations(lines))) + "\n"
     path = f"/etc/sysconfig/network-scripts/ifcfg-{ident.device}"
-    files = {NETWORK: network.encode(), path: ifcfg.encode()}
-    if where != "network":
-        files[HOSTNAME] = f"{ident.hostname}\n".encode()
-    return files
+    return {NETWORK: network.encode(), path: ifcfg.encode()}
 
 
 # what NetworkManager and anaconda write besides the identity (no meaning in other formats)
@@ -239,7 +234,8 @@ NETWORKD_OK = "[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.10/24\n"
 # (format, path, new text, expected line, a word of the message)
 INVALID = [
     (RHEL, NETWORK, "NETWORKING=no\nHOSTNAME=h\n", 1, "no equivalent"),
-    (RHEL, NETWORK, "NETWORKING=yes\nHOSTNAME=other\n", 2, "says"),
+    (RHEL, NETWORK, "NETWORKING=yes\n", None, "HOSTNAME="),
+    (RHEL, NETWORK, "# Created by anaconda\n", None, "/etc/hostname"),
     (RHEL, IFCFG, IFCFG_OK + "DEFROUTE=no\n", 6, "DEFROUTE=no"),
     (RHEL, IFCFG, IFCFG_OK + "IPV6INIT=no\n", 6, "IPV6INIT=no"),
     (RHEL, IFCFG, IFCFG_OK + "TYPE=Bridge\n", 6, "TYPE=Bridge"),
@@ -312,8 +308,6 @@ def test_invalid_input_names_file_and_line(
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_missing_file_is_named(fmt: str) -> None:
     for path in identity.paths(fmt):
-        if path in identity.optional_paths(fmt):
-            continue
         files = example(fmt)
         del files[path]
         with pytest.raises(ConversionError, match="missing") as caught:

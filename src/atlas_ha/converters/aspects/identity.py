@@ -12,7 +12,7 @@ def convert_identity(tx: ConversionTx, src: str, dst: str, device: str) -> None:
     old = identity.paths(src, device)
     present = files(tx, "IdentFiles", old)
     if present:  # a snapshot without identity (a new group) has nothing to convert
-        missing = [p for p in old if p not in present and p not in identity.optional_paths(src)]
+        missing = [p for p in old if p not in present]
         if missing:
             raise ConversionError(missing[0], None, f"the identity file of format {src}")
         restage(tx, "IdentFiles", old, identity.convert(src, dst, present))

@@ -60,12 +60,6 @@ def paths(fmt: str, device: str = "eth0") -> tuple[str, ...]:
     return _PATHS[fmt](device)
 
 
-def optional_paths(fmt: str) -> tuple[str, ...]:
-    """The files of :func:`paths` a snapshot of ``fmt`` may lack."""
-    _check_format(fmt)
-    return rhel.optional_paths() if fmt == RHEL else ()
-
-
 def parse(fmt: str, files: Mapping[str, bytes]) -> Identity:
     """Read the identity held in ``files`` (keyed by absolute system path) in format ``fmt``."""
     _check_format(fmt)
@@ -102,7 +96,6 @@ __all__ = [
     "Identity",
     "address_of",
     "convert",
-    "optional_paths",
     "parse",
     "paths",
     "render",

@@ -185,11 +185,7 @@ def _one_file(found: list[str], default: str) -> str:
 
 
 def _hostname_file(files: Mapping[str, bytes]) -> str:
-    return _hostname_line(_need(files, HOSTNAME_FILE))
-
-
-def _hostname_line(data: bytes) -> str:
-    lines = _content(HOSTNAME_FILE, data)
+    lines = _content(HOSTNAME_FILE, _need(files, HOSTNAME_FILE))
     if not lines:
         raise ConversionError(HOSTNAME_FILE, None, "expected one line holding the host name")
     if len(lines) > 1:

@@ -1,12 +1,14 @@
 """The ``rhel-ifcfg`` identity format.
 
-``/etc/sysconfig/network`` (``NETWORKING=yes``, ``HOSTNAME=``; both optional),
-``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
+``/etc/sysconfig/network`` (``HOSTNAME=``; ``NETWORKING=yes`` optional, as RHEL 7 and later
+ignore it) and ``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
 ``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...,
-``DOMAIN``) and ``/etc/hostname`` (RHEL 7 and later keep the host name there; the installer
-leaves ``/etc/sysconfig/network`` empty or with ``HOSTNAME=`` only). The host name is read
-from either; if both name one, they must agree. Values may be double- or single-quoted; shell
-expansion is not supported.
+``DOMAIN``). Values may be double- or single-quoted; shell expansion is not supported.
+
+The host name must be in ``HOSTNAME=``: RHEL 7 and later keep it in ``/etc/hostname``, which
+is not one of this format's files (adding it would change every Env1 snapshot's
+IdentFilePaths); an installer's ``/etc/sysconfig/network`` without ``HOSTNAME=`` is refused
+naming the file and the fix.
 
 The keys NetworkManager and anaconda write with their default values are accepted and carry
 no identity: ``TYPE=Ethernet``, ``NAME``, ``UUID``, ``PROXY_METHOD=none``,
@@ -24,14 +26,12 @@ from collections.abc import Mapping
 
 from atlas_ha.converters.identity.model import (
     _BLANKS,
-    HOSTNAME_FILE,
     Identity,
     _address,
     _content,
     _device_ok,
     _domains,
     _host,
-    _hostname_line,
     _nameserver,
     _need,
     _netmask,
@@ -87,12 +87,7 @@ _INERT: dict[str, tuple[str, ...] | None] = {
 
 def paths(device: str) -> tuple[str, ...]:
     """The identity files of ``device`` (already validated), in a fixed order."""
-    return (SYSCONFIG_NETWORK, f"{IFCFG_DIR}/ifcfg-{device}", HOSTNAME_FILE)
-
-
-def optional_paths() -> tuple[str, ...]:
-    """The files of :func:`paths` a snapshot may lack (older snapshots, RHEL 6)."""
-    return (HOSTNAME_FILE,)
+    return (SYSCONFIG_NETWORK, f"{IFCFG_DIR}/ifcfg-{device}")
 
 
 def _shell_vars(path: str, data: bytes, known: tuple[str, ...], dns: bool = False) -> _Vars:
@@ -153,20 +148,15 @@ def _rhel_prefix(path: str, env: _Vars) -> int:
     raise ConversionError(path, None, "expected PREFIX= or NETMASK=")
 
 
-def _rhel_hostname(files: Mapping[str, bytes], network: _Vars) -> str:
-    """The host name of HOSTNAME= or /etc/hostname (both: they must agree)."""
-    in_file = _hostname_line(files[HOSTNAME_FILE]) if HOSTNAME_FILE in files else None
+def _rhel_hostname(network: _Vars) -> str:
     if "HOSTNAME" not in network:
-        if in_file is None:
-            raise ConversionError(SYSCONFIG_NETWORK, None, f"expected HOSTNAME= or {HOSTNAME_FILE}")
-        return in_file
-    line, value = network["HOSTNAME"]
-    hostname = _host(SYSCONFIG_NETWORK, line, value)
-    if in_file is not None and in_file != hostname:
         raise ConversionError(
-            SYSCONFIG_NETWORK, line, f"HOSTNAME={hostname} but {HOSTNAME_FILE} says {in_file}"
+            SYSCONFIG_NETWORK,
+            None,
+            "expected HOSTNAME=<name> (RHEL 7+ keeps the host name in /etc/hostname, which "
+            "the rhel-ifcfg format does not hold: add the line here)",
         )
-    return hostname
+    return _host(SYSCONFIG_NETWORK, *network["HOSTNAME"])
 
 
 def _check_inert(path: str, env: _Vars) -> None:
@@ -186,7 +176,7 @@ def parse(files: Mapping[str, bytes]) -> Identity:
     """Read the identity held in ``files`` (keyed by absolute system path)."""
     network = _shell_vars(SYSCONFIG_NETWORK, _need(files, SYSCONFIG_NETWORK), _NETWORK_KEYS)
     _expect_value(SYSCONFIG_NETWORK, network, "NETWORKING", ("yes",))
-    hostname = _rhel_hostname(files, network)
+    hostname = _rhel_hostname(network)
     found = sorted(
         p
         for p in files
@@ -230,5 +220,4 @@ def render(ident: Identity) -> tuple[str, ...]:
         f"NETWORKING=yes\nHOSTNAME={ident.hostname}\n",
         f"DEVICE={ident.device}\nBOOTPROTO=none\nONBOOT=yes\n"
         f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}{domain}",
-        f"{ident.hostname}\n",
     )
