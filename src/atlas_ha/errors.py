@@ -14,6 +14,8 @@
     ├── ReceiveError               10  received data failed validation (paths, sizes, checksums)
     ├── HistoryError               11  the git history could not be read or written
     ├── ServerStateError           12  the server (or lab) is not in the state the command needs
+    │   └── StillRunningError      50  `daemon stop`: the daemon's process has not exited
+    │                                  within the timeout after SIGTERM (it is not killed)
     ├── InjectedFault              13  a fault injected by a test (ATLAS_HA_FAULTS, faults.py)
     ├── SuspendedError             15  a SyncCycle (or, on a SEC, a SyncUp or an Install)
     │                                  while the Synchronizer is suspended (sync/suspension.py)
@@ -137,6 +139,12 @@ class HistoryError(AtlasError):
 
 class ServerStateError(AtlasError):
     exit_code = 12
+
+
+class StillRunningError(ServerStateError):
+    """The daemon was asked to stop but its process still runs after the timeout."""
+
+    exit_code = 50
 
 
 class SuspendedError(AtlasError):

@@ -72,3 +72,16 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+def console_script() -> Path:
+    """The installed `atlas-ha` program: the console script beside this Python (a venv's
+    bin/, or /usr/bin for a system install), else the one on PATH, else that same path."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "atlas-ha"
+    if beside.exists():
+        return beside
+    found = shutil.which("atlas-ha")
+    return Path(found) if found else beside

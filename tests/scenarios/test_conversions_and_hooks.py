@@ -24,12 +24,12 @@ def test_unconvertible_file_fails_loudly_and_targets_stay_invalid(
 ) -> None:
     run_cycle("A")
     a = group.servers["A"]
-    # password aging has no equivalent in Env1's passwd-hash format
+    # a maximum password age has no equivalent in Env1's passwd-hash format
     shadow = a.file("/etc/shadow")
     shadow.write_text(
         shadow.read_text().replace(
             "alice:$6$alicesalt$AliceHash0:::::::",
-            "alice:$6$alicesalt$AliceHash0:19000:0:99999:7:::",
+            "alice:$6$alicesalt$AliceHash0:19000:0:90:7:::",
         )
     )
     with pytest.raises(ConversionError) as err:
@@ -40,6 +40,26 @@ def test_unconvertible_file_fails_loudly_and_targets_stay_invalid(
     assert group.servers["A"].server().sid.area("PRI", 2).flags() == ["InvalidVersions"]
     # the SECs still hold the last good snapshot; nothing invalid reached them
     assert valid(group, "B", "PRI") == [1, 2]
+
+
+def test_stock_default_aging_syncs_to_env1_and_compares_equal(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    """Debian's default aging (`:19700:0:99999:7:::` on every line) has no effect: the Env1
+    SEC gets the hashes, and Compare reads its snapshot (aging empty again) as equal."""
+    a = group.servers["A"]
+    shadow = a.file("/etc/shadow")
+    lines = shadow.read_text().splitlines()
+    stock = [
+        ":".join([*line.split(":")[:2], "19700", "0", "99999", "7", "", "", ""]) for line in lines
+    ]
+    shadow.write_text("\n".join(stock) + "\n")
+    report = run_cycle("A")
+    assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
+    assert b"$6$alicesalt$AliceHash0" in group.servers["B"].file("/etc/passwd").read_bytes()
+    # the Env1 SEC's snapshot, converted up for Compare, holds the aging empty (never invented)
+    sec = a.server().sid.area("SEC1", 2).copy_path("SyncFiles", "/etc/shadow").read_text()
+    assert "alice:$6$alicesalt$AliceHash0:::::::" in sec
 
 
 def test_cycle_cli_reports_the_conversion_error(

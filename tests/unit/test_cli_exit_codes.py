@@ -17,7 +17,7 @@ from atlas_ha.daemon import systemd
 
 
 def raising(exc: BaseException) -> object:
-    def unit_files() -> dict[str, str]:
+    def unit_files(*_args: object) -> dict[str, str]:
         raise exc
 
     return unit_files

@@ -47,6 +47,7 @@ def test_status_before_the_first_boot_and_cycle(tmp_path: Path) -> None:
             }
         },
         "last_cycle": None,
+        "last_cycle_age": None,
     }
 
 

@@ -28,9 +28,14 @@ def register(sub: Any) -> None:
         p.add_argument("--interval", type=float, default=None)
         p.add_argument("--replan", type=float, default=None)
         p.set_defaults(handler=handler)
-    dsub.add_parser("stop", help="stop the daemon (a running cycle finishes)").set_defaults(
-        handler=cmd_stop
+    p = dsub.add_parser("stop", help="stop the daemon (a running cycle finishes)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for its process to exit (default 30); then exit 50, not killed",
     )
+    p.set_defaults(handler=cmd_stop)
     p = dsub.add_parser("status", help="is it running, its heartbeat and last decision")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_status)
@@ -69,8 +74,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     from atlas_ha.daemon import control
 
-    pid = control.stop(server_from(args))
-    print(f"daemon {pid} stopped" if pid else "daemon was not running")
+    pid = control.stop(server_from(args), args.timeout)
+    print(f"daemon {pid} stopped (its process exited)" if pid else "daemon was not running")
     return 0
 
 
@@ -97,12 +102,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_units(args: argparse.Namespace) -> int:
     from atlas_ha.daemon.systemd import unit_files, write_units
+    from atlas_ha.settings import locate
+    from atlas_ha.system import console_script
 
+    program, config = console_script(), locate(args.config).absolute()
     if args.write:
-        for path in write_units(args.write):
+        for path in write_units(args.write, program, config):
             print(f"wrote {path}")
+        print("next: systemctl daemon-reload && systemctl enable --now atlas-ha-identity atlas-ha")
         return 0
-    for name, text in unit_files().items():
+    for name, text in unit_files(program, config).items():
         print(f"# --- {name}\n{text}")
     return 0
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.cli.common import colour_on, print_json, server_from
 from atlas_ha.context import Server
-from atlas_ha.errors import SettingsError
+from atlas_ha.errors import ConversionError, SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
 from atlas_ha.sync.boot import boot, shutdown
 from atlas_ha.sync.init import InitRequest, settings_for
 from atlas_ha.sync.serve import serve_local
+from atlas_ha.sync.status import age_text, area_state
 from atlas_ha.system import Runner
 from atlas_ha.verifier.drift import init_and_record
 
@@ -69,8 +71,21 @@ def cmd_init(args: argparse.Namespace) -> int:
             {"group": args.group, "role": args.role, "partners": partners}, "--partner"
         )
     request = InitRequest(settings, args.env, master)
-    for line in init_and_record(request, Runner(), Server(settings)):
-        print(f"init: {line}")
+    report = init_and_record(request, Runner(), Server(settings), check=True)
+    for line in report.done:
+        print(f"init: wrote {line}")
+    for conversion in report.conversions:
+        print(f"init: {conversion.line()}")
+    for note in report.notes:
+        print(f"init: note: {note}")
+    if not report.ok:
+        print(
+            "init: fix what FAILS before the first cycle (docs/converters.md), then run init again"
+        )
+        return ConversionError.exit_code
+    print("next:")
+    for step in report.next_steps:
+        print(f"  {step}")
     return 0
 
 
@@ -110,14 +125,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     for line in status_lines(view.group, colour_on()):
         print(line)
     for role, info in data["roles"].items():
-        areas = ", ".join(f"{k} {v}" for k, v in info["areas"].items())
+        areas = ", ".join(area_state(k, v) for k, v in info["areas"].items())
         print(f"  {role}: SnapshotEnvVersion={info['sev']}  {areas}")
         for line in info["flagged"]:
             print(f"    ALERT flagged by the receive policy: {line}")
     cycle = data["last_cycle"]
     if cycle:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(cycle["finished"]))
+        ago = age_text(data["last_cycle_age"])
         for c in cycle["compare"]:
-            print(f"  last compare {c['sec']}: {c['state']} {c['note']}")
+            note = f" ({c['note']})" if c["note"] else ""
+            print(f"  last compare {c['sec']}: {c['state']}{note} at {when}, {ago} ago")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""`atlas-ha keys generate|authorize|verifier-key|authorize-verifier` and the forced command
-`atlas-ha ssh-command --role ROLE`.
+"""`atlas-ha keys generate|authorize|verifier-key|authorize-verifier|sshd-config` and the
+forced command `atlas-ha ssh-command --role ROLE`.
 
 A role's key (`generate`) lives on the Unbound Data and moves with the role; a partner
 role's key (`authorize --role ROLE`) reaches only the forced command, acting as that role
@@ -45,6 +45,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument("pubkey", type=Path, help="the partner's verifier_ed25519.pub")
     p.set_defaults(handler=cmd_authorize_verifier)
+    p = ksub.add_parser(
+        "sshd-config",
+        help="the sshd drop-in adding atlas-ha's authorized-keys files beside the usual ones",
+    )
+    p.add_argument(
+        "--write", type=Path, metavar="DIR", help="write DIR/atlas-ha.conf (/etc/ssh/sshd_config.d)"
+    )
+    p.set_defaults(handler=cmd_sshd_config)
     p = sub.add_parser("ssh-command", help="(forced command for partners' keys; not for humans)")
     p.add_argument("--role", help="the role of the key (fixed in its authorized_keys line)")
     p.set_defaults(handler=cmd_ssh_command)
@@ -90,6 +98,19 @@ def cmd_authorize_verifier(args: argparse.Namespace) -> int:
 
     blob = authorize_verifier(server_from(args).settings, args.pubkey)
     print(f"authorized {blob[:16]}... for the verifier's ssh check only (prints a fixed answer)")
+    return 0
+
+
+def cmd_sshd_config(args: argparse.Namespace) -> int:
+    from atlas_ha.settings import load, locate
+    from atlas_ha.transport.sshd_dropin import sshd_dropin, write_sshd_dropin
+
+    settings = load(locate(args.config))
+    if args.write is None:
+        print(sshd_dropin(settings), end="")
+        return 0
+    path = write_sshd_dropin(settings, args.write)
+    print(f"wrote {path}; check it with `sshd -t`, then reload sshd")
     return 0
 
 

@@ -6,7 +6,15 @@
   ``/etc/shadow`` (9 fields); ``/etc/group``.
 
 Converting to ``shadow`` writes ``name:hash:::::::`` per user: the aging fields stay empty,
-never invented. Converting from ``shadow`` refuses any non-empty aging field (no equivalent).
+never invented. Converting from ``shadow`` accepts the aging a stock installation writes
+(Debian's and RHEL's ``:19700:0:99999:7:::``) because it has no effect (shadow(5)): a line's
+aging is *inert* when the account expiry (field 8) and the reserved field (9) are empty and
+either the last-change date (3) is empty (aging disabled) or it is a positive day number with
+no minimum age (4: empty or 0) and no maximum age (5: empty or 99999 and more, "never"); the
+warning (6) and inactivity (7) periods then never apply. Such aging is dropped: coming back
+to ``shadow`` it is empty, which means the same (:func:`same_meaning` says so for Compare).
+Any other aging (a minimum or maximum age, a forced change ``lastchg=0``, an expiry date)
+has no equivalent in ``passwd-hash`` and is refused naming the file, line and field.
 ``/etc/group`` is passed through unchanged. Files are handled as bytes (no decoding), line
 order is kept; comments and blank lines are not allowed, an empty file is. Every problem
 raises :class:`ConversionError` naming the file and the line.
@@ -129,13 +137,48 @@ def to_shadow(passwd: bytes) -> tuple[bytes, bytes]:
     return _join(new_passwd), _join(shadow)
 
 
+_DAY = re.compile(rb"[0-9]{1,10}")
+_NEVER = 99999  # the maximum age shadow tools write for "the password never expires"
+_AGING = ("last change", "minimum age", "maximum age", "warning", "inactivity", "expiry")
+
+
+def _aging_problem(fields: tuple[bytes, ...]) -> str | None:
+    """Why the aging fields 3..9 of a shadow line have an effect, or None if they have none."""
+    last, low, high, warn, inactive, expire, reserved = fields[2:9]
+    for number, value in enumerate(fields[2:8], start=3):
+        if value and _DAY.fullmatch(value) is None:
+            return f"field {number} ({_AGING[number - 3]}): expected a number of days"
+    if expire:
+        return "field 8 (account expiry date) has no equivalent in passwd-hash"
+    if reserved:
+        return "field 9 (reserved) is not empty"
+    if not last:
+        return None  # shadow(5): an empty last-change date disables aging
+    if int(last) == 0:
+        return "field 3 = 0 (change the password at next login) has no equivalent"
+    if low and int(low) != 0:
+        return "field 4 (minimum password age) has no equivalent in passwd-hash"
+    if high and int(high) < _NEVER:
+        return "field 5 (maximum password age) has no equivalent in passwd-hash"
+    del warn, inactive  # without a maximum age they never apply
+    return None
+
+
+def _inert_aging(fields: tuple[bytes, ...]) -> bool:
+    return _aging_problem(fields) is None
+
+
 def _shadow_hashes(shadow: bytes, users: set[bytes]) -> dict[bytes, bytes]:
     """Name -> hash of a shadow file that has an equivalent in passwd-hash."""
     hashes: dict[bytes, bytes] = {}
     for entry in _entries(SHADOW, shadow, 9):
-        if any(entry.fields[2:]):
+        problem = _aging_problem(entry.fields)
+        if problem is not None:
             raise ConversionError(
-                SHADOW, entry.line, "password aging has no equivalent in passwd-hash"
+                SHADOW,
+                entry.line,
+                f"password aging of {entry.shown()!r}: {problem}; supported: none or the "
+                "defaults (min 0, max 99999)",
             )
         if entry.fields[1] == b"x":
             raise ConversionError(
@@ -168,6 +211,28 @@ def from_shadow(passwd: bytes, shadow: bytes) -> bytes:
             )
         lines.append(_with_password(entry, hashes[entry.name]))
     return _join(lines)
+
+
+def same_meaning(path: str, a: bytes, b: bytes) -> bool:
+    """Whether two versions of the account file ``path`` (shadow format) mean the same.
+
+    Only ``/etc/shadow`` has a normal form: inert aging (see the module) reads as empty
+    aging. Files that do not parse are compared as bytes.
+    """
+    if path != SHADOW or a == b:
+        return a == b
+    try:
+        return _normal_shadow(a) == _normal_shadow(b)
+    except ConversionError:
+        return False
+
+
+def _normal_shadow(data: bytes) -> list[tuple[bytes, ...]]:
+    out = []
+    for entry in _entries(SHADOW, data, 9):
+        fields = entry.fields
+        out.append(fields[:2] + (b"",) * 7 if _inert_aging(fields) else fields)
+    return out
 
 
 def _need(files: Mapping[str, bytes], path: str) -> bytes:

@@ -20,7 +20,7 @@ from typing import Any
 
 from atlas_ha.context import Server
 from atlas_ha.daemon.loop import REPLAN, Daemon, read_heartbeat, verifier_schedule
-from atlas_ha.errors import ServerStateError
+from atlas_ha.errors import ServerStateError, StillRunningError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.transport.keep import kept_connections
 
@@ -103,18 +103,32 @@ def start(
     return proc.pid
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def stop(server: Server, timeout: float = 30.0) -> int | None:
-    """SIGTERM (the daemon finishes its turn: a running cycle completes), then SIGKILL."""
+    """SIGTERM (the daemon finishes its turn: a running cycle completes), then wait until the
+    *process* has exited, not only its PID file (the daemon removes that before it is gone).
+    Still running after `timeout`: StillRunningError (it is not killed: a cycle may be
+    finishing; stop again, or wait)."""
     pid = running_pid(server)
     if pid is None:
         pid_file(server).unlink(missing_ok=True)
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while running_pid(server) == pid:
+    while process_alive(pid):
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
+            raise StillRunningError(
+                f"daemon {pid} is still running {timeout:g} s after SIGTERM (a SyncCycle may "
+                "be finishing); run `atlas-ha daemon stop` again or wait"
+            )
         time.sleep(0.05)
     pid_file(server).unlink(missing_ok=True)
     return pid

@@ -104,6 +104,11 @@ def server_known_hosts(esd_root: Path) -> Path:
     return server_ssh_dir(esd_root) / "known_hosts"
 
 
+# sshd's compiled-in AuthorizedKeysFile (home-relative; sshd_config(5)): the sshd drop-in
+# (transport/sshd_dropin.py) lists them before atlas-ha's own files
+SSHD_DEFAULT_AUTHORIZED_KEYS = (".ssh/authorized_keys", ".ssh/authorized_keys2")
+
+
 def server_authorized_keys(esd_root: Path) -> Path:
     """The partners' Verifier keys, each printing a fixed answer (see `server_ssh_dir`)."""
     return server_ssh_dir(esd_root) / "authorized_keys"

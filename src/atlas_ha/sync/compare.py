@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from atlas_ha.context import Server
+from atlas_ha.converters.aspects import same_meaning_of
 from atlas_ha.errors import AtlasError, RoleError
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout.atomic import read_text_or_none
@@ -82,11 +84,16 @@ def compare_one(server: Server, pri: Area, sec: str, env: int) -> CompareResult:
     reason = sid.validity(sec, env)
     if reason is not None:
         return CompareResult(sec, "invalid", env, note=reason)
-    diffs = differences(pri, sid.area(sec, env))
+    same = same_meaning_of(server.envs[env].formats)
+    diffs = differences(pri, sid.area(sec, env), same)
     return CompareResult(sec, "different" if diffs else "equal", env, diffs)
 
 
-def differences(pri: Area, sec: Area) -> list[Difference]:
+def differences(
+    pri: Area, sec: Area, same: Callable[[str, bytes, bytes], bool] | None = None
+) -> list[Difference]:
+    """The differences of the SyncFiles sides; with ``same``, two files whose contents
+    ``same(path, a, b)`` reads as equal in meaning (e.g. inert shadow aging) do not differ."""
     result: list[Difference] = []
     a_paths, b_paths = pri.sync_paths(), sec.sync_paths()
     if a_paths != b_paths:
@@ -98,9 +105,21 @@ def differences(pri: Area, sec: Area) -> list[Difference]:
         if ea is None or eb is None:
             side = "PRI" if eb is None else sec.ref.role
             result.append(Difference(path, f"only on {side}"))
-        elif not ea.same_object(eb):
+        elif not ea.same_object(eb) and not _same_content(pri, sec, ea, eb, same):
             result.append(_describe(pri, sec, ea, eb))
     return result
+
+
+def _same_content(
+    pri: Area, sec: Area, ea: Entry, eb: Entry, same: Callable[[str, bytes, bytes], bool] | None
+) -> bool:
+    """Whether two files differing only in content have contents ``same`` reads as equal."""
+    if same is None or ea.type != "file" or eb.type != "file":
+        return False
+    if (ea.mode, ea.uid, ea.gid) != (eb.mode, eb.uid, eb.gid):
+        return False
+    a = pri.copy_path("SyncFiles", ea.path).read_bytes()
+    return same(ea.path, a, sec.copy_path("SyncFiles", eb.path).read_bytes())
 
 
 _STR = r'"(?:[^"\\]|\\.)*"'

@@ -24,7 +24,7 @@ from atlas_ha.layout import validation
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.model import role_key
 from atlas_ha.sync import guard
-from atlas_ha.sync.address import own_address
+from atlas_ha.sync.address import check_address_here, own_address
 from atlas_ha.sync.compare import CompareResult, compare
 from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.create import create
@@ -95,6 +95,7 @@ def cycle(
     if not master.is_pri:
         raise RoleError(f"a SyncCycle is driven by the PRI; this server holds {master.role}")
     guard.check_system_root(server, "SyncCycle")
+    check_address_here(server, "SyncCycle")  # before Create and before any partner's SetUp
     env = server.env_id
     report = CycleReport(server.name, env, server.clock.now())
     with server.sid.lock("cycle"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from atlas_ha.context import Server
 from atlas_ha.converters.aspects import aspects
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout import paths as paths_mod
@@ -18,7 +19,8 @@ from atlas_ha.layout.esd import REFERENCE, EnvDef, EsdData
 from atlas_ha.layout.history import History
 from atlas_ha.layout.sid import SidData
 from atlas_ha.model import MasterConfig
-from atlas_ha.settings import Settings, render
+from atlas_ha.settings import DEFAULT_PATH, Settings, render
+from atlas_ha.sync import preflight
 from atlas_ha.system import Runner
 
 
@@ -74,6 +76,40 @@ def init(request: InitRequest, runner: Runner) -> list[str]:
         f"{area.path} in {s.sid_data}"
     )
     return done
+
+
+@dataclass(frozen=True)
+class InitReport:
+    done: list[str]  # what was written
+    conversions: list[preflight.TestConversion]  # this server's files to every older Env
+    notes: list[str]
+    next_steps: list[str]  # the commands to run next
+
+    @property
+    def ok(self) -> bool:
+        return all(c.problem is None for c in self.conversions)
+
+
+def init_and_check(request: InitRequest, runner: Runner) -> InitReport:
+    """`atlas-ha init`: the set-up, then the test conversion of this server's files to every
+    older EnvVersion of its envs.toml (sync/preflight.py), and what to run next."""
+    done = init(request, runner)
+    server = Server(request.settings, runner=runner)
+    conversions = preflight.test_convert(server)
+    config = request.settings.config_file
+    cli = "atlas-ha" if config == DEFAULT_PATH else f"atlas-ha --config {config}"
+    role = request.master.role if request.master else server.master().role
+    steps = [
+        f"{cli} keys generate        # this role's ssh key, on the Unbound Data",
+        f"{cli} keys authorize --role ROLE PUBKEY   # each partner role's key "
+        "(docs/install.md, section 4)",
+        f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d && sshd -t && systemctl reload ssh",
+    ]
+    if role == "PRI":
+        steps.append(f"{cli} sync cycle           # once every SEC is set up: the first cycle")
+    else:
+        steps.append(f"{cli} boot                 # then run the first cycle on the PRI")
+    return InitReport(done, conversions, preflight.notes(server), steps)
 
 
 def settings_for(

@@ -27,7 +27,7 @@ from pathlib import Path
 from atlas_ha.context import Server
 from atlas_ha.converters.aspects import aspects
 from atlas_ha.errors import AtlasError, ServerStateError
-from atlas_ha.sync.init import InitRequest, init
+from atlas_ha.sync.init import InitReport, InitRequest, init, init_and_check
 from atlas_ha.system import Runner
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.services import ServiceDef
@@ -177,9 +177,15 @@ def confirm(server: Server) -> tuple[list[str], str | None]:
     return confirmed, commit
 
 
-def init_and_record(request: InitRequest, runner: Runner, server: Server) -> list[str]:
-    """`atlas-ha init` (sync/init.py), then the fingerprint of the new EnvID."""
-    done = init(request, runner)
+def init_and_record(
+    request: InitRequest, runner: Runner, server: Server, check: bool = False
+) -> InitReport:
+    """`atlas-ha init` (sync/init.py; with `check`, also its test conversions and next
+    steps), then the fingerprint of the new EnvID."""
+    if check:
+        report = init_and_check(request, runner)
+    else:
+        report = InitReport(init(request, runner), [], [], [])
     try:
         record(server)
     except (AtlasError, OSError) as exc:  # init is done; the fingerprint can be recorded later
@@ -187,5 +193,5 @@ def init_and_record(request: InitRequest, runner: Runner, server: Server) -> lis
             f"set up, but the fingerprint of Env{request.env} could not be recorded ({exc}): "
             "run `atlas-ha env record`"
         ) from exc
-    done.append(f"fingerprint of Env{request.env} in {server.esd.envs_file}")
-    return done
+    report.done.append(f"fingerprint of Env{request.env} in {server.esd.envs_file}")
+    return report

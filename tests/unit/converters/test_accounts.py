@@ -46,6 +46,28 @@ def shadow_form(table: list[tuple[bytes, bytes, tuple[bytes, ...]]]) -> tuple[by
 
 
 groups = st.binary(max_size=60)
+days = st.integers(1, 60000).map(lambda n: str(n).encode())
+# aging that has no effect (shadow(5)): what stock installations write, and variants
+inert_aging = st.one_of(
+    st.just(b"::::::"),
+    st.builds(
+        lambda last, low, high, warn, inactive: b":".join(
+            (last, low, high, warn, inactive, b"", b"")
+        ),
+        days,
+        st.sampled_from([b"", b"0"]),
+        st.sampled_from([b"", b"99999", b"100000"]),
+        st.sampled_from([b"", b"7", b"14"]),
+        st.sampled_from([b"", b"30"]),
+    ),
+    st.builds(lambda d: b"::" + d + b":7:::", days),  # no last change: aging disabled
+)
+meaningful_aging = st.one_of(
+    st.builds(lambda d: d + b":1:99999:7:::", days),  # a minimum age
+    st.builds(lambda d: d + b":0:90:7:::", days),  # a maximum age
+    st.just(b"0:0:99999:7:::"),  # change at next login
+    st.builds(lambda d: b":::::" + d + b":", days),  # an account expiry date
+)
 
 ALICE = b"alice:$6$salt$hash:1000:1000:Alice:/home/alice:/bin/bash\n"
 BOB = b"bob::1001:1001::/home/bob:/bin/sh\n"
@@ -135,9 +157,43 @@ def test_x_in_passwd_hash_means_the_hash_is_missing() -> None:
     assert_error(refused(accounts.to_shadow, ALICE + BOB_X), PASSWD, 2, "hash")
 
 
-def test_aging_fields_have_no_equivalent() -> None:
-    aged = b"bob::19000:0:99999:7:::\n"
+def test_meaningful_aging_fields_have_no_equivalent() -> None:
+    aged = b"bob::19000:0:60:7:::\n"
     assert_error(refused(accounts.from_shadow, ALICE_X + BOB_X, ALICE_S + aged), SHADOW, 2, "aging")
+
+
+@given(users(), st.data())
+def test_inert_aging_converts_and_means_the_same_after_a_round_trip(
+    table: list[tuple[bytes, bytes, tuple[bytes, ...]]], data: st.DataObject
+) -> None:
+    passwd, _ = shadow_form(table)
+    shadow = b"".join(n + b":" + h + b":" + data.draw(inert_aging) + b"\n" for n, h, _ in table)
+    older = accounts.from_shadow(passwd, shadow)
+    assert older == hash_form(table)
+    newer = accounts.to_shadow(older)
+    assert newer[0] == passwd
+    assert accounts.same_meaning(SHADOW, newer[1], shadow)
+    assert accounts.from_shadow(*newer) == older
+
+
+@given(users().filter(bool), st.data())
+def test_meaningful_aging_is_refused_on_its_line_and_differs_in_meaning(
+    table: list[tuple[bytes, bytes, tuple[bytes, ...]]], data: st.DataObject
+) -> None:
+    passwd, shadow = shadow_form(table)
+    lines = shadow.split(b"\n")
+    at = data.draw(st.integers(0, len(table) - 1))
+    name, hash_ = lines[at].split(b":")[:2]
+    lines[at] = name + b":" + hash_ + b":" + data.draw(meaningful_aging)
+    aged = b"\n".join(lines)
+    assert_error(refused(accounts.from_shadow, passwd, aged), SHADOW, at + 1, "aging")
+    assert not accounts.same_meaning(SHADOW, aged, shadow)
+
+
+def test_same_meaning_is_bytes_for_other_files() -> None:
+    assert not accounts.same_meaning(PASSWD, ALICE_X, ALICE_X + b"\n")
+    assert accounts.same_meaning(SHADOW, b"bob:h:19700:0:99999:7:::\n", b"bob:h:::::::\n")
+    assert not accounts.same_meaning(SHADOW, b"bob:h:19700:0:99999:7:::\n", b"bob:i:::::::\n")
 
 
 def test_user_without_shadow_line() -> None:

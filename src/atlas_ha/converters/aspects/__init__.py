@@ -30,6 +30,24 @@ class Aspect:
     paths: Callable[[str, str], tuple[str, ...]]  # (format, device) -> system paths
     convert: Callable[[ConversionTx, str, str, str], None]  # (tx, src fmt, dst fmt, device)
     optional: bool = False  # an environment may lack it (its files are then left alone)
+    # (format, path, a, b) -> whether two contents of one of its files mean the same (Compare)
+    same_meaning: Callable[[str, str, bytes, bytes], bool] | None = None
+
+
+def same_meaning_of(formats: dict[str, str]) -> Callable[[str, bytes, bytes], bool]:
+    """(path, a, b) -> whether the aspects of an environment with ``formats`` read two
+    contents of ``path`` as the same; byte equality for every file no aspect normalises."""
+    found = aspects()
+    judges = [
+        (fmt, aspect.same_meaning)
+        for name, fmt in formats.items()
+        if (aspect := found.get(name)) is not None and aspect.same_meaning is not None
+    ]
+
+    def same(path: str, a: bytes, b: bytes) -> bool:
+        return a == b or any(judge(fmt, path, a, b) for fmt, judge in judges)
+
+    return same
 
 
 def aspects() -> dict[str, Aspect]:

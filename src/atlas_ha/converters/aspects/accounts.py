@@ -31,4 +31,7 @@ ASPECT = Aspect(
     accounts.FORMATS,
     lambda fmt, _dev: accounts.paths(fmt),
     convert_accounts,
+    same_meaning=lambda fmt, path, a, b: (
+        fmt == accounts.SHADOW_FORMAT and accounts.same_meaning(path, a, b)
+    ),
 )

@@ -1,8 +1,17 @@
 """The ``debian-interfaces`` identity format.
 
 ``/etc/hostname`` and ``/etc/network/interfaces`` with the loopback stanza and one
-``auto <dev>`` / ``iface <dev> inet static`` stanza holding ``address A/P``
-(or ``address A`` + ``netmask M``), ``gateway`` and ``dns-nameservers``.
+``auto <dev>`` (or ``allow-hotplug <dev>``) / ``iface <dev> inet static`` stanza holding
+``address A/P`` (or ``address A`` + ``netmask M``), ``gateway``, ``dns-nameservers`` and
+``dns-search``.
+
+What the Debian installer writes is accepted: comments anywhere, ``allow-hotplug`` (it brings
+the interface up at boot as ``auto`` does; normalised to ``auto``) and the stock include
+``source /etc/network/interfaces.d/*`` (or ``source-directory /etc/network/interfaces.d``).
+The included files are the server's own, not part of the identity: the include line is
+normalised away (rendering writes none), so on a Debian server an Identity Install leaves
+whatever ``interfaces.d`` holds unread — ``atlas-ha init`` reports such files. Any other
+``source`` has no equivalent and is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from atlas_ha.converters.identity.model import (
     _address_prefix,
     _content,
     _device_ok,
+    _domains,
     _hostname_file,
     _nameserver,
     _need,
@@ -27,7 +37,10 @@ from atlas_ha.errors import ConversionError
 
 INTERFACES = "/etc/network/interfaces"
 
-_DEBIAN_OPTIONS = ("address", "netmask", "gateway", "dns-nameservers")
+_DEBIAN_OPTIONS = ("address", "netmask", "gateway", "dns-nameservers", "dns-search")
+_LISTS = ("dns-nameservers", "dns-search")  # options taking several values
+INTERFACES_D = "/etc/network/interfaces.d"
+_STOCK_INCLUDES = (("source", f"{INTERFACES_D}/*"), ("source-directory", INTERFACES_D))
 
 
 def paths(device: str) -> tuple[str, ...]:
@@ -45,6 +58,7 @@ class _Stanzas:
     lo_seen: bool = False
     options: dict[str, tuple[int, str]] = field(default_factory=dict)
     dns: list[str] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)
 
 
 def _debian_iface(st: _Stanzas, line: int, words: list[str]) -> str:
@@ -73,10 +87,12 @@ def _debian_option(st: _Stanzas, line: int, words: list[str]) -> None:
         raise ConversionError(
             INTERFACES, line, f"'{key}' has no equivalent; supported: {supported}"
         )
-    if len(words) < 2 or (key != "dns-nameservers" and len(words) != 2):
+    if len(words) < 2 or (key not in _LISTS and len(words) != 2):
         raise ConversionError(INTERFACES, line, f"expected '{key}' and one value")
     if key == "dns-nameservers":
         st.dns.extend(_nameserver(INTERFACES, line, w) for w in words[1:])
+    elif key == "dns-search":
+        st.search.extend(_domains(INTERFACES, line, words[1:]))
     elif key in st.options:
         raise ConversionError(INTERFACES, line, f"'{key}' appears twice in the stanza")
     else:
@@ -90,7 +106,15 @@ def _debian_read(data: bytes) -> _Stanzas:
         words = _BLANKS.split(text)
         if text.endswith("\\"):
             raise ConversionError(INTERFACES, line, "expected a stanza or an option line")
-        if words[0] == "auto" and len(words) > 1:
+        if words[0] in ("source", "source-directory"):
+            if tuple(words) not in _STOCK_INCLUDES:
+                raise ConversionError(
+                    INTERFACES,
+                    line,
+                    f"'{text}' has no equivalent; supported: source {INTERFACES_D}/*",
+                )
+            current = None
+        elif words[0] in ("auto", "allow-hotplug") and len(words) > 1:
             st.auto.update((name, line) for name in words[1:] if name not in st.auto)
             current = None
         elif words[0] == "iface":
@@ -125,6 +149,7 @@ def parse(files: Mapping[str, bytes]) -> Identity:
     for name, line in st.auto.items():
         if name not in {"lo", st.device}:
             raise ConversionError(INTERFACES, line, f"'auto {name}': a second interface")
+    # (auto and allow-hotplug are kept together in st.auto: both bring it up at boot)
     if st.device not in st.auto:
         raise ConversionError(INTERFACES, st.iface_line, f"expected 'auto {st.device}'")
     if "address" not in st.options:
@@ -138,6 +163,7 @@ def parse(files: Mapping[str, bytes]) -> Identity:
         prefix=_debian_prefix(st.options, given),
         gateway=None if gateway is None else _address(INTERFACES, *gateway),
         dns=tuple(st.dns),
+        search=tuple(st.search),
     )
 
 
@@ -145,6 +171,8 @@ def render(ident: Identity) -> tuple[str, ...]:
     """The canonical texts of the files of :func:`paths`, in the same order."""
     gateway = "" if ident.gateway is None else f"    gateway {ident.gateway}\n"
     dns = f"    dns-nameservers {' '.join(ident.dns)}\n" if ident.dns else ""
+    if ident.search:
+        dns += f"    dns-search {' '.join(ident.search)}\n"
     return (
         f"{ident.hostname}\n",
         f"auto lo\niface lo inet loopback\n\nauto {ident.device}\n"

@@ -36,6 +36,7 @@ class Identity:
     prefix: int
     gateway: str | None
     dns: tuple[str, ...]
+    search: tuple[str, ...] = ()  # DNS search domains, in order
 
     def __post_init__(self) -> None:
         problem = _problem(self)
@@ -81,6 +82,7 @@ def _problem(ident: Identity) -> str | None:
         (0 <= ident.prefix <= 32, f"prefix {ident.prefix!r}"),
         (ident.gateway is None or _ipv4(ident.gateway) == ident.gateway, "gateway"),
         (all(_dns(d) == d for d in ident.dns), f"dns {ident.dns!r}"),
+        (all(_hostname_ok(d) for d in ident.search), f"search {ident.search!r}"),
     )
     return next((what for ok, what in checks if not ok), None)
 
@@ -127,6 +129,17 @@ def _address(path: str, line: int | None, text: str) -> str:
     if value is None:
         raise ConversionError(path, line, f"expected an IPv4 host address, got {text!r}")
     return value
+
+
+def _domains(path: str, line: int, words: list[str]) -> tuple[str, ...]:
+    """DNS search domains (host-name syntax, a trailing dot allowed and dropped)."""
+    found = []
+    for word in words:
+        name = word[:-1] if word.endswith(".") else word
+        if not _hostname_ok(name):
+            raise ConversionError(path, line, f"expected a DNS search domain, got {word!r}")
+        found.append(name)
+    return tuple(found)
 
 
 def _nameserver(path: str, line: int, text: str) -> str:

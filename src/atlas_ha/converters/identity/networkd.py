@@ -1,7 +1,9 @@
 """The ``networkd`` identity format.
 
 ``/etc/hostname`` and ``/etc/systemd/network/10-<dev>.network`` with
-``[Match] Name=<dev>`` and ``[Network] Address=A/P``, ``Gateway=``, ``DNS=`` (repeatable).
+``[Match] Name=<dev>`` and ``[Network] Address=A/P``, ``Gateway=``, ``DNS=`` (repeatable),
+``Domains=`` (search domains). ``DHCP=no`` (the default) is accepted and normalised away;
+routing domains (``~example.org``) and every other key have no equivalent and are refused.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from atlas_ha.converters.identity.model import (
     _address_prefix,
     _content,
     _device_ok,
+    _domains,
     _hostname_file,
     _nameserver,
     _one_file,
@@ -24,7 +27,10 @@ from atlas_ha.errors import ConversionError
 
 NETWORKD_DIR = "/etc/systemd/network"
 
-_NETWORKD_KEYS = {"Match": ("Name",), "Network": ("Address", "Gateway", "DNS")}
+_NETWORKD_KEYS = {
+    "Match": ("Name",),
+    "Network": ("Address", "Gateway", "DNS", "Domains", "DHCP"),
+}
 
 
 def paths(device: str) -> tuple[str, ...]:
@@ -48,7 +54,7 @@ def _networkd_read(path: str, data: bytes) -> dict[str, list[tuple[int, str]]]:
         key, eq, value = (part.strip(" \t") for part in text.partition("="))
         if section is None or not eq or key not in _NETWORKD_KEYS[section]:
             where = f"[{section}]" if section else "before any section"
-            supported = "[Match] Name=, [Network] Address=, Gateway=, DNS="
+            supported = "[Match] Name=, [Network] Address=, Gateway=, DNS=, Domains=, DHCP=no"
             what = f"{text!r} {where} has no equivalent"
             raise ConversionError(path, line, f"{what}; supported: {supported}")
         if not value:
@@ -83,6 +89,10 @@ def parse(files: Mapping[str, bytes]) -> Identity:
     dns = [
         _nameserver(path, n, word) for n, v in values.get("DNS", []) for word in _BLANKS.split(v)
     ]
+    for n, value in values.get("DHCP", []):
+        if value not in ("no", "false"):
+            raise ConversionError(path, n, f"DHCP={value} has no equivalent; supported: DHCP=no")
+    search = [d for n, v in values.get("Domains", []) for d in _domains(path, n, _BLANKS.split(v))]
     return Identity(
         hostname=hostname,
         device=device,
@@ -90,6 +100,7 @@ def parse(files: Mapping[str, bytes]) -> Identity:
         prefix=32 if prefix is None else prefix,
         gateway=_address(path, *gateway) if gateway else None,
         dns=tuple(dns),
+        search=tuple(search),
     )
 
 
@@ -97,6 +108,8 @@ def render(ident: Identity) -> tuple[str, ...]:
     """The canonical texts of the files of :func:`paths`, in the same order."""
     gateway = "" if ident.gateway is None else f"Gateway={ident.gateway}\n"
     dns = "".join(f"DNS={server}\n" for server in ident.dns)
+    if ident.search:
+        dns += f"Domains={' '.join(ident.search)}\n"
     return (
         f"{ident.hostname}\n",
         f"[Match]\nName={ident.device}\n\n[Network]\nAddress={ident.address}/{ident.prefix}\n"

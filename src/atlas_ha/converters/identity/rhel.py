@@ -1,9 +1,22 @@
 """The ``rhel-ifcfg`` identity format.
 
-``/etc/sysconfig/network`` (``NETWORKING=yes``, ``HOSTNAME=``) and
-``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
-``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...).
-Values may be double- or single-quoted; shell expansion is not supported.
+``/etc/sysconfig/network`` (``HOSTNAME=``; ``NETWORKING=yes`` optional, as RHEL 7 and later
+ignore it) and ``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
+``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...,
+``DOMAIN``). Values may be double- or single-quoted; shell expansion is not supported.
+
+The host name must be in ``HOSTNAME=``: RHEL 7 and later keep it in ``/etc/hostname``, which
+is not one of this format's files (adding it would change every Env1 snapshot's
+IdentFilePaths); an installer's ``/etc/sysconfig/network`` without ``HOSTNAME=`` is refused
+naming the file and the fix.
+
+The keys NetworkManager and anaconda write with their default values are accepted and carry
+no identity: ``TYPE=Ethernet``, ``NAME``, ``UUID``, ``PROXY_METHOD=none``,
+``BROWSER_ONLY=no``, ``DEFROUTE=yes``, ``IPV4_FAILURE_FATAL``, ``IPV6INIT=yes`` with
+``IPV6_AUTOCONF=yes``, ``IPV6_DEFROUTE=yes``, ``IPV6_FAILURE_FATAL``, ``IPV6_ADDR_GEN_MODE``
+(the SLAAC addressing every target format does by default). They are normalised away:
+rendering writes only the canonical keys. Other values of them (``DEFROUTE=no``,
+``IPV6INIT=no``, a bridge ``TYPE``) have no equivalent and are refused.
 """
 
 from __future__ import annotations
@@ -12,10 +25,12 @@ import re
 from collections.abc import Mapping
 
 from atlas_ha.converters.identity.model import (
+    _BLANKS,
     Identity,
     _address,
     _content,
     _device_ok,
+    _domains,
     _host,
     _nameserver,
     _need,
@@ -41,7 +56,33 @@ _RHEL_CONFIG_PREFIXES = ("ifcfg-", "route-", "route6-", "rule-", "rule6-")
 _Vars = dict[str, tuple[int, str]]
 
 _NETWORK_KEYS = ("NETWORKING", "HOSTNAME")
-_IFCFG_KEYS = ("DEVICE", "BOOTPROTO", "ONBOOT", "IPADDR", "PREFIX", "NETMASK", "GATEWAY")
+_IFCFG_KEYS = (
+    "DEVICE",
+    "BOOTPROTO",
+    "ONBOOT",
+    "IPADDR",
+    "PREFIX",
+    "NETMASK",
+    "GATEWAY",
+    "DOMAIN",
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", re.ASCII)
+# Keys NetworkManager/anaconda write whose accepted values are the defaults of every target
+# format: they carry no identity. None = any value of the right form (a label, an id).
+_INERT: dict[str, tuple[str, ...] | None] = {
+    "TYPE": ("Ethernet",),
+    "NAME": None,
+    "UUID": None,
+    "PROXY_METHOD": ("none",),
+    "BROWSER_ONLY": ("no",),
+    "DEFROUTE": ("yes",),
+    "IPV4_FAILURE_FATAL": ("no", "yes"),
+    "IPV6INIT": ("yes",),
+    "IPV6_AUTOCONF": ("yes",),
+    "IPV6_DEFROUTE": ("yes",),
+    "IPV6_FAILURE_FATAL": ("no", "yes"),
+    "IPV6_ADDR_GEN_MODE": ("stable-privacy", "eui64", "default", "default-or-eui64"),
+}
 
 
 def paths(device: str) -> tuple[str, ...]:
@@ -107,12 +148,35 @@ def _rhel_prefix(path: str, env: _Vars) -> int:
     raise ConversionError(path, None, "expected PREFIX= or NETMASK=")
 
 
+def _rhel_hostname(network: _Vars) -> str:
+    if "HOSTNAME" not in network:
+        raise ConversionError(
+            SYSCONFIG_NETWORK,
+            None,
+            "expected HOSTNAME=<name> (RHEL 7+ keeps the host name in /etc/hostname, which "
+            "the rhel-ifcfg format does not hold: add the line here)",
+        )
+    return _host(SYSCONFIG_NETWORK, *network["HOSTNAME"])
+
+
+def _check_inert(path: str, env: _Vars) -> None:
+    for key, allowed in _INERT.items():
+        if key not in env:
+            continue
+        line, value = env[key]
+        if key == "UUID" and _UUID.fullmatch(value) is None:
+            raise ConversionError(path, line, f"expected a UUID, got {value!r}")
+        if allowed is not None and value not in allowed:
+            raise ConversionError(
+                path, line, f"{key}={value} has no equivalent; supported: {' or '.join(allowed)}"
+            )
+
+
 def parse(files: Mapping[str, bytes]) -> Identity:
     """Read the identity held in ``files`` (keyed by absolute system path)."""
     network = _shell_vars(SYSCONFIG_NETWORK, _need(files, SYSCONFIG_NETWORK), _NETWORK_KEYS)
-    _require(SYSCONFIG_NETWORK, network, "NETWORKING")
     _expect_value(SYSCONFIG_NETWORK, network, "NETWORKING", ("yes",))
-    hostname = _host(SYSCONFIG_NETWORK, *_require(SYSCONFIG_NETWORK, network, "HOSTNAME"))
+    hostname = _rhel_hostname(network)
     found = sorted(
         p
         for p in files
@@ -123,7 +187,8 @@ def parse(files: Mapping[str, bytes]) -> Identity:
     device = path[len(IFCFG_DIR) + 1 :].partition("-")[2]
     if not path.startswith(f"{IFCFG_DIR}/ifcfg-") or not _device_ok(device):
         raise ConversionError(path, None, "has no equivalent; supported: one ifcfg-<device> file")
-    env = _shell_vars(path, files[path], _IFCFG_KEYS, dns=True)
+    env = _shell_vars(path, files[path], _IFCFG_KEYS + tuple(_INERT), dns=True)
+    _check_inert(path, env)
     line, value = _require(path, env, "DEVICE")
     if value != device:
         raise ConversionError(path, line, f"expected DEVICE={device} (the file's name)")
@@ -137,15 +202,22 @@ def parse(files: Mapping[str, bytes]) -> Identity:
         prefix=_rhel_prefix(path, env),
         gateway=None if gateway is None else _address(path, *gateway),
         dns=_rhel_dns(path, env),
+        search=_domains(path, *_words(env["DOMAIN"])) if "DOMAIN" in env else (),
     )
+
+
+def _words(item: tuple[int, str]) -> tuple[int, list[str]]:
+    line, value = item
+    return line, [w for w in _BLANKS.split(value) if w]
 
 
 def render(ident: Identity) -> tuple[str, ...]:
     """The canonical texts of the files of :func:`paths`, in the same order."""
     gateway = "" if ident.gateway is None else f"GATEWAY={ident.gateway}\n"
     dns = "".join(f"DNS{i}={server}\n" for i, server in enumerate(ident.dns, start=1))
+    domain = f'DOMAIN="{" ".join(ident.search)}"\n' if ident.search else ""
     return (
         f"NETWORKING=yes\nHOSTNAME={ident.hostname}\n",
         f"DEVICE={ident.device}\nBOOTPROTO=none\nONBOOT=yes\n"
-        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}",
+        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}{domain}",
     )

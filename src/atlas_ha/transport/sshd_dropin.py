@@ -1,0 +1,82 @@
+"""The sshd drop-in `/etc/ssh/sshd_config.d/atlas-ha.conf` (`atlas-ha keys sshd-config`).
+
+It only *adds* atlas-ha's authorized-keys files beside the usual ones::
+
+    AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 \
+        SID_DATA/.ssh/authorized_keys ESD_DATA/ssh/authorized_keys     (on one line)
+
+so the administrator's own keys keep working as before (a shell, with the server's own
+PermitRootLogin). The restriction of atlas-ha's keys is in atlas-ha's own lines (`command=`,
+`from=`, `restrict`: `transport.rolekeys`, `verifier.keys`), never in sshd's configuration:
+no `Match` (Debian and RHEL include the drop-ins at the *top* of sshd_config, where a Match
+would swallow every later directive of the main file), no `ForceCommand`, no
+`PermitRootLogin`. sshd takes the first value of a keyword it reads, so the drop-in's
+AuthorizedKeysFile wins over one set later in the main file: it lists sshd's defaults first.
+
+`SetEnv` is written only when needed: the directory of the installed `atlas-ha` when it is
+not on sshd's default PATH, and ATLAS_HA_CONFIG when the settings are not at the default
+path (the forced command names neither). SetEnv applies to every session (the
+administrator's too); a login shell's profile sets its own PATH.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from atlas_ha.errors import SettingsError
+from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.esd import SSHD_DEFAULT_AUTHORIZED_KEYS, server_authorized_keys
+from atlas_ha.layout.sid import role_authorized_keys
+from atlas_ha.settings import DEFAULT_PATH, Settings
+from atlas_ha.system import console_script
+
+DROPIN_NAME = "atlas-ha.conf"
+DROPIN_DIR = Path("/etc/ssh/sshd_config.d")
+DEFAULT_AUTHORIZED_KEYS = SSHD_DEFAULT_AUTHORIZED_KEYS  # sshd's own, listed first
+# the PATH Debian's and RHEL's sshd give a session (Debian adds /usr/games)
+SSHD_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def sshd_dropin(settings: Settings, program: Path | None = None) -> str:
+    """The content of the drop-in for this server's settings (`program`: the installed
+    atlas-ha, default the console script beside this Python)."""
+    program = program or console_script()
+    files = [
+        *DEFAULT_AUTHORIZED_KEYS,
+        str(role_authorized_keys(settings.sid_data)),
+        str(server_authorized_keys(settings.esd_data)),
+    ]
+    for f in files:
+        if any(c.isspace() or c in '"%' for c in f):
+            raise SettingsError(
+                f"{f}: an authorized-keys path with blanks, quotes or % "
+                "cannot be named in sshd_config"
+            )
+    lines = [
+        "# atlas-ha: written by `atlas-ha keys sshd-config` (docs/install.md, section 4).",
+        "# Adds atlas-ha's authorized-keys files beside the usual ones; atlas-ha's keys are",
+        "# restricted by their own lines (command=, from=, restrict). No Match block here:",
+        "# this file is included at the top of sshd_config.",
+        f"AuthorizedKeysFile {' '.join(files)}",
+        "# a partner that vanished has its session ended within about a minute",
+        "ClientAliveInterval 15",
+        "ClientAliveCountMax 4",
+    ]
+    env = []
+    if str(program.parent) not in SSHD_PATH:
+        env.append(f"PATH={':'.join([str(program.parent), *SSHD_PATH])}")
+    if settings.config_file != DEFAULT_PATH:
+        env.append(f"ATLAS_HA_CONFIG={settings.config_file}")
+    if env:
+        lines.append("# the forced command finds atlas-ha and its settings here")
+        lines.append("SetEnv " + " ".join(f'"{e}"' for e in env))
+    return "\n".join(lines) + "\n"
+
+
+def write_sshd_dropin(settings: Settings, directory: Path = DROPIN_DIR) -> Path:
+    """Write the drop-in into `directory` (atomically, mode 0644); return its path."""
+    path = directory / DROPIN_NAME
+    atomic_write(path, sshd_dropin(settings), mode=0o644)
+    os.chmod(path, 0o644)
+    return path
