@@ -18,9 +18,12 @@
     ├── GuardError                 16  a safety guard refused an operation that would destroy
     │                                  what it protects (a missing system root or identity, a
     │                                  mass deletion; SPEC 5.2)
-    └── PluginError                17  a backend (transport, aspect, verifier kind, listener)
-        │                              is not installed, or cannot load (plugins.py)
-        └── UnknownKindError       18  a service names a verifier kind that is not installed
+    ├── PluginError                17  a backend (transport, aspect, verifier kind, listener)
+    │   │                              is not installed, or cannot load (plugins.py)
+    │   └── UnknownKindError       18  a service names a verifier kind that is not installed
+    └── ReportServeError           33  the status page cannot be served: an address other than
+                                       loopback without authentication configured, or an
+                                       address that cannot be bound (report/web/server.py)
 
 Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
 parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
@@ -151,3 +154,10 @@ class UnknownKindError(PluginError):
     """A service declares a verifier kind that no installed plugin provides."""
 
     exit_code = 18
+
+
+class ReportServeError(AtlasError):
+    """The status page refuses to start (a non-loopback address without authentication) or
+    cannot bind its address; names the address and the setting."""
+
+    exit_code = 33

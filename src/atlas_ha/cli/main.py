@@ -31,6 +31,7 @@ MODULES = {
     "verify": "verify_cmds",
     "services": "verify_cmds",
     "demo": "demo_cmd",
+    "report": "report_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -41,6 +42,7 @@ ORDER = (
     "daemon_cmds",
     "verify_cmds",
     "demo_cmd",
+    "report_cmds",
 )
 
 
