@@ -11,6 +11,7 @@ ESD_DATA/logs/web.log, never to a terminal.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -62,7 +63,7 @@ def _uvicorn(server: Server, log_config: dict[str, object] | None) -> tuple[uvic
     config = uvicorn.Config(
         app,
         log_config=log_config,
-        access_log=log_config is not None,
+        access_log=True,
         timeout_graceful_shutdown=int(GRACE),
         lifespan="off",
         proxy_headers=False,
@@ -79,6 +80,10 @@ def serve(server: Server, announce: Callable[[str], None]) -> None:
     sock = bind(web)
     runner, page = _uvicorn(server, uvicorn.config.LOGGING_CONFIG)
     announce(f"status page of {server.name} on http://{web.listen}/")
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn stops on SIGTERM, then raises it again for the handler it found: this one
+        # (a quiet exit 0, as after SIGINT's clean stop)
+        signal.signal(signal.SIGTERM, lambda _s, _f: None)
     try:
         runner.run(sockets=[sock])
     finally:
@@ -110,6 +115,7 @@ def start_background(server: Server, timeout: float = 10.0) -> Background:
     web = server.settings.web
     check_binding(web, str(server.settings.config_file))
     sock = bind(web)
+    runner, page = _uvicorn(server, None)
     log_file = server.esd.web_log_file
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)
@@ -119,8 +125,6 @@ def start_background(server: Server, timeout: float = 10.0) -> Background:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    runner, page = _uvicorn(server, None)
-    runner.config.access_log = True
     thread = threading.Thread(
         target=runner.run, kwargs={"sockets": [sock]}, name="atlas-ha-web", daemon=True
     )

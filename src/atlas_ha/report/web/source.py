@@ -119,6 +119,7 @@ class Overview:
             },
             "cells": {k: {"status": c.status, "reason": c.reason} for k, c in self.cells.items()},
             "suspended": self.suspended is not None,
+            "readiness": [asdict(r) for r in self.readiness],
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,8 +3,12 @@
 (function () {
   if (!window.EventSource) { return; }
   var source = new EventSource("/live");
+  var leaving = false;  // a form is being sent: its answer is the next page, not a reload
+  document.addEventListener("submit", function () { leaving = true; source.close(); });
   source.addEventListener("state", function (event) {
+    if (leaving) { return; }
     var state = JSON.parse(event.data);
+    window.atlasLive = true;  // the stream is open and its state applied (the tests wait for it)
     var banner = document.getElementById("banner");
     if (banner) {
       banner.className = "banner st-" + state.banner.status;
@@ -31,6 +35,19 @@
       td.title = cell.reason;
       td.querySelector(".state").textContent = cell.status || "\u2014";
       td.querySelector(".reason").textContent = cell.reason;
+    });
+    (state.readiness || []).forEach(function (r) {
+      var item = document.querySelector('#readiness li[data-sec="' + r.sec + '"]');
+      if (!item) { fresh = true; return; }
+      item.className = r.ready ? "ready" : "not-ready";
+      item.querySelector(".verdict").textContent = r.ready ? "ready" : "NOT ready";
+      var reasons = item.querySelector("ul");
+      reasons.textContent = "";
+      r.reasons.forEach(function (text) {
+        var why = document.createElement("li");
+        why.textContent = text;
+        reasons.appendChild(why);
+      });
     });
     var suspended = document.getElementById("suspension");
     if (fresh || (suspended && (state.suspended !== (suspended.textContent.indexOf("Suspended") === 0)))) {
