@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -136,3 +137,21 @@ def test_a_page_that_cannot_start_does_not_stop_the_daemon(site: Site) -> None:
             assert cli(site, "daemon", "stop").returncode == 0
     daemon_log = (server.esd.logs_dir / "daemon.log").read_text()
     assert f"ALERT status page: [report] listen = '127.0.0.1:{port}': cannot listen" in daemon_log
+
+
+def test_the_page_runs_exactly_as_long_as_the_daemon_run(site: Site) -> None:
+    port = free_port()
+    server = site.configure(web_section(f"127.0.0.1:{port}"))
+    stop = threading.Event()
+    lines: list[str] = []
+    run = threading.Thread(
+        target=control.run, args=(server, 3600.0, stop, lines.append, False), daemon=True
+    )
+    run.start()
+    try:
+        assert wait_answer(f"http://127.0.0.1:{port}/") == 200
+    finally:
+        stop.set()
+        run.join(30)
+    assert not run.is_alive() and "stopped" in lines
+    assert answers(f"http://127.0.0.1:{port}/") is None  # stopped in this very process
