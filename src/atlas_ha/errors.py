@@ -22,6 +22,9 @@
     ├── GuardError                 16  a safety guard refused an operation that would destroy
     │                                  what it protects (a missing system root or identity, a
     │                                  mass deletion; SPEC 5.2)
+    ├── ReportServeError           33  the status page cannot be served: an address other than
+    │                                  loopback without authentication configured, or an
+    │                                  address that cannot be bound (report/web/server.py)
     ├── ChannelError               37  an alert channel could not deliver (a mail server
     │                                  unreachable, a program failing); recorded, retried
     ├── PluginError                17  a backend (transport, aspect, verifier kind, listener)
@@ -239,3 +242,10 @@ class ConfigRejectedError(AtlasError):
     file, the line and the checker's message."""
 
     exit_code = 55
+
+
+class ReportServeError(AtlasError):
+    """The status page refuses to start (a non-loopback address without authentication) or
+    cannot bind its address; names the address and the setting."""
+
+    exit_code = 33

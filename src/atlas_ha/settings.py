@@ -36,6 +36,15 @@ Hook events: after_identity_install, before_create, after_install, after_cycle.
     results_stale = 900                 # seconds: an older check result is UNKNOWN (stale)
     heartbeat_stale = 60                # seconds: an older daemon heartbeat: not alive
     events_keep_days = 90               # the event log and its roll-ups keep this many days
+    listen = "127.0.0.1:8470"           # the status page (report/web, docs/web.md): HOST:PORT;
+                                        # "" = no page; not loopback: auth required
+    [report.auth.users.alice]           # user:password (Basic), the hash only
+    role = "operator"                   # viewer | operator
+    password = "$scrypt$ln=15,r=8,p=1$SALT$HASH"   # `atlas-ha report hash-password`
+    [report.auth.tokens.prometheus]     # a bearer token, its SHA-256 only
+    role = "viewer"
+    sha256 = "HEX"                      # `atlas-ha report hash-password --token`
+
 Operations (ops/, docs/operating.md)::
 
     [logs]                              # the run wrapper (ops/run.py)
@@ -110,7 +119,9 @@ class ReportSettings:
     events_keep_days: float = 90.0
 
 
-REPORT_KEYS = {"cycle_stale", "results_stale", "heartbeat_stale", "events_keep_days"}
+STATUS_KEYS = {"cycle_stale", "results_stale", "heartbeat_stale", "events_keep_days"}
+WEB_KEYS = {"listen", "auth"}  # the status page (report/web)
+REPORT_KEYS = STATUS_KEYS | WEB_KEYS
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,8 @@ class Settings:
         if self.checker_path is None:
             return None
         return {**os.environ, "PATH": self.checker_path}
+
+    web: WebSettings = field(default_factory=lambda: WebSettings())
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -271,6 +284,7 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         crashes=_crashes(data.get("crashes", {}), path, base),
         refuse_rejected=rejected == "refuse",
         checker_path=checker_path,
+        web=_report_web(data.get("report", {}), path),
     )
 
 
@@ -317,7 +331,7 @@ def _report(raw: object, path: Path) -> ReportSettings:
             f"{path}: [report] unknown keys {sorted(unknown)}; expected {sorted(REPORT_KEYS)}"
         )
     values: dict[str, float] = {}
-    for key in sorted(REPORT_KEYS):
+    for key in sorted(STATUS_KEYS):
         value = raw.get(key, getattr(ReportSettings, key))
         if type(value) not in (int, float) or not value > 0 or value == float("inf"):
             unit = "days" if key.endswith("_days") else "seconds"
@@ -347,6 +361,120 @@ def _deletion_guard(raw: object, path: Path) -> DeletionGuard:
             f"{path}: [sync] mass_deletion_min = a non-negative integer, got {minimum!r}"
         )
     return DeletionGuard(percent, minimum)  # `rejected`: from_dict
+
+
+# -- [report]: the status page's address and authentication (report/web) -------------------
+WEB_ROLES = ("viewer", "operator")
+DEFAULT_LISTEN = "127.0.0.1:8470"
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")  # any other address needs authentication
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A user (its scrypt password hash) or a token (its SHA-256) with its role."""
+
+    name: str
+    role: str  # viewer | operator
+    secret_hash: str
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """`[report] listen` and `[report.auth]`: where the status page listens ("" = nowhere)
+    and who may see (viewer) or act (operator)."""
+
+    listen: str = DEFAULT_LISTEN
+    users: tuple[Credential, ...] = ()
+    tokens: tuple[Credential, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen)
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.users or self.tokens)
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def local(self) -> bool:
+        return self.host in LOCAL_HOSTS
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """ "HOST:PORT" or "[V6]:PORT" -> (host, port); ValueError when it is neither."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(listen)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def _report_web(raw: object, path: Path) -> WebSettings:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: [report] must be a table")
+    unknown = set(raw) - REPORT_KEYS
+    if unknown:
+        raise SettingsError(
+            f"{path}: [report] unknown keys {sorted(unknown)}; expected {sorted(REPORT_KEYS)}"
+        )
+    listen = raw.get("listen", DEFAULT_LISTEN)
+    if not isinstance(listen, str):
+        raise SettingsError(f'{path}: [report] listen = "HOST:PORT" (a string), got {listen!r}')
+    if listen:
+        try:
+            split_listen(listen)
+        except ValueError:
+            raise SettingsError(
+                f'{path}: [report] listen = "HOST:PORT" or "[IPV6]:PORT" or "" (no page), '
+                f"got {listen!r}"
+            ) from None
+    auth = raw.get("auth", {})
+    if not isinstance(auth, dict) or set(auth) - {"users", "tokens"}:
+        raise SettingsError(f"{path}: [report.auth] holds only users.<NAME> and tokens.<NAME>")
+    users = _credentials(auth.get("users", {}), path, "users", "password")
+    tokens = _credentials(auth.get("tokens", {}), path, "tokens", "sha256")
+    for user in users:
+        parts = user.secret_hash.split("$")
+        if len(parts) != 5 or parts[1] != "scrypt":
+            raise SettingsError(
+                f"{path}: [report.auth.users.{user.name}] password = a scrypt hash "
+                "($scrypt$ln=N,r=R,p=P$SALT$HASH) from `atlas-ha report hash-password`"
+            )
+    for token in tokens:
+        if len(token.secret_hash) != 64 or set(token.secret_hash) - set("0123456789abcdef"):
+            raise SettingsError(
+                f"{path}: [report.auth.tokens.{token.name}] sha256 = the 64 hex digits of the "
+                "token's SHA-256 (`atlas-ha report hash-password --token`)"
+            )
+    return WebSettings(listen, users, tokens)
+
+
+def _credentials(raw: object, path: Path, kind: str, secret: str) -> tuple[Credential, ...]:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: [report.auth.{kind}.<NAME>] tables expected")
+    found = []
+    for name, table in sorted(raw.items()):
+        where = f"{path}: [report.auth.{kind}.{name}]"
+        if not isinstance(table, dict) or set(table) != {"role", secret}:
+            raise SettingsError(f"{where}: expected exactly role and {secret}")
+        role, value = table["role"], table[secret]
+        if role not in WEB_ROLES:
+            raise SettingsError(f"{where}: role = one of {WEB_ROLES}, got {role!r}")
+        if not isinstance(value, str) or not value:
+            raise SettingsError(f"{where}: {secret} = a string")
+        if ":" in name or not name:
+            raise SettingsError(f"{where}: a name without ':'")
+        found.append(Credential(name, role, value))
+    return tuple(found)
 
 
 def _transport(raw: object, path: Path) -> tuple[str, dict[str, str]]:

@@ -18,6 +18,7 @@ OWNED = (
     "daemon.pid",
     "last-cycle.json",
     "suspended.json",
+    "cycle-request.json",
     "mass-deletion-allowed.json",
     "owed-reloads.json",
     "validation.json",

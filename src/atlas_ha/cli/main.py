@@ -39,6 +39,7 @@ MODULES = {
     "logs": "logs_cmds",
     "crashes": "crashes_cmds",
     "env": "env_cmds",
+    "report": "report_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -56,6 +57,7 @@ ORDER = (
     "logs_cmds",
     "crashes_cmds",
     "env_cmds",
+    "report_cmds",
 )
 
 

@@ -23,6 +23,7 @@ from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.ops.run import run as wrapped_run
 from atlas_ha.report.alerts.round import AlertRounds
 from atlas_ha.report.recorder import record_after_turn
+from atlas_ha.report.web.actions import take_cycle_request
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import suspended
 from atlas_ha.transport.keep import KeptConnections
@@ -104,6 +105,9 @@ class Daemon:
         self.log(self.sentence)
         self.beat()
         while not stop.wait(min(TICK, max(0.0, self.next_cycle - clock.monotonic()))):
+            if (asked := take_cycle_request(self.server)) is not None:  # the status page's
+                self.log(f"SyncCycle requested by {asked.get('by')}")
+                self.next_cycle = clock.monotonic()
             if clock.monotonic() >= self.next_cycle:
                 self.sentence = self.alerts.after(self.server, self.turn())
                 self.log(self.sentence)

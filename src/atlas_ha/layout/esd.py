@@ -179,6 +179,11 @@ class EsdData:
         return self.root / "crashes" / "crashes.sqlite"
 
     @property
+    def web_log_file(self) -> Path:
+        """The status page's server log (report/web/server.py): never the caller's terminal."""
+        return self.logs_dir / "web.log"
+
+    @property
     def owed_reloads_file(self) -> Path:
         """The after-install work (hooks, reloads) an Install on this server still owes: written
         before Install changes the system root, removed once the hooks ran (sync/install.py).

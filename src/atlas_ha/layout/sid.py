@@ -175,6 +175,12 @@ class SidData:
         return self.results_dir / "suspended.json"
 
     @property
+    def cycle_request_file(self) -> Path:
+        """An operator's request for a SyncCycle now (the status page writes it, the daemon's
+        loop takes it: report/web/actions.py)."""
+        return self.results_dir / "cycle-request.json"
+
+    @property
     def heartbeat_file(self) -> Path:
         """The daemon's heartbeat and last sentence (daemon/loop.py)."""
         return self.results_dir / "daemon.json"
