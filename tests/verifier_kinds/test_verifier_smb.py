@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -240,3 +243,39 @@ def test_setup_names_includes_and_shares_without_a_fixed_path(smbd: Smbd) -> Non
     assert "include at line" in result.notes[0] and "/etc/samba/extra.conf" in result.notes[0]
     assert "share [u]: no fixed absolute path ('/home/%U')" in result.notes
     assert result.configs == ["/etc/samba/smb.conf", SECRET]
+
+
+def test_a_server_that_accepts_and_never_answers_is_critical_at_the_timeout(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    (root / "etc/samba").mkdir(parents=True)
+    (root / "etc/samba/smb.conf").write_text(smb_conf(SHARES))
+    (root / SECRET.lstrip("/")).parent.mkdir(parents=True)
+    (root / SECRET.lstrip("/")).write_text("x\n")
+    (root / SECRET.lstrip("/")).chmod(0o600)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        opts = {"port": port, "user": USER, "password_file": SECRET}
+        started = time.monotonic()
+        profile = SmbVerifier().verify(
+            ctx(root), service("smb", timeout=1.5, **opts), target(ADDRESS)
+        )
+        elapsed = time.monotonic() - started
+    assert profile.status == Status.CRITICAL
+    assert profile.summary == f"smb {ADDRESS}:{port}: no answer within 1.5 s"
+    assert elapsed < 3
+
+
+def test_without_smbprotocol_the_kind_is_disabled_naming_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['smbprotocol'] = None\n"
+        "from atlas_ha import plugins\n"
+        "loaded, disabled = plugins.load_all(plugins.VERIFIERS)\n"
+        "print('smb' in loaded, 'http' in loaded)\n"
+        "print([d for d in disabled if \"'smb'\" in d])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, second = done.stdout.splitlines()
+    assert first == "False True"
+    assert "needs smbprotocol" in second and "install atlas-ha[smb]" in second

@@ -43,22 +43,28 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from smbprotocol.connection import Connection
-from smbprotocol.exceptions import SMBException, SMBResponseException
-from smbprotocol.header import NtStatus
-from smbprotocol.open import (
-    CreateDisposition,
-    CreateOptions,
-    FileAttributes,
-    FilePipePrinterAccessMask,
-    ImpersonationLevel,
-    LockFlags,
-    Open,
-    ShareAccess,
-    SMB2LockElement,
-)
-from smbprotocol.session import Session
-from smbprotocol.tree import TreeConnect
+try:
+    from smbprotocol.connection import Connection
+    from smbprotocol.exceptions import SMBException, SMBResponseException
+    from smbprotocol.header import NtStatus
+    from smbprotocol.open import (
+        CreateDisposition,
+        CreateOptions,
+        FileAttributes,
+        FilePipePrinterAccessMask,
+        ImpersonationLevel,
+        LockFlags,
+        Open,
+        ShareAccess,
+        SMB2LockElement,
+    )
+    from smbprotocol.session import Session
+    from smbprotocol.tree import TreeConnect
+except ImportError as exc:  # plugins.py disables the kind with this message
+    raise ImportError(
+        "the smb verifier needs the smbprotocol library: install atlas-ha[smb]",
+        name="smbprotocol",
+    ) from exc
 
 from atlas_ha.errors import AtlasError
 from atlas_ha.layout.atomic import atomic_write
