@@ -78,4 +78,6 @@ def assert_all_ok(lab: Lab, *names: str) -> None:
             expected.add("time")
         if samba.available():
             expected.add("files")
+        if postgres.available():
+            expected.add("dbpage")
         assert services == expected, results
