@@ -20,6 +20,7 @@ def test_parse_reads_the_shares_of_a_debian_shaped_smb_conf() -> None:
         "[off]\n   path = /x\n  print ok = Yes\n"
     )
     assert [s.name for s in conf.disk_shares()] == ["print$", "Data"]
+    assert conf.problems == [] and conf.share("old") is None  # comments are not read
     data = conf.share("data")
     assert data is not None and data.path == "/srv/data"
     assert data.params["valid users"] == "alice bob"
