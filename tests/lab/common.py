@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlas_ha.lab import client, dns_mail, postgres
+from atlas_ha.lab import client, dns_mail, postgres, samba
 from atlas_ha.lab.lab import ADDRESSES, CLIENT, Lab
 
 
@@ -76,4 +76,8 @@ def assert_all_ok(lab: Lab, *names: str) -> None:
         expected |= {"dns", "mail", "sshport", "web-plugin", "host"}  # namespace lab extras
         if dns_mail.CHRONYD.exists():
             expected.add("time")
+        if samba.available():
+            expected.add("files")
+        if postgres.available():
+            expected.add("dbpage")
         assert services == expected, results

@@ -25,7 +25,7 @@ from typing import Any
 
 from atlas_ha.converters import identity, postgresql
 from atlas_ha.errors import EXIT_DIFFERENCES, EXIT_VERIFY_BASE, ServerStateError
-from atlas_ha.lab import dns_mail, host, postgres, services
+from atlas_ha.lab import dbpage, dns_mail, host, postgres, samba, services
 from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.loopnet import LoopNet
@@ -49,9 +49,11 @@ CYCLE_INTERVAL = 300.0
 # what a lab server runs, stopped in this order (by PID); the anchor holds its namespaces
 PROCESSES = (
     "daemon_pid",
+    "smbd_pid",
     "chronyd_pid",
     "msmtpd_pid",
     "dnsmasq_pid",
+    "dbpage_pid",
     "postgres_pid",
     "nginx_pid",
     "sshd_pid",
@@ -208,7 +210,8 @@ class Lab:
             extra = ""
             if self.mode is NETNS and dns_mail.available():
                 dns_mail.write_hosts(sim.root, self.addresses["PRI"])
-                extra = dns_mail.services(self.addresses["PRI"])
+                extra = dns_mail.services(self.addresses["PRI"]) + samba.services()
+                extra += dbpage.services()
             if roles[name] == "PRI":  # synced to the SECs by the first cycle
                 services.write_verifier_files(sim.root, extra)
             # nginx is reloaded after an install by the services file's reload command;
@@ -308,6 +311,8 @@ class Lab:
         run = sim.base / "run"
         if self.mode is NETNS and dns_mail.available():
             info.update(dns_mail.start(anchor, sim.root, run, address))
+            if samba.available():
+                info["smbd_pid"] = samba.start(anchor, sim.root, run, address, self.mountpoint)
         conf = self._write_nginx(name, address if self.mode is LOOPBACK else None)
         info["nginx_pid"] = host.spawn(
             anchor,
@@ -328,6 +333,8 @@ class Lab:
                 ready=b"ready to accept connections",
                 what=f"PostgreSQL on {name}",
             )
+            if self.mode is NETNS:  # the page from the database, behind nginx
+                info["dbpage_pid"] = dbpage.start(anchor, sim.root, run, address)
 
     def shutdown(self, *names: str) -> None:
         for name in names:

@@ -26,6 +26,7 @@ NGINX = "/usr/sbin/nginx"
 # Loopback mode has no mount namespace: the document root is relative to nginx's prefix (the
 # server's /etc/nginx), where `unbound` links to the server's plugged disk.
 LOOP_DOCROOT = Path("unbound/www")
+DB_PAGE = "/dbpage"  # served by dbpage.py (namespace lab)
 HTPASSWD = "htpasswd-acme"  # relative: /etc/nginx/htpasswd-acme of each server's system root
 STAFF = ("staff", "staff-lab-password")  # the client's account for /private/
 WEB_SECRET = "/etc/atlas-ha/secrets/web"  # noqa: S105 (a path)
@@ -76,10 +77,14 @@ password_file = "{DB_SECRET}"
 
 
 def site(docroot: Path) -> bytes:
+    """The namespace lab's site: static pages, a restricted location, and the page generated
+    from the database by the lab's small application (dbpage.py, on 127.0.0.1 of the
+    server's own network namespace)."""
     return (
         f"server {{\n    listen 80;\n    server_name www.acme.lan;\n    root {docroot};\n"
         f'    location /private/ {{\n        auth_basic "ACME staff";\n'
-        f"        auth_basic_user_file {HTPASSWD};\n    }}\n}}\n"
+        f"        auth_basic_user_file {HTPASSWD};\n    }}\n"
+        f"    location = {DB_PAGE} {{\n        proxy_pass http://127.0.0.1:8008;\n    }}\n}}\n"
     ).encode()
 
 

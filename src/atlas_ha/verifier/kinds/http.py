@@ -15,7 +15,11 @@ the system's CAs) and its days to expiry are measured. Measurements: ``time`` (s
 request, s), ``size`` (B), ``cert_days`` (d), judged by the service's thresholds.
 
 Options: ``credentials`` = path of a synced secret file "user:password" (mode 0600),
-``ca_file`` = CA bundle for https, ``page`` = test page name.
+``ca_file`` = CA bundle for https, ``page`` = test page name, ``db_page`` = the URL of a
+page generated from the database (e.g. "/dbpage"): requested like the public test page (the
+first server block's port and Host), it must answer 200 showing the current token, which the
+postgresql kind's SetUp writes into its verifier table in the same cycle — so the check
+proves web -> application -> database on that server.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import re
 import ssl
 import stat
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from atlas_ha.converters.nginx import site_dir
 from atlas_ha.layout.atomic import atomic_write
@@ -110,6 +114,7 @@ class HttpVerifier(Verifier):
         try:
             for probe in found:
                 failures += check.probe(probe)
+            failures += _db_page(service, check, found[0])
         finally:
             check.close()
         measurements = [judged("time", round(check.slowest, 4), "s", service.thresholds)]
@@ -124,6 +129,16 @@ class HttpVerifier(Verifier):
             details="\n".join(check.details),
             data={"token_seen": check.tokens_seen},
         )
+
+
+def _db_page(service: ServiceDef, check: _Check, first: Probe) -> list[str]:
+    url = service.options.get("db_page")
+    if url is None:
+        return []
+    if not isinstance(url, str) or not URL_RE.match(url):
+        return [f"service {service.name}: options.db_page is a URL path, not {url!r}"]
+    probe = replace(first, url=url, access=PUBLIC, file=None, auth_file=None)
+    return [f"page from the database: {failure}" for failure in check.probe(probe)]
 
 
 URL_RE = re.compile(r"^/[\x21-\x7e]*$")  # no spaces, no control characters (no CR/LF)
