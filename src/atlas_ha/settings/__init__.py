@@ -82,7 +82,32 @@ from atlas_ha import plugins
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout import policy
 from atlas_ha.model import ROLE_RE, toml_line
+from atlas_ha.settings.ops import CrashSettings, Limits, LogSettings, _crashes, _limits, _logs
+from atlas_ha.settings.raid import RaidSettings, _raid
+from atlas_ha.settings.web import (
+    DEFAULT_LISTEN,
+    LOCAL_HOSTS,
+    WEB_KEYS,
+    WEB_ROLES,
+    Credential,
+    WebSettings,
+    _report_web,
+    split_listen,
+)
 from atlas_ha.text import bad_byte, shown
+
+__all__ = [
+    "DEFAULT_LISTEN",
+    "LOCAL_HOSTS",
+    "WEB_ROLES",
+    "CrashSettings",
+    "Credential",
+    "Limits",
+    "LogSettings",
+    "RaidSettings",
+    "WebSettings",
+    "split_listen",
+]
 
 DEFAULT_PATH = Path("/etc/atlas-ha/atlas-ha.toml")
 ENV_VAR = "ATLAS_HA_CONFIG"
@@ -120,7 +145,6 @@ class ReportSettings:
 
 
 STATUS_KEYS = {"cycle_stale", "results_stale", "heartbeat_stale", "events_keep_days"}
-WEB_KEYS = {"listen", "auth"}  # the status page (report/web)
 REPORT_KEYS = STATUS_KEYS | WEB_KEYS
 
 
@@ -134,26 +158,6 @@ class DeletionGuard:
 
     def exceeded(self, removed: int, held: int) -> bool:
         return removed >= self.minimum and removed * 100 > self.percent * held
-
-
-@dataclass(frozen=True)
-class RaidSettings:
-    """[raid]: the md arrays of the third-disk rotation (raid/rotate.py, docs/backup.md).
-
-    [raid]
-    mdadm = "/sbin/mdadm"     # the mdadm program
-    proc = "/proc"            # where mdstat is
-    sys = "/sys"              # where block/mdN/md/ is
-    poll = 5                  # seconds between progress reads while waiting
-    [raid.rotating]
-    md0 = [2]                 # the slots of md0 that hold a rotating disk
-    """
-
-    mdadm: str = "mdadm"
-    proc: Path = Path("/proc")
-    sys: Path = Path("/sys")
-    poll: float = 5.0
-    rotating: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -288,40 +292,6 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
     )
 
 
-def _raid(raw: object, path: Path) -> RaidSettings:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [raid] must be a table")
-    unknown = set(raw) - {"mdadm", "proc", "sys", "poll", "rotating"}
-    if unknown:
-        raise SettingsError(f"{path}: [raid] unknown keys {sorted(unknown)}")
-    strings = {}
-    for key in ("mdadm", "proc", "sys"):
-        value = raw.get(key, getattr(RaidSettings, key))
-        if not isinstance(value, str | Path) or not str(value):
-            raise SettingsError(f"{path}: [raid] {key} = a path (string)")
-        strings[key] = str(value)
-    poll = raw.get("poll", 5.0)
-    if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0 < poll <= 3600:
-        raise SettingsError(f"{path}: [raid] poll = seconds between 0 and 3600")
-    rotating_raw = raw.get("rotating", {})
-    if not isinstance(rotating_raw, dict):
-        raise SettingsError(f"{path}: [raid.rotating] must be a table ARRAY = [SLOT, ...]")
-    rotating = {}
-    for array, slots in rotating_raw.items():
-        if not isinstance(slots, list) or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in slots
-        ):
-            raise SettingsError(f"{path}: [raid.rotating] {array} = a list of slot numbers")
-        rotating[array] = tuple(slots)
-    return RaidSettings(
-        mdadm=strings["mdadm"],
-        proc=Path(strings["proc"]),
-        sys=Path(strings["sys"]),
-        poll=float(poll),
-        rotating=rotating,
-    )
-
-
 def _report(raw: object, path: Path) -> ReportSettings:
     if not isinstance(raw, dict):
         raise SettingsError(f"{path}: [report] must be a table")
@@ -361,120 +331,6 @@ def _deletion_guard(raw: object, path: Path) -> DeletionGuard:
             f"{path}: [sync] mass_deletion_min = a non-negative integer, got {minimum!r}"
         )
     return DeletionGuard(percent, minimum)  # `rejected`: from_dict
-
-
-# -- [report]: the status page's address and authentication (report/web) -------------------
-WEB_ROLES = ("viewer", "operator")
-DEFAULT_LISTEN = "127.0.0.1:8470"
-LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")  # any other address needs authentication
-
-
-@dataclass(frozen=True)
-class Credential:
-    """A user (its scrypt password hash) or a token (its SHA-256) with its role."""
-
-    name: str
-    role: str  # viewer | operator
-    secret_hash: str
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    """`[report] listen` and `[report.auth]`: where the status page listens ("" = nowhere)
-    and who may see (viewer) or act (operator)."""
-
-    listen: str = DEFAULT_LISTEN
-    users: tuple[Credential, ...] = ()
-    tokens: tuple[Credential, ...] = ()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.listen)
-
-    @property
-    def auth_configured(self) -> bool:
-        return bool(self.users or self.tokens)
-
-    @property
-    def host(self) -> str:
-        return split_listen(self.listen)[0]
-
-    @property
-    def port(self) -> int:
-        return split_listen(self.listen)[1]
-
-    @property
-    def local(self) -> bool:
-        return self.host in LOCAL_HOSTS
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """ "HOST:PORT" or "[V6]:PORT" -> (host, port); ValueError when it is neither."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(listen)
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
-
-
-def _report_web(raw: object, path: Path) -> WebSettings:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [report] must be a table")
-    unknown = set(raw) - REPORT_KEYS
-    if unknown:
-        raise SettingsError(
-            f"{path}: [report] unknown keys {sorted(unknown)}; expected {sorted(REPORT_KEYS)}"
-        )
-    listen = raw.get("listen", DEFAULT_LISTEN)
-    if not isinstance(listen, str):
-        raise SettingsError(f'{path}: [report] listen = "HOST:PORT" (a string), got {listen!r}')
-    if listen:
-        try:
-            split_listen(listen)
-        except ValueError:
-            raise SettingsError(
-                f'{path}: [report] listen = "HOST:PORT" or "[IPV6]:PORT" or "" (no page), '
-                f"got {listen!r}"
-            ) from None
-    auth = raw.get("auth", {})
-    if not isinstance(auth, dict) or set(auth) - {"users", "tokens"}:
-        raise SettingsError(f"{path}: [report.auth] holds only users.<NAME> and tokens.<NAME>")
-    users = _credentials(auth.get("users", {}), path, "users", "password")
-    tokens = _credentials(auth.get("tokens", {}), path, "tokens", "sha256")
-    for user in users:
-        parts = user.secret_hash.split("$")
-        if len(parts) != 5 or parts[1] != "scrypt":
-            raise SettingsError(
-                f"{path}: [report.auth.users.{user.name}] password = a scrypt hash "
-                "($scrypt$ln=N,r=R,p=P$SALT$HASH) from `atlas-ha report hash-password`"
-            )
-    for token in tokens:
-        if len(token.secret_hash) != 64 or set(token.secret_hash) - set("0123456789abcdef"):
-            raise SettingsError(
-                f"{path}: [report.auth.tokens.{token.name}] sha256 = the 64 hex digits of the "
-                "token's SHA-256 (`atlas-ha report hash-password --token`)"
-            )
-    return WebSettings(listen, users, tokens)
-
-
-def _credentials(raw: object, path: Path, kind: str, secret: str) -> tuple[Credential, ...]:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [report.auth.{kind}.<NAME>] tables expected")
-    found = []
-    for name, table in sorted(raw.items()):
-        where = f"{path}: [report.auth.{kind}.{name}]"
-        if not isinstance(table, dict) or set(table) != {"role", secret}:
-            raise SettingsError(f"{where}: expected exactly role and {secret}")
-        role, value = table["role"], table[secret]
-        if role not in WEB_ROLES:
-            raise SettingsError(f"{where}: role = one of {WEB_ROLES}, got {role!r}")
-        if not isinstance(value, str) or not value:
-            raise SettingsError(f"{where}: {secret} = a string")
-        if ":" in name or not name:
-            raise SettingsError(f"{where}: a name without ':'")
-        found.append(Credential(name, role, value))
-    return tuple(found)
 
 
 def _transport(raw: object, path: Path) -> tuple[str, dict[str, str]]:
@@ -518,145 +374,6 @@ def _hooks(
         per_role[role] = _commands(table, path, f"hooks.roles.{role}")
     common = _commands({k: v for k, v in raw.items() if k != "roles"}, path, "hooks")
     return common, per_role
-
-
-# --- operations: [logs], [limits], [crashes] (ops/; docs/operating.md) ---
-
-DESTINATIONS = ("console", "file", "both", "none")
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    destination: str = "both"
-    remote_destination: str = "both"
-    daily: tuple[str, ...] = ("daemon-run",)
-    keep_files: int = 1000
-    keep_mb: int = 500
-    min_free_mb: int = 64
-
-
-@dataclass(frozen=True)
-class Limits:
-    sid_min_free_mb: int = 32
-    esd_min_free_mb: int = 16
-    root_min_free_mb: int = 16
-    min_available_memory_mb: int = 32
-    max_load_per_cpu: float = 8.0
-    single_instance: tuple[str, ...] = ("daemon-run", "sync-cycle", "boot")
-
-
-@dataclass(frozen=True)
-class CrashSettings:
-    core_dir: Path | None = None
-    coredumpctl: str = "auto"
-    max_core_mb: int = 512
-    remove_cores: bool = True
-
-
-def _table(raw: object, path: Path, name: str, keys: set[str]) -> dict[str, object]:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [{name}] must be a table")
-    unknown = set(raw) - keys
-    if unknown:
-        raise SettingsError(
-            f"{path}: [{name}] unknown keys {sorted(unknown)}; expected {sorted(keys)}"
-        )
-    return raw
-
-
-def _count(table: dict[str, object], key: str, default: int, path: Path, name: str) -> int:
-    value = table.get(key, default)
-    if type(value) is not int or value < 0:
-        raise SettingsError(f"{path}: [{name}] {key} = a non-negative integer, got {value!r}")
-    return value
-
-
-def _names(
-    table: dict[str, object], key: str, default: tuple[str, ...], path: Path, name: str
-) -> tuple[str, ...]:
-    value = table.get(key, list(default))
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise SettingsError(f"{path}: [{name}] {key} = a list of program names, got {value!r}")
-    return tuple(value)
-
-
-def _choice(
-    table: dict[str, object],
-    key: str,
-    default: str,
-    choices: tuple[str, ...],
-    path: Path,
-    name: str,
-) -> str:
-    value = table.get(key, default)
-    if value not in choices:
-        raise SettingsError(f"{path}: [{name}] {key} = one of {list(choices)}, got {value!r}")
-    return str(value)
-
-
-def _logs(raw: object, path: Path) -> LogSettings:
-    d = LogSettings()
-    t = _table(
-        raw,
-        path,
-        "logs",
-        {"destination", "remote_destination", "daily", "keep_files", "keep_mb", "min_free_mb"},
-    )
-    return LogSettings(
-        destination=_choice(t, "destination", d.destination, DESTINATIONS, path, "logs"),
-        remote_destination=_choice(
-            t, "remote_destination", d.remote_destination, DESTINATIONS, path, "logs"
-        ),
-        daily=_names(t, "daily", d.daily, path, "logs"),
-        keep_files=_count(t, "keep_files", d.keep_files, path, "logs"),
-        keep_mb=_count(t, "keep_mb", d.keep_mb, path, "logs"),
-        min_free_mb=_count(t, "min_free_mb", d.min_free_mb, path, "logs"),
-    )
-
-
-def _limits(raw: object, path: Path) -> Limits:
-    d = Limits()
-    keys = {
-        "sid_min_free_mb",
-        "esd_min_free_mb",
-        "root_min_free_mb",
-        "min_available_memory_mb",
-        "max_load_per_cpu",
-        "single_instance",
-    }
-    t = _table(raw, path, "limits", keys)
-    load = t.get("max_load_per_cpu", d.max_load_per_cpu)
-    if type(load) not in (int, float) or not 0 < float(load) < 1e6:  # type: ignore[arg-type]
-        raise SettingsError(f"{path}: [limits] max_load_per_cpu = a positive number, got {load!r}")
-    return Limits(
-        sid_min_free_mb=_count(t, "sid_min_free_mb", d.sid_min_free_mb, path, "limits"),
-        esd_min_free_mb=_count(t, "esd_min_free_mb", d.esd_min_free_mb, path, "limits"),
-        root_min_free_mb=_count(t, "root_min_free_mb", d.root_min_free_mb, path, "limits"),
-        min_available_memory_mb=_count(
-            t, "min_available_memory_mb", d.min_available_memory_mb, path, "limits"
-        ),
-        max_load_per_cpu=float(load),  # type: ignore[arg-type]
-        single_instance=_names(t, "single_instance", d.single_instance, path, "limits"),
-    )
-
-
-def _crashes(raw: object, path: Path, base: Path) -> CrashSettings:
-    d = CrashSettings()
-    t = _table(raw, path, "crashes", {"core_dir", "coredumpctl", "max_core_mb", "remove_cores"})
-    core_dir = t.get("core_dir")
-    if core_dir is not None and (not isinstance(core_dir, str) or not core_dir):
-        raise SettingsError(f"{path}: [crashes] core_dir = a directory path, got {core_dir!r}")
-    remove = t.get("remove_cores", d.remove_cores)
-    if not isinstance(remove, bool):
-        raise SettingsError(f"{path}: [crashes] remove_cores = true or false, got {remove!r}")
-    return CrashSettings(
-        core_dir=(base / core_dir).resolve() if isinstance(core_dir, str) else None,
-        coredumpctl=_choice(
-            t, "coredumpctl", d.coredumpctl, ("auto", "yes", "no"), path, "crashes"
-        ),
-        max_core_mb=_count(t, "max_core_mb", d.max_core_mb, path, "crashes"),
-        remove_cores=remove,
-    )
 
 
 def render(s: Settings) -> str:
