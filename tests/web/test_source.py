@@ -1,22 +1,22 @@
-"""The adapter's fast read of the newest result of every check answers exactly what
-VerifierResults.latest() answers (ties in time, several targets, services named alike)."""
+"""VerifierResults.newest(), the fast read of the newest result of every check, answers
+exactly what VerifierResults.latest() answers (ties in time, several targets, services
+named alike)."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-from atlas_ha.report.web.source import latest_rows
 from atlas_ha.verifier.profile import Profile, Status
 from atlas_ha.verifier.results import ResultRow, VerifierResults
 
 
-def test_latest_rows_is_what_the_results_database_calls_latest(tmp_path: Path) -> None:
+def test_newest_by_index_seeks_is_what_latest_answers(tmp_path: Path) -> None:
     rng = random.Random(7)
     services = ["svc", "svc07", "svc07-b", "web", "Web"]
     targets = ["PRI", "SEC1", "SEC10", "SEC2"]
     with VerifierResults(tmp_path / "VerifierResults.sqlite") as results:
-        assert latest_rows(results) == []
+        assert results.newest() == []
         rows = []
         for n in range(600):
             status = rng.choice(list(Status))
@@ -34,6 +34,6 @@ def test_latest_rows_is_what_the_results_database_calls_latest(tmp_path: Path) -
                 )
             )
         results.add(rows, 50.0)
-        assert latest_rows(results) == results.latest()
+        assert results.newest() == results.latest()
         for service in [*services, "sv", "nosuch"]:
-            assert latest_rows(results, service) == results.latest(service), service
+            assert results.newest(service) == results.latest(service), service

@@ -60,6 +60,22 @@ HISTORY = (
     "status, summary, profile FROM results WHERE service = ?1 "
     "AND (?2 IS NULL OR target_role = ?2) ORDER BY started DESC, id DESC LIMIT ?3"
 )
+# The newest row of every check by index seeks only: LATEST ranks every row (~0.4 s for 200
+# checks x 1000 rows), `newest` walks the (service, target_role) index (~10 ms).
+FIRST_CHECK = "SELECT service, target_role FROM results ORDER BY service, target_role LIMIT 1"
+NEXT_ROLE = (
+    "SELECT service, target_role FROM results WHERE service = ? AND target_role > ? "
+    "ORDER BY service, target_role LIMIT 1"
+)
+NEXT_SERVICE = (
+    "SELECT service, target_role FROM results WHERE service > ? "
+    "ORDER BY service, target_role LIMIT 1"
+)
+NEWEST = (
+    "SELECT server, role, service, kind, target_role, target_address, started, duration, "
+    "status, summary, profile FROM results WHERE service = ? AND target_role = ? "
+    "ORDER BY started DESC, id DESC LIMIT 1"
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,21 @@ class VerifierResults:
     def latest(self, service: str | None = None) -> list[ResultRow]:
         """The newest row of every check (of one service), ordered by service and target."""
         return [_row(r) for r in self.db.execute(LATEST, (service,))]
+
+    def newest(self, service: str | None = None) -> list[ResultRow]:
+        """What `latest` answers, by index seeks: for a page read on every request."""
+        db, rows = self.db, []
+        if service is None:
+            check = db.execute(FIRST_CHECK).fetchone()
+        else:
+            check = db.execute(NEXT_ROLE, (service, "")).fetchone()
+        while check is not None:
+            rows.append(_row(db.execute(NEWEST, check).fetchone()))
+            following = db.execute(NEXT_ROLE, check).fetchone()
+            if following is None and service is None:  # the next service's first check
+                following = db.execute(NEXT_SERVICE, (check[0],)).fetchone()
+            check = following
+        return rows
 
     def history(
         self, service: str, target_role: str | None = None, limit: int = 20

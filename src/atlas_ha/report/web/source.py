@@ -36,7 +36,7 @@ from atlas_ha.sync.address import own_address
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.status import server_status
 from atlas_ha.sync.suspension import suspended
-from atlas_ha.verifier.profile import Profile, Status, worst
+from atlas_ha.verifier.profile import Status, worst
 from atlas_ha.verifier.results import ResultRow, VerifierResults
 from atlas_ha.verifier.verdict import is_go
 
@@ -260,7 +260,7 @@ class Source:
         with self._results(role) as results:
             if results is None:
                 return None
-            latest = tuple(latest_rows(results, name))
+            latest = tuple(results.newest(name))
             if not latest:
                 return None
             history = tuple(results.history(name, None, HISTORY_ROWS * max(1, len(latest))))
@@ -330,7 +330,7 @@ class Source:
 
     def _latest(self, role: str) -> list[ResultRow]:
         with self._results(role) as results:
-            return latest_rows(results) if results is not None else []
+            return results.newest() if results is not None else []
 
     def _cycle(self, server: Server, is_pri: bool) -> dict[str, Any] | None:
         raw = last_cycle(server) if is_pri else None
@@ -406,55 +406,6 @@ class Source:
         heartbeat = beat.get("heartbeat")
         beat["age"] = now - float(heartbeat) if isinstance(heartbeat, int | float) else None
         return beat
-
-
-# The newest row of every check, by index seeks only (VerifierResults.latest() ranks every
-# row: ~0.4 s for 200 checks x 1000 rows; this ~10 ms). Schema of verifier/results.py.
-FIRST_CHECK = "SELECT service, target_role FROM results ORDER BY service, target_role LIMIT 1"
-NEXT_ROLE = (
-    "SELECT service, target_role FROM results WHERE service = ? AND target_role > ? "
-    "ORDER BY service, target_role LIMIT 1"
-)
-NEXT_SERVICE = (
-    "SELECT service, target_role FROM results WHERE service > ? "
-    "ORDER BY service, target_role LIMIT 1"
-)
-NEWEST = (
-    "SELECT server, role, service, kind, target_role, target_address, started, duration, "
-    "profile FROM results WHERE service = ? AND target_role = ? "
-    "ORDER BY started DESC, id DESC LIMIT 1"
-)
-
-
-def latest_rows(results: VerifierResults, service: str | None = None) -> list[ResultRow]:
-    """What VerifierResults.latest(service) answers (ordered by service, target role)."""
-    db = results.db
-    rows: list[ResultRow] = []
-    if service is None:
-        check = db.execute(FIRST_CHECK).fetchone()
-    else:
-        check = db.execute(NEXT_ROLE, (service, "")).fetchone()
-    while check is not None:
-        raw = db.execute(NEWEST, check).fetchone()
-        server, role, name, kind, t_role, t_addr, started, duration, profile = raw
-        rows.append(
-            ResultRow(
-                str(server),
-                str(role),
-                str(name),
-                str(kind),
-                str(t_role),
-                str(t_addr),
-                float(started),
-                float(duration),
-                Profile.from_dict(json.loads(profile)),
-            )
-        )
-        following = db.execute(NEXT_ROLE, check).fetchone()
-        if following is None and service is None:  # the next service's first check
-            following = db.execute(NEXT_SERVICE, (check[0],)).fetchone()
-        check = following
-    return rows
 
 
 class _Opened:
