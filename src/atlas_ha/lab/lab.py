@@ -138,8 +138,7 @@ class Lab:
     def up(
         self, envs: dict[str, int], roles: dict[str, str], cycle_interval: float = CYCLE_INTERVAL
     ) -> dict[str, dict[str, Any]]:
-        """Set the servers up from scratch (`atlas-ha init` on each) and boot them: each
-        server's first boot result (see `boot_result`)."""
+        """Set the servers up from scratch (`atlas-ha init`) and boot them: first boot results."""
         if self.state_file.exists():
             raise ServerStateError(f"{self.state_file}: a lab is set up here (lab down first)")
         loopback = self.mode is LOOPBACK
@@ -210,12 +209,11 @@ class Lab:
             extra = ""
             if self.mode is NETNS and dns_mail.available():
                 dns_mail.write_hosts(sim.root, self.addresses["PRI"])
-                extra = dns_mail.services(self.addresses["PRI"]) + samba.services()
-                extra += dbpage.services()
+                pri = self.addresses["PRI"]
+                extra = dns_mail.services(pri) + samba.services() + dbpage.services()
             if roles[name] == "PRI":  # synced to the SECs by the first cycle
                 services.write_verifier_files(sim.root, extra)
-            # nginx is reloaded after an install by the services file's reload command;
-            # PostgreSQL by this hook (its configuration's place depends on the environment)
+            # nginx reloads by the services file, PostgreSQL by this hook (its config's place)
             if postgres.available():
                 reload = " ".join(postgres.reload_argv(self._pgdata(name)))
                 with sim.config.open("a") as settings:
