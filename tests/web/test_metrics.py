@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.web.site import Served, Site
 
 from atlas_ha.report import metrics
+from atlas_ha.report.alerts import store
 from atlas_ha.report.web.source import Source
 from atlas_ha.sync.suspension import suspend
 
@@ -45,6 +46,24 @@ def test_metrics_of_a_group_parse_and_follow_its_state(site: Site, page: Served)
     assert m["atlas_service_status"][(("kind", "tcp"), ("service", "app"), ("target", "SEC1"))] == 2
     assert m["atlas_suspended"] == {(): 1}
     assert m["atlas_go"] == {(): 0}
+
+
+def test_alert_deliveries_are_counted_by_channel_and_outcome(site: Site) -> None:
+    sid = site.pri().sid
+    sent = {"at": 1.0, "channel": "mail", "outcome": "sent", "title": "t", "detail": ""}
+    failed = {**sent, "outcome": "failed", "error": "refused"}
+    store.record(sid, [sent, failed])
+    store.record(sid, [{**sent, "channel": "program"}, sent])
+    m = scrape(metrics.render(Source(site.pri())).decode())
+    assert m["atlas_alerts_sent"] == {
+        (("channel", "mail"), ("outcome", "failed")): 1,
+        (("channel", "mail"), ("outcome", "sent")): 2,
+        (("channel", "program"), ("outcome", "sent")): 1,
+    }
+    # the record keeps only the newest attempts; the counter never goes down
+    store.record(sid, [sent] * (store.KEEP + 1))
+    m = scrape(metrics.render(Source(site.pri())).decode())
+    assert m["atlas_alerts_sent"][(("channel", "mail"), ("outcome", "sent"))] == store.KEEP + 3
 
 
 def test_each_scrape_has_its_own_registry(site: Site) -> None:

@@ -201,6 +201,12 @@ class SidData:
         return self.alerts_dir / "deliveries.json"
 
     @property
+    def alert_totals_file(self) -> Path:
+        """Delivery attempts counted per channel and outcome since the disk was set up, never
+        decreasing (the /metrics counter; the record above keeps only the newest)."""
+        return self.alerts_dir / "totals.json"
+
+    @property
     def alert_rules_good_file(self) -> Path:
         """The last alert rules that parsed, kept in force while the rules file is bad."""
         return self.alerts_dir / "rules-last-good.toml"

@@ -14,7 +14,7 @@ registry holding only that collector, so no metric state lives between scrapes o
                                                     when the last cycle was: TODO events)
     atlas_suspended                                 1 while the Synchronizer is suspended
     atlas_go                                        1 when the banner says GO
-    atlas_alerts_sent_total{channel,outcome}        no samples until the alerts land
+    atlas_alerts_sent_total{channel,outcome}        alert delivery attempts (report/alerts)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from atlas_ha.report.alerts import store
 from atlas_ha.verifier.profile import Status
 
 if TYPE_CHECKING:
@@ -83,12 +84,15 @@ class AtlasCollector(Collector):
         go = GaugeMetricFamily("atlas_go", "1 when the group's banner says GO")
         go.add_metric([], 1 if view.banner.go else 0)
         yield go
-        # TODO(report/alerts): one sample per channel and outcome from the event log
-        yield CounterMetricFamily(
+        sent = CounterMetricFamily(
             "atlas_alerts_sent",
-            "Alert deliveries by channel and outcome",
+            "Alert delivery attempts by channel and outcome (sent, failed, dropped, ...)",
             labels=["channel", "outcome"],
         )
+        for channel, per in sorted(store.totals(self.source.server.sid).items()):
+            for outcome, count in sorted(per.items()):
+                sent.add_metric([channel, outcome], count)
+        yield sent
 
     @staticmethod
     def _cycle(cycle: dict[str, object] | None) -> Iterator[Metric]:

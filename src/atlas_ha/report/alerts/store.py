@@ -88,8 +88,31 @@ def deliveries(sid: SidData) -> list[dict[str, Any]]:
 
 
 def record(sid: SidData, attempts: list[dict[str, Any]]) -> None:
+    """Append delivery attempts to the record and count them (under the alerts lock: the
+    daemon's round and `alerts test` may record at the same time)."""
     if not attempts:
         return
     sid.alerts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    kept = (deliveries(sid) + attempts)[-KEEP:]
-    atomic_write(sid.alert_deliveries_file, json.dumps(kept, indent=1), mode=0o600)
+    with locked(sid):
+        kept = (deliveries(sid) + attempts)[-KEEP:]
+        atomic_write(sid.alert_deliveries_file, json.dumps(kept, indent=1), mode=0o600)
+        counted = totals(sid)
+        for a in attempts:
+            per = counted.setdefault(str(a["channel"]), {})
+            per[str(a["outcome"])] = per.get(str(a["outcome"]), 0) + 1
+        atomic_write(sid.alert_totals_file, json.dumps(counted, indent=1), mode=0o600)
+
+
+def totals(sid: SidData) -> dict[str, dict[str, int]]:
+    """{channel: {outcome: attempts}} since the disk was set up (a damaged file: from 0)."""
+    try:
+        data = json.loads(sid.alert_totals_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(c): {str(o): n for o, n in per.items() if isinstance(n, int) and n >= 0}
+        for c, per in data.items()
+        if isinstance(per, dict)
+    }
