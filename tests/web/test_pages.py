@@ -16,6 +16,7 @@ from tests.web.site import Served, Site, basic, free_port, serve, web_section
 
 from atlas_ha.layout import manifest
 from atlas_ha.layout.sid import Area
+from atlas_ha.report.recorder import record
 from atlas_ha.report.web.actions import take_cycle_request
 from atlas_ha.sync.compare import compare
 from atlas_ha.sync.suspension import suspend, suspended
@@ -147,7 +148,14 @@ def test_the_json_api_serves_the_same_overview(site: Site, page: Served) -> None
         {"sec": "SEC2", "ready": True, "reasons": []},
     ]
     events = page.json("/api/v1/events", "bob")
-    assert isinstance(events, list) and events[0]["what"].startswith("SyncCycle")
+    assert events == []  # nothing recorded yet: the recorder runs after the daemon's turns
+    record(site.pri())  # what the daemon does after its turn
+    events = page.json("/api/v1/events", "bob")
+    assert isinstance(events, list)
+    cycle = [e for e in events if e["what"] == "cycle"]
+    assert len(cycle) == 1 and "all equal (SEC1 equal, SEC2 equal)" in cycle[0]["detail"]
+    code, body, _h = page.get("/events", "bob")
+    assert code == 200 and "all equal (SEC1 equal, SEC2 equal)" in body
 
 
 def test_without_credentials_or_with_wrong_ones_nothing_is_shown(page: Served) -> None:

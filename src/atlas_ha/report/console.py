@@ -83,7 +83,12 @@ def status_lines(group: GroupStatus, colour: bool = False) -> list[str]:
 def event_line(event: dict[str, Any], colour: bool = False) -> str:
     """One event of the log, for people."""
     t, kind = float(event["t"]), str(event["type"])
-    head = f"{when(t)}  {kind:<7} "
+    return f"{when(t)}  {kind:<7} " + event_text(event, colour)
+
+
+def event_text(event: dict[str, Any], colour: bool = False) -> str:
+    """What one event says, without its time and type (the console line, the page's row)."""
+    kind = str(event["type"])
     if kind == "state":
         where = str(event.get("scope", "?"))
         if event.get("service"):
@@ -91,20 +96,23 @@ def event_line(event: dict[str, Any], colour: bool = False) -> str:
         now = str(event.get("now"))
         shown = paint(now, Status[now], colour) if now in Status.__members__ else now
         was = event.get("was") or "(first seen)"
-        return head + f"{where} {was} -> {shown}: {event.get('reason', '')}"
+        return f"{where} {was} -> {shown}: {event.get('reason', '')}"
     if kind == "suspend":
-        return head + f"by {event.get('by')}: {event.get('reason')}"
+        return f"by {event.get('by')}: {event.get('reason')}"
     if kind == "resume":
-        return head + "the Synchronizer resumed"
+        return "the Synchronizer resumed"
     if kind == "role":
         was = event.get("was") or {}
         before = f" (was {was.get('role')} on {was.get('server')})" if was else ""
-        return head + f"{event.get('role')} on server {event.get('server')}{before}"
+        return f"{event.get('role')} on server {event.get('server')}{before}"
     if kind == "cycle":
         secs = event.get("secs") or {}
         states = ", ".join(f"{k} {v}" for k, v in sorted(secs.items())) or "no SECs"
         verdict = "all equal" if event.get("all_equal") else "NOT all equal"
-        return head + f"Env{event.get('env')}: {verdict} ({states})"
+        return f"Env{event.get('env')}: {verdict} ({states})"
     if kind == "alert":
-        return head + f"{event.get('channel')}: {event.get('outcome')}"
-    return head + str(event)
+        text = f"{event.get('channel')}: {event.get('outcome')}"
+        if event.get("title"):
+            text += f" - {event['title']}"
+        return text + (f" ({event['error']})" if event.get("error") else "")
+    return str(event)

@@ -6,7 +6,7 @@ the operator actions. Every read goes through `Source` (source.py); every reques
     GET  /service/{name}       a service: summary, measured values against thresholds, details
     GET  /server/{role}        a server: SEV, validity per area, last compare with its diffs
     GET  /readiness            failover readiness per SEC
-    GET  /events               what happened (TODO(report/events.py): the event log)
+    GET  /events               what happened: the event log (report/events.py)
     GET  /live                 Server-Sent Events: the page's live state
     GET  /metrics              Prometheus (report/metrics.py)
     GET  /api/v1/overview | /api/v1/services/{name} | /api/v1/servers/{role}

@@ -13,8 +13,8 @@ Interim rules, replaced by the status model:
   no SyncCycle has been recorded on a PRI; suspension is a WARNING (GO, said loudly).
 - readiness of a SEC: its last compare equal, reached in the last cycle, its area at the
   PRI's EnvVersion valid, and none of its checks CRITICAL or UNKNOWN.
-- events: TODO(report/events.py) — there is no event log yet; the page lists what exists
-  (the last SyncCycle, the suspension, the daemon's last sentence).
+- events: the event log (report/events.py: state changes, cycles, suspend/resume, role
+  changes, alert deliveries) of the last week, and the daemon's latest sentence.
 - time strips (24 h / 90 days): TODO(report roll-ups) — `Cell.strip` stays empty.
 
 Compare diffs of shadow-class files (/etc/shadow, ... and `[receive] shadow_files`) are never
@@ -32,6 +32,8 @@ from typing import Any
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
 from atlas_ha.model import ROLE_RE, role_key
+from atlas_ha.report.console import event_text
+from atlas_ha.report.view import events_since
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.status import server_status
@@ -41,6 +43,7 @@ from atlas_ha.verifier.results import ResultRow, VerifierResults
 from atlas_ha.verifier.verdict import is_go
 
 HISTORY_ROWS = 20
+EVENT_ROWS = 500  # the newest events the page lists
 NO_GO = ("CRITICAL", "UNKNOWN")
 WITHHELD = "(diff withheld: a shadow-class file)"
 
@@ -294,35 +297,23 @@ class Source:
             error=error,
         )
 
-    def events(self) -> list[Event]:
-        """TODO(report/events.py): the event log. Until then: what is recorded now."""
+    def events(self, days: float = 7.0, most: int = EVENT_ROWS) -> list[Event]:
+        """The event log of the last `days` (report/events.py), newest first, with the
+        daemon's latest sentence on top while it runs."""
+        now = self.server.clock.now()
         found: list[Event] = []
-        cycle = last_cycle(self.server)
-        if cycle is not None:
-            verdict = "all equal" if _all_equal(cycle) else "NOT all equal"
-            states = ", ".join(f"{c.get('sec')} {c.get('state')}" for c in cycle.get("compare", []))
-            found.append(
-                Event(
-                    float(cycle.get("finished") or cycle.get("started") or 0),
-                    f"SyncCycle: {verdict}",
-                    states,
-                )
-            )
-        flag = suspended(self.server)
-        if flag is not None:
-            found.append(
-                Event(
-                    float(flag.get("since") or 0),
-                    "suspended",
-                    f"by {flag.get('by')}: {flag.get('reason')}",
-                )
-            )
-        beat = self._daemon(self.server.clock.now())
+        beat = self._daemon(now)
         if beat is not None:
             found.append(
                 Event(float(beat.get("heartbeat") or 0), "daemon", str(beat.get("sentence", "")))
             )
-        return sorted(found, key=lambda e: e.when, reverse=True)
+        try:
+            logged = events_since(self.server, now - days * 86400).events
+        except AtlasError:  # no role on this disk: nothing logged
+            logged = []
+        for event in reversed(logged[-most:]):
+            found.append(Event(float(event["t"]), str(event["type"]), event_text(event)))
+        return found
 
     # -- pieces -----------------------------------------------------------------------------
     def _results(self, role: str) -> _Opened:
