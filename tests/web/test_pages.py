@@ -156,6 +156,13 @@ def test_the_json_api_serves_the_same_overview(site: Site, page: Served) -> None
     assert len(cycle) == 1 and "all equal (SEC1 equal, SEC2 equal)" in cycle[0]["detail"]
     code, body, _h = page.get("/events", "bob")
     assert code == 200 and "all equal (SEC1 equal, SEC2 equal)" in body
+    # the recorder folded the results into the roll-ups: each cell's time strips
+    assert data["cells"]["SEC2/app"]["strip24"] == []  # (the overview read before the fold)
+    cell = page.json("/api/v1/overview", "bob")["cells"]["SEC2/app"]  # type: ignore[index]
+    assert len(cell["strip24"]) == 24 and len(cell["strip90"]) == 90
+    assert "OK" in cell["strip24"][-2:] and "OK" in cell["strip90"][-2:]  # (an hour may turn)
+    assert set(cell["strip24"][:-2]) == {"NONE"}  # no results before
+    assert 'class="strip"' in page.get("/", "bob")[1]
 
 
 def test_without_credentials_or_with_wrong_ones_nothing_is_shown(page: Served) -> None:

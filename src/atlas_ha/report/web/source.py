@@ -15,7 +15,7 @@ Interim rules, replaced by the status model:
   PRI's EnvVersion valid, and none of its checks CRITICAL or UNKNOWN.
 - events: the event log (report/events.py: state changes, cycles, suspend/resume, role
   changes, alert deliveries) of the last week, and the daemon's latest sentence.
-- time strips (24 h / 90 days): TODO(report roll-ups) — `Cell.strip` stays empty.
+- time strips: the last 24 hours and 90 days of each cell from the roll-ups (strips.py).
 
 Compare diffs of shadow-class files (/etc/shadow, ... and `[receive] shadow_files`) are never
 shown: the page says that the content differs, not how.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from atlas_ha.errors import AtlasError
 from atlas_ha.model import ROLE_RE, role_key
 from atlas_ha.report.console import event_text
 from atlas_ha.report.view import events_since
+from atlas_ha.report.web.strips import cell_strips
 from atlas_ha.sync.address import own_address
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.status import server_status
@@ -60,7 +61,8 @@ class Cell:
     duration: float | None = None
     kind: str = ""
     address: str = ""
-    strip: tuple[str, ...] = ()  # TODO(report roll-ups): 24 h / 90 days of worst states
+    strip24: tuple[str, ...] = ()  # the worst state of each of the last 24 hours (strips.py)
+    strip90: tuple[str, ...] = ()  # ... and of the last 90 days
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,9 @@ class Source:
             servers.setdefault(row.target_role, row.target_address)
         order = sorted(servers, key=_role_sort)
         cells = {f"{r.target_role}/{r.service}": _cell(r) for r in latest}
+        for key, (hours, days) in cell_strips(server, master.role, now).items():
+            if key in cells:
+                cells[key] = replace(cells[key], strip24=hours, strip90=days)
         cycle = self._cycle(server, master.is_pri)
         flag = suspended(server)
         readiness = (
