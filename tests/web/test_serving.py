@@ -14,10 +14,12 @@ import time
 import urllib.parse
 import urllib.request
 
+import pytest
 from tests.web.site import Site, basic, free_port, web_section
 
 from atlas_ha.daemon import control
 from atlas_ha.daemon.loop import read_heartbeat
+from atlas_ha.daemon.web import status_page
 
 
 def cli(site: Site, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -155,3 +157,15 @@ def test_the_page_runs_exactly_as_long_as_the_daemon_run(site: Site) -> None:
         run.join(30)
     assert not run.is_alive() and "stopped" in lines
     assert answers(f"http://127.0.0.1:{port}/") is None  # stopped in this very process
+
+
+def test_without_the_pages_libraries_the_daemon_says_so_and_goes_on(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a Python where the web stack cannot be imported (an install without its dependencies)
+    monkeypatch.setitem(sys.modules, "atlas_ha.report.web.server", None)
+    lines: list[str] = []
+    with status_page(site.pri(), lines.append) as page:
+        assert page is None
+    assert len(lines) == 1 and lines[0].startswith("ALERT status page: not served,")
+    assert "is not installed" in lines[0]
