@@ -313,6 +313,8 @@ def test_a_round_with_a_hung_service_delays_no_other_check(lab: Lab) -> None:
     assert 5 - 0.5 <= hung["duration"] <= 5 + 1  # the web service's timeout (5 s) + 1 s
     plugin = rows.pop("web-plugin@SEC2", None)  # check_http meets the same hung service
     assert plugin is None or plugin["profile"]["status"] == "CRITICAL", plugin
+    page = rows.pop("dbpage@SEC2", None)  # so does the page from the database (behind nginx)
+    assert page is None or page["profile"]["status"] == "CRITICAL", page
     assert {check: r["profile"]["status"] for check, r in rows.items()} == dict.fromkeys(rows, "OK")
     assert "web@SEC1" in rows and "db@SEC2" in rows
     assert max(r["duration"] for r in rows.values()) < 3.0, rows
