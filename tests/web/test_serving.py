@@ -115,7 +115,10 @@ def test_the_daemon_serves_the_page_takes_a_cycle_request_and_stops_the_page(sit
         while json.loads(server.sid.last_cycle_file.read_text())["finished"] == before:
             assert time.monotonic() < deadline, read_heartbeat(server)
             time.sleep(0.2)
-        assert "SyncCycle done" in str((read_heartbeat(server) or {}).get("sentence"))
+        # the turn's sentence reaches the heartbeat after the alert round and the recorder
+        while "SyncCycle done" not in str((read_heartbeat(server) or {}).get("sentence")):
+            assert time.monotonic() < deadline, read_heartbeat(server)
+            time.sleep(0.2)
     finally:
         assert cli(site, "daemon", "stop").returncode == 0
     assert control.running_pid(server) is None
