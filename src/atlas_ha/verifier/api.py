@@ -21,12 +21,13 @@ a Snapshot Install (e.g. a verifier table in PostgreSQL).
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from atlas_ha import plugins
-from atlas_ha.errors import PluginError, UnknownKindError
+from atlas_ha.errors import AtlasError, PluginError, UnknownKindError
 from atlas_ha.verifier.profile import Profile
 from atlas_ha.verifier.services import ServiceDef
 
@@ -63,6 +64,18 @@ class Context:
 
     def in_root(self, system_path: str) -> Path:
         return self.system_root / system_path.lstrip("/")
+
+    def read_secret(self, system_path: str) -> str:
+        """A password file of the system root (stripped); it must be mode 0600 or stricter."""
+        fs_path = self.in_root(system_path)
+        try:
+            st = fs_path.stat()
+            text = fs_path.read_text().strip()
+        except OSError as exc:
+            raise AtlasError(f"password file {system_path}: {exc.strerror}") from exc
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise AtlasError(f"password file {system_path} must be mode 0600")
+        return text
 
 
 @dataclass

@@ -23,7 +23,6 @@ address), ``psql`` (default "psql").
 from __future__ import annotations
 
 import os
-import stat
 import time
 
 from atlas_ha.errors import AtlasError
@@ -180,12 +179,4 @@ def _password(ctx: Context, service: ServiceDef) -> str | None:
     path = service.options.get("password_file")
     if not isinstance(path, str):
         return None
-    fs_path = ctx.in_root(path)
-    try:
-        st = fs_path.stat()
-        text = fs_path.read_text().strip()
-    except OSError as exc:
-        raise AtlasError(f"password file {path}: {exc.strerror}") from exc
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise AtlasError(f"password file {path} must be mode 0600")
-    return text
+    return ctx.read_secret(path)

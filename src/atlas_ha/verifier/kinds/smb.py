@@ -250,15 +250,7 @@ def _password(ctx: Context, service: ServiceDef) -> str:
     path = service.options.get("password_file")
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"service {service.name}: options.password_file is an absolute path")
-    fs_path = ctx.in_root(path)
-    try:
-        st = fs_path.stat()
-        text = fs_path.read_text().strip()
-    except OSError as exc:
-        raise AtlasError(f"password file {path}: {exc.strerror}") from exc
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise AtlasError(f"password file {path} must be mode 0600")
-    return text
+    return ctx.read_secret(path)
 
 
 @dataclass
