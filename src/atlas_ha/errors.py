@@ -39,9 +39,12 @@
     ├── NoLogsError                44  `atlas-ha logs`: no log of that program or run
     ├── RaidError                  46  a RAID operation refused or failed (raid/rotate.py):
     │                                  names the array, the member and what was expected
-    └── ConfigRejectedError        55  the PRI's Create refused: a service's own checker
-                                       rejects its configuration and the settings say
-                                       `[sync] rejected = "refuse"` (verifier/validate.py)
+    ├── ConfigRejectedError        55  the PRI's Create refused: a service's own checker
+    │                                  rejects its configuration and the settings say
+    │                                  `[sync] rejected = "refuse"` (verifier/validate.py)
+    └── JoinTokenError             68  `atlas-ha join`: a pasted token is malformed, damaged
+                                       (checksum) or does not fit this disk's group, partners
+                                       or addresses (transport/join.py); nothing is written
 
 Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
 parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
@@ -62,6 +65,8 @@ Exit codes that are not exceptions (each a named constant below):
     EXIT_VERIFY_CRITICAL 22  not OK (CRITICAL outranks UNKNOWN outranks WARNING); 23 also
     EXIT_VERIFY_UNKNOWN  23  when there was nothing to check
     `check`           0..3  `atlas-ha check ...`: the Nagios plugin contract (report/check.py)
+    EXIT_DOCTOR          67  `atlas-ha doctor`: a check failed, a first cycle would not work
+                             (each failing line names its fix; doctor/checks.py)
     EXIT_NOT_RUNNING      3  `daemon status`: the daemon is not running (the LSB status code;
                              only that command returns it without an error line)
     EXIT_INTERRUPTED    130  interrupted (Ctrl-C, SIGINT)
@@ -80,6 +85,7 @@ EXIT_VERIFY_BASE = 20  # + the status of a check (verifier/profile.py Status)
 EXIT_VERIFY_WARNING = EXIT_VERIFY_BASE + 1
 EXIT_VERIFY_CRITICAL = EXIT_VERIFY_BASE + 2
 EXIT_VERIFY_UNKNOWN = EXIT_VERIFY_BASE + 3
+EXIT_DOCTOR = 67  # doctor: a check failed (doctor/checks.py)
 EXIT_NOT_RUNNING = 3  # LSB: program is not running
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
@@ -249,3 +255,10 @@ class ReportServeError(AtlasError):
     cannot bind its address; names the address and the setting."""
 
     exit_code = 33
+
+
+class JoinTokenError(AtlasError):
+    """A join token (transport/join.py) is refused: malformed, damaged, or not of a partner
+    role of this disk's group at the address its MasterConfig names; names what was expected."""
+
+    exit_code = 68

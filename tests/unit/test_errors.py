@@ -110,6 +110,7 @@ def test_every_atlas_error_has_its_own_exit_code() -> None:
         errors.EXIT_VERIFY_UNKNOWN,
         errors.EXIT_INTERRUPTED,
         errors.EXIT_BROKEN_PIPE,
+        errors.EXIT_DOCTOR,
     }
     assert not set(codes) & results  # an exit code says whether it was an error
     assert all(0 < code < 126 for code in codes)  # 126+ are the shell's

@@ -23,6 +23,7 @@ LAYERS = [
     {"hooks", "converters", "transport", "raid"},
     {"sync"},
     {"verifier"},
+    {"doctor"},
     {"report"},
     {"daemon"},
     {"lab"},

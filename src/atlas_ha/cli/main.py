@@ -40,6 +40,8 @@ MODULES = {
     "crashes": "crashes_cmds",
     "env": "env_cmds",
     "report": "report_cmds",
+    "doctor": "doctor_cmds",
+    "join": "join_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -58,6 +60,8 @@ ORDER = (
     "crashes_cmds",
     "env_cmds",
     "report_cmds",
+    "doctor_cmds",
+    "join_cmds",
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from atlas_ha.cli.common import colour_on, print_json, server_from
 from atlas_ha.context import Server
+from atlas_ha.doctor.checks import init_and_doctor
 from atlas_ha.errors import ConversionError, SettingsError
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
@@ -17,7 +18,6 @@ from atlas_ha.sync.init import InitRequest, settings_for
 from atlas_ha.sync.serve import serve_local
 from atlas_ha.sync.status import age_text, area_state
 from atlas_ha.system import Runner
-from atlas_ha.verifier.drift import init_and_record
 
 
 def register(sub: Any) -> None:
@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--group", help="new Unbound Data: the group name")
     p.add_argument("--role", help="new Unbound Data: PRI or SEC<n>")
     p.add_argument("--partner", action="append", default=[], metavar="ROLE=ADDRESS")
+    p.add_argument("--transport", choices=("local", "ssh"), default="local")
+    p.add_argument("--ssh-user", help="with --transport ssh: the user partners log in as (root)")
+    p.add_argument("--ssh-port", help="with --transport ssh: the partners' sshd port (22)")
     p.set_defaults(handler=cmd_init)
     p = sub.add_parser("boot", help="Role/Identity Install, then answer on the role's address")
     p.add_argument("--json", action="store_true")
@@ -58,6 +61,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         args.sid_data.resolve(),
         args.registry.resolve() if args.registry else None,
         args.address,
+        args.transport,
+        args.ssh_user,
+        args.ssh_port,
     )
     master = None
     if args.role or args.group:
@@ -71,7 +77,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             {"group": args.group, "role": args.role, "partners": partners}, "--partner"
         )
     request = InitRequest(settings, args.env, master)
-    report = init_and_record(request, Runner(), Server(settings), check=True)
+    report, doctor = init_and_doctor(request, Server(settings, runner=Runner()))
     for line in report.done:
         print(f"init: wrote {line}")
     for conversion in report.conversions:
@@ -83,6 +89,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             "init: fix what FAILS before the first cycle (docs/converters.md), then run init again"
         )
         return ConversionError.exit_code
+    print("init: doctor (offline; partners are checked once joined):")
+    for check in doctor.checks:
+        print(f"  {check.line()}".replace("\n", "\n  "))
     print("next:")
     for step in report.next_steps:
         print(f"  {step}")

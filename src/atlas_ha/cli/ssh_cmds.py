@@ -1,4 +1,5 @@
-"""`atlas-ha keys generate|authorize|verifier-key|authorize-verifier|sshd-config` and the
+"""`atlas-ha keys generate|authorize|host-key|known-hosts|verifier-key|authorize-verifier|
+sshd-config` and the
 forced command `atlas-ha ssh-command --role ROLE`.
 
 A role's key (`generate`) lives on the Unbound Data and moves with the role; a partner
@@ -53,6 +54,15 @@ def register(sub: Any) -> None:
         "--write", type=Path, metavar="DIR", help="write DIR/atlas-ha.conf (/etc/ssh/sshd_config.d)"
     )
     p.set_defaults(handler=cmd_sshd_config)
+    ksub.add_parser(
+        "host-key", help="the role's ssh host key SID_DATA/.ssh/host_ed25519 (created once)"
+    ).set_defaults(handler=cmd_host_key)
+    p = ksub.add_parser(
+        "known-hosts", help="write a partner role's host key into atlas-ha's known_hosts"
+    )
+    p.add_argument("--role", required=True, help="the partner role whose host key this is")
+    p.add_argument("pubkey", type=Path, help="its host_ed25519.pub (`keys host-key` there)")
+    p.set_defaults(handler=cmd_known_hosts)
     p = sub.add_parser("ssh-command", help="(forced command for partners' keys; not for humans)")
     p.add_argument("--role", help="the role of the key (fixed in its authorized_keys line)")
     p.set_defaults(handler=cmd_ssh_command)
@@ -82,6 +92,22 @@ def cmd_authorize(args: argparse.Namespace) -> int:
         print(f"  replaced {done.replaced} earlier line(s) of {args.role}")
     if done.legacy_removed:
         print(f"  removed {done.legacy_removed} role-less line(s) of per-server keys")
+    return 0
+
+
+def cmd_host_key(args: argparse.Namespace) -> int:
+    from atlas_ha.system import Runner
+    from atlas_ha.transport.hostkeys import host_key_line
+
+    print(host_key_line(server_from(args).settings, Runner()))
+    return 0
+
+
+def cmd_known_hosts(args: argparse.Namespace) -> int:
+    from atlas_ha.transport.hostkeys import add_known_host_file
+
+    path = add_known_host_file(server_from(args).settings, args.role, args.pubkey)
+    print(f"wrote the host key of atlas-{args.role} into {path}")
     return 0
 
 

@@ -255,3 +255,14 @@ def convert(src_fmt: str, dst_fmt: str, files: Mapping[str, bytes]) -> dict[str,
         passwd, shadow = to_shadow(_need(files, PASSWD))
         return {PASSWD: passwd, SHADOW: shadow, GROUP: group}
     return {PASSWD: from_shadow(_need(files, PASSWD), _need(files, SHADOW)), GROUP: group}
+
+
+FIELDS = {PASSWD: 7, SHADOW: 9, GROUP: 4}
+
+
+def check(fmt: str, files: Mapping[str, bytes]) -> None:
+    """Parse the account files of format ``fmt`` in ``files`` (a missing one or a malformed
+    line: ConversionError naming the file and line); `atlas-ha doctor` runs it."""
+    _check_format(fmt)
+    for path in paths(fmt):
+        _entries(path, _need(files, path), FIELDS[path])

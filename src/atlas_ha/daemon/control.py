@@ -21,6 +21,7 @@ from typing import Any
 from atlas_ha.context import Server
 from atlas_ha.daemon.loop import REPLAN, Daemon, read_heartbeat, verifier_schedule
 from atlas_ha.daemon.web import status_page
+from atlas_ha.doctor.checks import log_doctor
 from atlas_ha.errors import ServerStateError, StillRunningError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.transport.keep import kept_connections
@@ -70,6 +71,7 @@ def run(
     (unless told not to) the Verifier schedule until `stop` is set, release the PID file."""
     claim(server)
     try:
+        log_doctor(server.settings.config_file, log)  # logged; it does not refuse (docs)
         verifier = verifier_schedule(server, log, replan) if with_verifier else None
         keep = kept_connections(server.settings, server.clock)
         with status_page(server, log):  # the status page, for as long as the daemon runs

@@ -60,6 +60,12 @@ def role_key_file(sid_root: Path) -> Path:
     return role_ssh_dir(sid_root) / "id_ed25519"
 
 
+def role_host_key(sid_root: Path) -> Path:
+    """The role's ssh host key (private; `.pub` beside it): sshd presents it at the role's
+    address (`keys sshd-config` names it as the first HostKey), so it moves with the role."""
+    return role_ssh_dir(sid_root) / "host_ed25519"
+
+
 def role_authorized_keys(sid_root: Path) -> Path:
     """The partner roles' keys this role accepts (what sshd's AuthorizedKeysFile names)."""
     return role_ssh_dir(sid_root) / "authorized_keys"

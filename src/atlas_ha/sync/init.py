@@ -12,15 +12,15 @@ from pathlib import Path
 
 from atlas_ha.context import Server
 from atlas_ha.converters.aspects import aspects
-from atlas_ha.errors import ServerStateError
+from atlas_ha.errors import ServerStateError, SettingsError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import atomic_write, write_if_changed
 from atlas_ha.layout.esd import REFERENCE, EnvDef, EsdData
 from atlas_ha.layout.history import History
-from atlas_ha.layout.sid import SidData
+from atlas_ha.layout.sid import SidData, role_ssh_dir
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import DEFAULT_PATH, Settings, render
-from atlas_ha.sync import preflight
+from atlas_ha.sync import join, preflight
 from atlas_ha.system import Runner
 
 
@@ -99,15 +99,26 @@ def init_and_check(request: InitRequest, runner: Runner) -> InitReport:
     config = request.settings.config_file
     cli = "atlas-ha" if config == DEFAULT_PATH else f"atlas-ha --config {config}"
     role = request.master.role if request.master else server.master().role
-    steps = [
-        f"{cli} keys generate        # this role's ssh key, on the Unbound Data",
-        f"{cli} keys authorize --role ROLE PUBKEY   # each partner role's key "
-        "(docs/install.md, section 4)",
-        f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d && sshd -t && systemctl reload ssh",
-    ]
+    if request.settings.transport == "ssh":
+        token = join.offer(server).token()  # creates the role's client and host keys
+        done.append(f"the role's ssh keys in {role_ssh_dir(request.settings.sid_data)}")
+        peer = "each SEC" if role == "PRI" else "the PRI"
+        steps = [
+            f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d  "
+            "# then: sshd -t && systemctl reload ssh (sshd on RHEL)",
+            f"atlas-ha join {token}  # paste on {peer}, then paste the reply it prints here",
+        ]
+    else:
+        steps = [
+            f"{cli} keys generate        # this role's ssh key, on the Unbound Data",
+            f"{cli} keys authorize --role ROLE PUBKEY   # each partner role's key "
+            "(docs/install.md, section 4)",
+            f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d && sshd -t && "
+            "systemctl reload ssh",
+        ]
     if role == "PRI":
         steps.append(f"{cli} sync cycle           # once every SEC is set up: the first cycle")
-    else:
+    elif request.settings.transport != "ssh":
         steps.append(f"{cli} boot                 # then run the first cycle on the PRI")
     return InitReport(done, conversions, preflight.notes(server), steps)
 
@@ -120,8 +131,17 @@ def settings_for(
     sid: Path,
     registry: Path | None,
     address: str | None,
+    transport: str = "local",
+    ssh_user: str | None = None,
+    ssh_port: str | None = None,
 ) -> Settings:
     options = {"registry": str(registry)} if registry else {}
+    if transport == "ssh":
+        options = {k: v for k, v in (("user", ssh_user), ("port", ssh_port)) if v}
+    elif transport != "local":
+        raise SettingsError(f"--transport {transport!r}: expected local or ssh")
+    elif ssh_user or ssh_port:
+        raise SettingsError("--ssh-user and --ssh-port go with --transport ssh")
     return Settings(
         name=name,
         system_root=root,
@@ -129,6 +149,6 @@ def settings_for(
         sid_data=sid,
         config_file=config,
         address=address,
-        transport="local",
+        transport=transport,
         transport_options=options,
     )

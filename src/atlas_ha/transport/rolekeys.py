@@ -135,10 +135,24 @@ def authorize_role(settings: Settings, role: str, pubkey: Path, source: str | No
             f"{sid.master_config_file}: {role} is not a partner of this disk's role "
             f"{master.role} (partners: {', '.join(sorted(master.partners)) or 'none'})"
         )
+    key = PublicKey.parse(read_text_or_none(pubkey) or "", pubkey)
+    return authorize_role_key(settings, role, key, source)
+
+
+def authorize_role_key(
+    settings: Settings, role: str, key: PublicKey, source: str | None
+) -> Authorized:
+    """`authorize_role` for a key already parsed (a join token's)."""
+    sid = SidData(settings.sid_data)
+    master = sid.master_config()
+    if role not in master.partners:
+        raise SettingsError(
+            f"{sid.master_config_file}: {role} is not a partner of this disk's role "
+            f"{master.role} (partners: {', '.join(sorted(master.partners)) or 'none'})"
+        )
     source = source or master.partners[role].address
     if not FROM_RE.match(source):
         raise SettingsError(f"--from {source!r}: expected addresses or patterns (sshd from=)")
-    key = PublicKey.parse(read_text_or_none(pubkey) or "", pubkey)
     path = role_authorized_keys(sid.root)
     kept, replaced = [], 0
     for number, line in enumerate((read_text_or_none(path) or "").splitlines(), 1):

@@ -13,6 +13,11 @@ would swallow every later directive of the main file), no `ForceCommand`, no
 `PermitRootLogin`. sshd takes the first value of a keyword it reads, so the drop-in's
 AuthorizedKeysFile wins over one set later in the main file: it lists sshd's defaults first.
 
+When the role has a host key (`atlas-ha keys host-key`, `layout.sid.role_host_key`), it is
+the first `HostKey`, followed by the server's own host keys that exist (sshd loads no default
+key once a HostKey is named): the key answering at the role's address is the role's, and moves
+with the disk. An administrator's known_hosts entry for the address changes once, to it.
+
 `SetEnv` is written only when needed: the directory of the installed `atlas-ha` when it is
 not on sshd's default PATH, and ATLAS_HA_CONFIG when the settings are not at the default
 path (the forced command names neither). SetEnv applies to every session (the
@@ -27,7 +32,7 @@ from pathlib import Path
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import SSHD_DEFAULT_AUTHORIZED_KEYS, server_authorized_keys
-from atlas_ha.layout.sid import role_authorized_keys
+from atlas_ha.layout.sid import role_authorized_keys, role_host_key
 from atlas_ha.settings import DEFAULT_PATH, Settings
 from atlas_ha.system import console_script
 
@@ -35,6 +40,7 @@ DROPIN_NAME = "atlas-ha.conf"
 DROPIN_DIR = Path("/etc/ssh/sshd_config.d")
 DEFAULT_AUTHORIZED_KEYS = SSHD_DEFAULT_AUTHORIZED_KEYS  # sshd's own, listed first
 # the PATH Debian's and RHEL's sshd give a session (Debian adds /usr/games)
+OWN_HOST_KEYS = ("ssh_host_ed25519_key", "ssh_host_ecdsa_key", "ssh_host_rsa_key")
 SSHD_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
@@ -63,6 +69,11 @@ def sshd_dropin(settings: Settings, program: Path | None = None) -> str:
         "ClientAliveInterval 15",
         "ClientAliveCountMax 4",
     ]
+    role_key = role_host_key(settings.sid_data)
+    if role_key.exists():
+        own = [settings.system_root / "etc/ssh" / k for k in OWN_HOST_KEYS]
+        lines.append("# the role's host key first (it moves with the disk), then the server's own")
+        lines += [f"HostKey {k}" for k in [role_key, *own] if k.exists()]
     env = []
     if str(program.parent) not in SSHD_PATH:
         env.append(f"PATH={':'.join([str(program.parent), *SSHD_PATH])}")

@@ -1,0 +1,1 @@
+"""`atlas-ha doctor`: the preflight of a server (doctor/checks.py)."""
