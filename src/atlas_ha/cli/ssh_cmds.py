@@ -135,8 +135,9 @@ def cmd_sshd_config(args: argparse.Namespace) -> int:
     if args.write is None:
         print(sshd_dropin(settings), end="")
         return 0
-    path = write_sshd_dropin(settings, args.write)
-    print(f"wrote {path}; check it with `sshd -t`, then reload sshd")
+    path, checked = write_sshd_dropin(settings, args.write)
+    said = "`sshd -t` accepts it" if checked else "check it with `sshd -t`"
+    print(f"wrote {path} ({said}); now reload sshd: systemctl reload ssh (sshd on RHEL)")
     return 0
 
 

@@ -266,3 +266,12 @@ def check(fmt: str, files: Mapping[str, bytes]) -> None:
     _check_format(fmt)
     for path in paths(fmt):
         _entries(path, _need(files, path), FIELDS[path])
+
+
+def group_id(group: bytes, name: bytes) -> int | None:
+    """The gid of group `name` in the /etc/group content `group` (None: no such group)."""
+    for line in group.split(b"\n"):
+        fields = line.split(b":")
+        if len(fields) == 4 and fields[0] == name and _ID.fullmatch(fields[2]):
+            return int(fields[2])
+    return None

@@ -32,8 +32,10 @@ from pathlib import Path
 from atlas_ha.context import Server
 from atlas_ha.converters import accounts, identity
 from atlas_ha.errors import AtlasError, RefusedError
+from atlas_ha.layout import paths as paths_mod
+from atlas_ha.layout import policy
 from atlas_ha.layout.esd import server_known_hosts
-from atlas_ha.layout.sid import role_authorized_keys, role_host_key, role_key_file
+from atlas_ha.layout.sid import SidData, role_authorized_keys, role_host_key, role_key_file
 from atlas_ha.settings import Settings, load
 from atlas_ha.sync import preflight
 from atlas_ha.sync.address import own_address
@@ -99,6 +101,7 @@ def doctor(config: Path, online: bool = True) -> Report:
         report.checks.append(Check("setup", FAIL, str(exc), "run `atlas-ha init` on this server"))
         return report
     report.checks += _files(server)
+    report.checks += _policy(server)
     partner_envs: dict[str, int] = {}
     ssh = settings.transport == "ssh"
     if ssh:
@@ -223,6 +226,39 @@ def _files(server: Server) -> Iterator[Check]:
             yield Check(f"{name} files", FAIL, str(exc), f"fix the file named ({fmt} format)")
             continue
         yield Check(f"{name} files", OK, f"{fmt}: {', '.join(paths)}")
+
+
+def _policy(server: Server) -> Iterator[Check]:
+    """The receive policy's mode rules (layout/policy.py) on the files the first Create
+    takes: a partner refuses a snapshot holding a shadow-class file looser than 0640, or a
+    setuid or world-writable file (with the default [receive] actions)."""
+    settings = server.settings
+    master = server.master()
+    area = SidData(settings.sid_data).area(master.role, server.env_id)
+    listed: list[str] = []
+    for name in ("IdentFilePaths", "SyncFilePathsSpecial", "SyncFilePaths"):
+        if (area.path / name).is_file():
+            listed += paths_mod.read(area.path / name)
+    shadow = set(settings.receive.shadow_paths)
+    bad = []
+    for path in sorted(set(listed)):
+        target = settings.system_root / path.lstrip("/")
+        try:
+            st = target.lstat()
+        except OSError:
+            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        if path in shadow and mode & ~policy.SHADOW_FILE_MODE:
+            if settings.receive.action("shadow_mode") == "refuse":
+                bad.append((target, f"mode {mode:04o}, looser than 0640", f"chmod 640 {target}"))
+        elif mode & (stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH):
+            bad.append((target, f"mode {mode:04o} (setuid or world-writable)", f"chmod {target}"))
+    if not bad:
+        yield Check("receive policy", OK, f"{len(set(listed))} listed paths: modes accepted")
+    for target, detail, fix in bad:
+        yield Check("receive policy", FAIL, f"{target}: {detail}: partners refuse it", fix)
 
 
 def _conversions(server: Server, partner_envs: dict[str, int]) -> Iterator[Check]:

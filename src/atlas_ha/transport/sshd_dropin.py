@@ -27,10 +27,12 @@ administrator's too); a login shell's profile sets its own PATH.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 from atlas_ha.errors import SettingsError
-from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.layout.esd import SSHD_DEFAULT_AUTHORIZED_KEYS, server_authorized_keys
 from atlas_ha.layout.sid import role_authorized_keys, role_host_key
 from atlas_ha.settings import DEFAULT_PATH, Settings
@@ -85,9 +87,28 @@ def sshd_dropin(settings: Settings, program: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sshd_dropin(settings: Settings, directory: Path = DROPIN_DIR) -> Path:
-    """Write the drop-in into `directory` (atomically, mode 0644); return its path."""
+def write_sshd_dropin(settings: Settings, directory: Path = DROPIN_DIR) -> tuple[Path, bool]:
+    """Write the drop-in into `directory` (atomically, mode 0644); return (its path, whether
+    `sshd -t` checked it). When an sshd_config lies beside `directory` (/etc/ssh/sshd_config
+    for the default) and sshd is installed, `sshd -t` checks the whole configuration with
+    the drop-in; when it refuses, the earlier drop-in (or none) is put back and SettingsError
+    names sshd's message: a configuration sshd refuses is never left for the next reload."""
     path = directory / DROPIN_NAME
+    before = read_text_or_none(path)
     atomic_write(path, sshd_dropin(settings), mode=0o644)
     os.chmod(path, 0o644)
-    return path
+    main = directory.parent / "sshd_config"
+    sshd = shutil.which("sshd") or shutil.which("sshd", path=":".join(SSHD_PATH))
+    if not main.is_file() or sshd is None:
+        return path, False
+    checked = subprocess.run(
+        [sshd, "-t", "-f", str(main)], capture_output=True, text=True, timeout=30, check=False
+    )
+    if checked.returncode != 0:
+        if before is None:
+            path.unlink()
+        else:
+            atomic_write(path, before, mode=0o644)
+        said = " / ".join(checked.stderr.strip().splitlines()[-3:])
+        raise SettingsError(f"{main}: `sshd -t` refuses it with {path}: {said}; not written")
+    return path, True
