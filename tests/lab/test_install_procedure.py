@@ -4,8 +4,9 @@ fresh servers with stock files from nothing to an equal first cycle.
 The lab's namespace plumbing only makes the two servers: a network namespace each on a bridge
 (`lab.net.LabNet`, on the stock files' documentation subnet 192.0.2.0/24, unreachable from the
 root namespace), and a mount namespace each (`lab.host.start_daemon`) in which the server's
-own directory is bound over /srv and its stock /etc/ssh over /etc/ssh, and an empty home over
-/root: what a fresh server has, without touching the machine's. PRI has Debian 12's files
+own directory is bound over /srv, its stock /etc/ssh over /etc/ssh, an empty home over /root
+and a /usr/local/bin holding only the `atlas-ha` link of docs/install.md section 1: what a
+fresh server has, without touching the machine's. PRI has Debian 12's files
 (Env2), SEC1 Rocky 9's (Env1), both from tests/fixtures/stock, and Debian's stock
 sshd_config (RHEL's includes its drop-ins at the top the same way). Nothing of `atlas-ha lab`
 sets anything up: every step under test is a command of the procedure blocks of
@@ -66,6 +67,7 @@ FILES = {
 }
 ANCHOR = (
     'mount --bind "$1" /srv && mount --bind "$1/root/etc/ssh" /etc/ssh && '
+    'mount --bind "$1/usrlocalbin" /usr/local/bin && '
     'mount --bind /root "$1/realroot" && mount --bind "$1/home" /root && '
     'if [ -n "$3" ]; then mkdir -p "/root/$3" && mount --bind "$1/realroot/$3" "/root/$3"; fi && '
     'hostname "$2" && exec sleep infinity'
@@ -110,6 +112,9 @@ class Server:
         subprocess.run(["ssh-keygen", "-A", "-f", str(root)], check=True, capture_output=True)
         (self.base / "home").mkdir(mode=0o700)
         (self.base / "realroot").mkdir(mode=0o700)
+        # atlas-ha installed as docs/install.md section 1 says (on sshd's PATH)
+        (self.base / "usrlocalbin").mkdir(mode=0o755)
+        (self.base / "usrlocalbin/atlas-ha").symlink_to(Path(sys.executable).parent / "atlas-ha")
         (self.base / "unbound").mkdir()
         for d in [self.base, root, root / "etc", self.base / "unbound"]:
             os.chmod(d, 0o755)
@@ -149,6 +154,8 @@ class Server:
         self.commands.append(line)
         words = shlex.split(line)
         if words[:2] == ["systemctl", "reload"]:
+            if self.sshd is not None:  # a reload: the new sshd reads the drop-in
+                host.stop(self.sshd.pid)
             self.start_sshd()
             return ""
         assert words[0] == "atlas-ha", line
@@ -257,3 +264,33 @@ def test_the_documented_procedure_reaches_an_equal_first_cycle(
     # doctor on SEC1 is green too (its hello to the PRI)
     done = sec.run(["atlas-ha", "doctor"])
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_join_over_ssh_with_the_admins_own_access(servers: dict[str, Server]) -> None:
+    """`atlas-ha join --ssh root@SEC1` on the PRI, with the administrator's own key and
+    known_hosts (their existing access to a stock server, made here as test plumbing): both
+    sides' lines in one command, before the drop-ins change the host key at the addresses."""
+    pri, sec = servers["PRI"], servers["SEC1"]
+    pri_steps, sec_steps = procedure("PRI"), procedure("SEC1")
+    admin = pri.base / "home/.ssh"
+    admin.mkdir(mode=0o700)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(admin / "id_ed25519")],
+        check=True,
+    )
+    (sec.base / "home/.ssh").mkdir(mode=0o700)
+    shutil.copyfile(admin / "id_ed25519.pub", sec.base / "home/.ssh/authorized_keys")
+    server_key = (sec.base / "root/etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
+    (admin / "known_hosts").write_text(f"{ADDRESS['SEC1']} {server_key[0]} {server_key[1]}\n")
+    sec.start_sshd()  # the stock server's sshd, running before atlas-ha
+    pri.step(pri_steps[0])
+    sec.step(sec_steps[0])
+    out = pri.step(f"atlas-ha join --ssh root@192.0.2.12 --remote-config {CONFIG}")
+    assert "join: root@192.0.2.12 accepted this role; accepted SEC1" in out, out
+    sec.step(sec_steps[1])
+    sec.step(sec_steps[2])
+    pri.step(pri_steps[1])
+    pri.step(pri_steps[2])
+    done = pri.run(["atlas-ha", "doctor"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SEC1: equal at Env2" in pri.step(pri_steps[4]).splitlines()

@@ -104,8 +104,8 @@ def init_and_check(request: InitRequest, runner: Runner) -> InitReport:
         done.append(f"the role's ssh keys in {role_ssh_dir(request.settings.sid_data)}")
         peer = "each SEC" if role == "PRI" else "the PRI"
         steps = [
-            f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d  "
-            "# then: sshd -t && systemctl reload ssh (sshd on RHEL)",
+            f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d  # runs sshd -t",
+            "systemctl reload ssh                 # (sshd on RHEL): sshd reads the drop-in",
             f"atlas-ha join {token}  # paste on {peer}, then paste the reply it prints here",
         ]
     else:
