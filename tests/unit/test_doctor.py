@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from atlas_ha.cli.main import main
-from atlas_ha.doctor.checks import FAIL, OK, Check, Report, doctor
-from atlas_ha.errors import EXIT_DOCTOR
+from atlas_ha.doctor.checks import FAIL, OK, Check, Report, doctor, log_doctor
+from atlas_ha.errors import EXIT_DOCTOR, SettingsError
 from atlas_ha.layout.sid import role_authorized_keys, role_host_key, role_key_file
+from atlas_ha.sync.init import settings_for
 
 STOCK = Path(__file__).parents[1] / "fixtures" / "stock" / "debian12"
 FILES = {
@@ -200,3 +201,29 @@ def test_the_forced_command_of_each_line_runs(ssh: Path, tmp_path: Path) -> None
     check = failing(ssh, "forced command of SEC1")
     assert "/no/such/atlas-ha ssh-command --role SEC1" in check.detail
     assert "sshd's PATH" in check.fix
+
+
+def test_the_daemons_start_logs_each_failing_check(local: Path, tmp_path: Path) -> None:
+    os.chmod(tmp_path / "sid", 0o755)
+    lines: list[str] = []
+    report = log_doctor(local, lines.append)  # online: SEC1 is not in the registry
+    assert [c.name for c in report.failing()] == ["SID_DATA"]
+    assert lines == [
+        f"ALERT doctor: SID_DATA: {tmp_path / 'sid'}: mode 0755, not 0700; "
+        f"fix: chmod 700 {tmp_path / 'sid'}"
+    ]
+    os.chmod(tmp_path / "sid", 0o700)
+    lines.clear()
+    assert not log_doctor(local, lines.append).ok
+    assert len(lines) == 1 and lines[0].startswith("ALERT doctor: hello to SEC1 at 192.0.2.12: ")
+    assert "fix: run `atlas-ha join`" in lines[0]
+
+
+def test_init_with_ssh_writes_the_transport(tmp_path: Path) -> None:
+    config = make_server(tmp_path, "ssh")
+    text = config.read_text()
+    assert '[transport]\nkind = "ssh"\n' in text
+    with pytest.raises(SettingsError, match="--ssh-user and --ssh-port go with --transport ssh"):
+        settings_for(config, "A", tmp_path, tmp_path, tmp_path, None, None, "local", None, "22")
+    s = settings_for(config, "A", tmp_path, tmp_path, tmp_path, None, None, "ssh", "atlas", "2222")
+    assert s.transport_options == {"user": "atlas", "port": "2222"}

@@ -163,3 +163,20 @@ def test_stock_file_with_one_meaningful_aging_fails_naming_its_line(
     assert (caught.value.path, caught.value.line) == (SHADOW, 5)
     assert word in caught.value.expected
     assert name.decode() in caught.value.expected
+
+
+def test_a_created_shadow_takes_the_shadow_group_of_the_snapshot() -> None:
+    """Env1 (passwd-hash) -> Env2 (shadow) creates /etc/shadow: root, 0640, and Debian's
+    group `shadow` when /etc/group has it (a stock Debian's own /etc/shadow is root:shadow
+    0640), so a PRI's shadow that went to Env1 and back compares equal; root's otherwise."""
+    from atlas_ha.converters.aspects.accounts import created_like
+    from atlas_ha.layout.manifest import Entry
+
+    passwd = Entry("SyncFiles", "/etc/passwd", "file", mode=0o644, uid=0, gid=0)
+    debian = (STOCK / "debian12" / "group").read_bytes()
+    assert b"\nshadow:x:42:" in debian
+    made = created_like(passwd, "/etc/shadow", {"/etc/group": debian})
+    assert (made.mode, made.uid, made.gid) == (0o640, 0, 42)
+    rocky = (STOCK / "rocky9" / "group").read_bytes()
+    made = created_like(passwd, "/etc/shadow", {"/etc/group": rocky})
+    assert (made.mode, made.uid, made.gid) == (0o640, 0, 0)
