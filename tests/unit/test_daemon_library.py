@@ -51,9 +51,10 @@ def test_run_claims_the_pid_file_runs_the_loop_and_releases_it(
     lines: list[str] = []
     control.run(a, 300.0, stop, lines.append, with_verifier=False)
     assert seen[0] == f"{os.getpid()}\n" and not control.pid_file(a).exists()
+    assert lines[0] == "doctor: green (14 checks)"  # the preflight, before anything starts
     page = [line for line in lines if "status page" in line]  # served, or its ALERT: 8470 taken
-    assert len(page) == 1 and page[0] in lines[:1]
-    assert lines[1:] == ["started; first SyncCycle decision in 300 s", "stopped"]
+    assert len(page) == 1 and page[0] in lines[1:2]
+    assert lines[2:] == ["started; first SyncCycle decision in 300 s", "stopped"]
     assert (read_heartbeat(a) or {}).get("interval") == 300.0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, JoinTokenError, TransportError
-from atlas_ha.layout.sid import SidData, role_key_file
+from atlas_ha.layout.sid import SidData, role_host_key, role_key_file
 from atlas_ha.model import ROLE_RE
 from atlas_ha.sync.address import own_address
 from atlas_ha.system import Runner
@@ -151,9 +151,13 @@ def accept(server: Server, token: str) -> Joined:
         raise JoinTokenError("join token: its key is this role's own (pasted on the wrong side?)")
     if got.key.blob == got.host_key.blob:
         raise JoinTokenError("join token: its client key and host key are the same key")
-    mine = offer(server, reply=True)  # creates this role's keys before authorizing anything
-    if got.host_key.blob == mine.host_key.blob:
-        raise JoinTokenError("join token: its host key is this role's own")
+    own_host = role_host_key(settings.sid_data).with_suffix(".pub")
+    if own_host.exists() and PublicKey.parse(own_host.read_text(), own_host).blob in (
+        got.host_key.blob,
+        got.key.blob,
+    ):
+        raise JoinTokenError("join token: it carries this role's own host key")
+    mine = offer(server, reply=True)  # every check passed: this role's keys (created once)
     done = authorize_role_key(settings, got.role, got.key, None)
     known = add_known_host(settings, got.role, got.host_key)
     return Joined(got.role, done.line, done.path, known, None if got.reply else mine.token())
