@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from tests.verifier.conftest import Hanging, Nginx
 
+from atlas_ha.errors import FormatError
 from atlas_ha.system import Clock
 from atlas_ha.verifier.api import Context, Target, Verifier
 from atlas_ha.verifier.control import Check, Outcome, VerifierControl
@@ -39,6 +40,13 @@ class RaisingVerifier(Verifier):
 
     def verify(self, ctx: Context, service: ServiceDef, target: Target) -> Profile:
         raise RuntimeError("the plugin exploded")
+
+
+class MisconfiguredVerifier(Verifier):
+    kind = "misconfigured"
+
+    def verify(self, ctx: Context, service: ServiceDef, target: Target) -> Profile:
+        raise FormatError("/etc/atlas-ha/secret", 1, "expected a password")
 
 
 def tcp_check(name: str, port: int, timeout: float, interval: float = 60.0) -> Check:
@@ -149,6 +157,18 @@ def test_raising_verifier_and_unknown_kind_are_unknown(ctx: Context) -> None:
         "no verifier of kind 'no-such-kind' is installed (installed: tcp)"
         in outcomes["odd@SEC1"].summary
     )
+
+
+def test_a_check_whose_configuration_is_wrong_is_unknown_with_that_reason_alone(
+    ctx: Context,
+) -> None:
+    check = Check(
+        ServiceDef("db", "misconfigured"), Target("SEC1", "127.0.0.1"), MisconfiguredVerifier()
+    )
+    (outcome,) = VerifierControl(ctx, [check], Clock()).run_once()
+    assert outcome.profile.status == Status.UNKNOWN
+    assert outcome.profile.summary == "misconfigured: /etc/atlas-ha/secret:1: expected a password"
+    assert "Traceback" not in outcome.profile.details
 
 
 class FakeClock(Clock):

@@ -137,6 +137,9 @@ class VerifierControl:
                     f"{check.service.kind} verifier returned {type(profile).__name__}, "
                     "not a Profile",
                 )
+        except AtlasError as exc:  # a check's configuration (a file, a setting) is wrong:
+            # its message names the file and what was expected; a traceback adds nothing
+            profile = Profile(Status.UNKNOWN, f"{check.service.kind}: {exc}")
         except Exception as exc:  # a verifier's bug must not stop the others
             profile = Profile(
                 Status.UNKNOWN,
