@@ -29,7 +29,15 @@ def test_metrics_of_a_group_parse_and_follow_its_state(site: Site, page: Served)
     assert m["atlas_env_version"] == {(("server", "A"),): 2}
     status = m["atlas_service_status"]
     assert status == {
-        (("kind", "tcp"), ("service", "app"), ("target", t)): 0 for t in ("PRI", "SEC1", "SEC2")
+        **{
+            (("kind", "tcp"), ("service", "app"), ("target", t)): 0 for t in ("PRI", "SEC1", "SEC2")
+        },
+        # ATLAS's own cells of the status model: the sync of every row, the daemon's own
+        **{
+            (("kind", "atlas"), ("service", "sync"), ("target", t)): 0
+            for t in ("PRI", "SEC1", "SEC2")
+        },
+        (("kind", "atlas"), ("service", "atlas"), ("target", "PRI")): 0,
     }
     durations = m["atlas_check_duration_seconds"]
     assert len(durations) == 3 and all(0 < d < 2 for d in durations.values())
@@ -44,6 +52,9 @@ def test_metrics_of_a_group_parse_and_follow_its_state(site: Site, page: Served)
     suspend(site.pri(), "metrics")
     m = scrape(page.get("/metrics", "bob")[1])
     assert m["atlas_service_status"][(("kind", "tcp"), ("service", "app"), ("target", "SEC1"))] == 2
+    assert (
+        m["atlas_service_status"][(("kind", "atlas"), ("service", "sync"), ("target", "PRI"))] == 1
+    )
     assert m["atlas_suspended"] == {(): 1}
     assert m["atlas_go"] == {(): 0}
 

@@ -68,7 +68,16 @@ def latest_checks(server: Server, role: str) -> tuple[CheckInput, ...]:
     with VerifierResults(path) as results:
         rows = results.latest()
     return tuple(
-        CheckInput(r.service, r.target_role, r.profile.status, r.profile.summary, r.started)
+        CheckInput(
+            r.service,
+            r.target_role,
+            r.profile.status,
+            r.profile.summary,
+            r.started,
+            r.kind,
+            r.duration,
+            r.target_address,
+        )
         for r in rows
     )
 
