@@ -95,9 +95,9 @@ class AlertRounds:
         sid = server.sid
         with store.locked(sid):
             state = store.load(sid)
-            marks = Watermarks(**state.marks) if state.marks else Watermarks()
+            marks = Watermarks.from_marks(state.marks)
             observations = observe(server, marks, now)
-            state.marks = {"results": marks.results, "cycle": marks.cycle}
+            state.marks = marks.as_marks()
             if error:
                 signature = hashlib.sha256(error.encode()).hexdigest()[:16]
                 role = server.role()
