@@ -12,7 +12,9 @@ Per check or reachability subject, each observation (state.py has the vocabulary
    held back (and sent once nothing holds it any more, if still due) by a silence, a
    maintenance window, inhibition (the subject's server is unreachable) or flapping.
 Suspension reminders go out every round and are never held back (SPEC 5.10); a crash
-signature and a rules error go out once per signature.
+signature and a rules error go out once per signature; an operation's alert (ops/, raid/:
+through the ops_alert event) when its signature is first seen, then at most once per
+`repeat` (never again with repeat 0) while it recurs, if its state alerts.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from atlas_ha.report.alerts.model import (
     FLAPPING_STOP,
     NEW_CRASH,
     OK,
+    OPERATION,
+    OPERATION_ALERT,
     PROBLEM,
     REACHABILITY,
     REMINDER,
@@ -77,6 +81,12 @@ def evaluate(
                 state.once[key] = t
                 event = NEW_CRASH if obs.kind == CRASH else RULES_ERROR
                 routed.append((_alert(event, obs, now), policy.channels))
+        elif obs.kind == OPERATION and obs.state in policy.states:
+            key = f"{obs.kind}:{obs.signature or obs.reason}"
+            last = state.once.get(key)
+            if last is None or (policy.repeat > 0 and t - last >= policy.repeat):
+                state.once[key] = t
+                routed.append((_alert(OPERATION_ALERT, obs, now), policy.channels))
     if not rules_seen:  # the rules file is fine again: a new error is alerted again
         state.once = {k: v for k, v in state.once.items() if not k.startswith(f"{RULES}:")}
     state.subjects = {k: v for k, v in state.subjects.items() if t - v.seen < STALE}

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from atlas_ha.report.alerts.observe import Watermarks, observe
 from atlas_ha.report.alerts.rules import Rules, RulesSource, duration, parse
 from atlas_ha.report.alerts.state import Silence
 from atlas_ha.verifier.services import alert_rules_file
+
+_evaluating = threading.local()  # set while this thread holds the alert state's lock
 
 
 @dataclass
@@ -89,35 +93,65 @@ class AlertRounds:
         return rules or Rules(), path, error
 
     def round(self, server: Server) -> Outcome:
+        """One round: the status model's observations since the last round."""
+        return self._run(server, None)
+
+    def push(self, server: Server, observations: list[Observation]) -> Outcome:
+        """`observations` now, outside the rounds (an operation's alert: notices.py); the
+        marks of the rounds are left as they are. Raised from inside an evaluation of this
+        thread (a log degraded while a round delivers): nothing, never a self-deadlock on
+        the state's lock (the operation's own record stays)."""
+        if getattr(_evaluating, "active", False):
+            return Outcome()
+        return self._run(server, observations)
+
+    def _run(self, server: Server, pushed: list[Observation] | None) -> Outcome:
         now = utc(server.clock.now())
         rules, path, error = self.rules(server)
         outcome = Outcome(rules_error=error)
-        sid = server.sid
-        with store.locked(sid):
-            state = store.load(sid)
-            marks = Watermarks.from_marks(state.marks)
-            observations = observe(server, marks, now)
-            state.marks = marks.as_marks()
-            if error:
-                signature = hashlib.sha256(error.encode()).hexdigest()[:16]
-                role = server.role()
-                group = server.master().group
-                observations.append(
-                    Observation(
-                        f"{group}/{role}/alert-rules", role, CRITICAL, error, now, RULES, signature
-                    )
-                )
-            state.rules_error = error
-            state.engine, notes = evaluate(rules, state.engine, observations, now)
-            built = build(rules, path)
-            outcome.notifications = len(notes)
-            outcome.attempts = deliver(built, rules, state, notes, now)
-            outcome.disabled = sorted(built.disabled.values())
-            outcome.held = sorted(k for k, v in state.engine.subjects.items() if v.held)
-            store.save(sid, state)
-        store.record(sid, outcome.attempts)
+        with store.locked(server.sid):
+            _evaluating.active = True
+            try:
+                _evaluate(server, pushed, rules, path, outcome, now)
+            finally:
+                _evaluating.active = False
+        store.record(server.sid, outcome.attempts)
         _to_event_log(server, outcome.attempts)
         return outcome
+
+
+def _evaluate(
+    server: Server,
+    pushed: list[Observation] | None,
+    rules: Rules,
+    path: Path,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """Observe (or take `pushed`), evaluate, deliver, save: under the alert state's lock."""
+    sid, error = server.sid, outcome.rules_error
+    state = store.load(sid)
+    if pushed is None:
+        marks = Watermarks.from_marks(state.marks)
+        observations = observe(server, marks, now)
+        state.marks = marks.as_marks()
+    else:
+        observations = list(pushed)
+    if error:  # every evaluation sees it (else its once-mark would be forgotten)
+        signature = hashlib.sha256(error.encode()).hexdigest()[:16]
+        role = server.role()
+        group = server.master().group
+        observations.append(
+            Observation(f"{group}/{role}/alert-rules", role, CRITICAL, error, now, RULES, signature)
+        )
+    state.rules_error = error
+    state.engine, notes = evaluate(rules, state.engine, observations, now)
+    built = build(rules, path)
+    outcome.notifications = len(notes)
+    outcome.attempts = deliver(built, rules, state, notes, now)
+    outcome.disabled = sorted(built.disabled.values())
+    outcome.held = sorted(k for k, v in state.engine.subjects.items() if v.held)
+    store.save(sid, state)
 
 
 def _to_event_log(server: Server, attempts: list[dict[str, Any]]) -> None:
