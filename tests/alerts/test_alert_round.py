@@ -310,3 +310,5 @@ def test_cli_silence_list_unsilence(group: SimGroup, capsys: pytest.CaptureFixtu
     assert main([*config, "list"]) == 0
     assert "silences: none" in capsys.readouterr().out
     assert main([*config, "silence", "x", "--for", "soon", "--reason", "r"]) == 36
+    assert main([*config, "ack", "acme/SEC1/web"]) == 56  # nothing active to acknowledge
+    assert "no active alert of 'acme/SEC1/web' (active: none)" in capsys.readouterr().err

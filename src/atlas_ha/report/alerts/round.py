@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
-from atlas_ha.errors import AlertRulesError, AtlasError
+from atlas_ha.errors import AlertRulesError, AtlasError, NoSuchAlertError
 from atlas_ha.layout.atomic import read_text_or_none, write_if_changed
 from atlas_ha.report import events
 from atlas_ha.report.alerts import store
 from atlas_ha.report.alerts.deliver import Built, build, deliver, send_test
 from atlas_ha.report.alerts.engine import evaluate
-from atlas_ha.report.alerts.model import CRITICAL, RULES, Observation, utc
+from atlas_ha.report.alerts.model import CRITICAL, OK, RULES, Observation, utc
 from atlas_ha.report.alerts.observe import Watermarks, observe
 from atlas_ha.report.alerts.rules import Rules, RulesSource, duration, parse
-from atlas_ha.report.alerts.state import Silence
+from atlas_ha.report.alerts.state import Ack, Silence
 from atlas_ha.verifier.services import alert_rules_file
 
 _evaluating = threading.local()  # set while this thread holds the alert state's lock
@@ -191,6 +191,7 @@ def listing(server: Server, last: int = 10) -> dict[str, Any]:
     subjects = state.engine.subjects
     return {
         "active": {k: v.hard for k, v in sorted(subjects.items()) if v.hard != "OK"},
+        "acknowledged": {k: a.__dict__ for k, a in sorted(state.engine.acks.items())},
         "held": {k: v.held for k, v in sorted(subjects.items()) if v.held},
         "flapping": {k: round(v.percent, 1) for k, v in sorted(subjects.items()) if v.flapping},
         "silences": [s.__dict__ for s in state.engine.silences if s.until > server.clock.now()],
@@ -208,20 +209,44 @@ def listing(server: Server, last: int = 10) -> dict[str, Any]:
     }
 
 
-def silence(server: Server, match: str, for_: str, reason: str) -> Silence:
-    """Silence subjects matching the glob `match` for `for_` ("2h"); recorded in the state."""
+def _who(server: Server) -> str:
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or server.name
+
+
+def silence(server: Server, match: str, for_: str, reason: str, by: str | None = None) -> Silence:
+    """Silence subjects matching the glob `match` for `for_` ("2h"); recorded in the state.
+    `by`: who (the page's operator; else the user running the command)."""
     try:
         seconds = duration(for_, "--for")
     except ValueError as exc:
         raise AlertRulesError("--for", None, str(exc)) from exc
+    if not match.strip():
+        raise AlertRulesError("--match", None, "a glob over subjects, e.g. acme/SEC1/*")
     now = server.clock.now()
-    by = os.environ.get("SUDO_USER") or os.environ.get("USER") or server.name
+    by = by or _who(server)
     entry = Silence(match=match, until=now + seconds, reason=reason, by=by, created=now)
     with store.locked(server.sid):
         state = store.load(server.sid)
         state.engine.silences.append(entry)
         store.save(server.sid, state)
     return entry
+
+
+def acknowledge(server: Server, subject: str, reason: str, by: str | None = None) -> Ack:
+    """Acknowledge the active alert of `subject`: its repeats are held until its state
+    changes. NoSuchAlertError when nothing of that subject is announced and still failing."""
+    with store.locked(server.sid):
+        state = store.load(server.sid)
+        sub = state.engine.subjects.get(subject)
+        if sub is None or sub.hard == OK or sub.sent != sub.hard:
+            active = [k for k, v in sorted(state.engine.subjects.items()) if v.hard != OK]
+            raise NoSuchAlertError(
+                f"no active alert of {subject!r} (active: {', '.join(active) or 'none'})"
+            )
+        ack = Ack(sub.hard, reason or "acknowledged", by or _who(server), server.clock.now())
+        state.engine.acks[subject] = ack
+        store.save(server.sid, state)
+    return ack
 
 
 def unsilence(server: Server, match: str) -> int:

@@ -23,6 +23,7 @@ from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
 from atlas_ha.model import ROLE_RE
 from atlas_ha.report import loader
+from atlas_ha.report.alerts import store as alert_store
 from atlas_ha.report.console import event_text
 from atlas_ha.report.model import GroupStatus, Inputs, build
 from atlas_ha.report.view import events_since
@@ -162,6 +163,17 @@ class Event:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class AlertsView:
+    """The alert state as the page shows it (report/alerts/store.py)."""
+
+    active: tuple[dict[str, Any], ...]  # subject, state, reason, since, held, ack
+    silences: tuple[dict[str, Any], ...]
+    failing: tuple[dict[str, Any], ...]  # channels whose last delivery failed: name, error
+    rules_error: str = ""
+    error: str = ""  # the alert state cannot be read
+
+
 @dataclass
 class Source:
     """What the page shows about `server` (this machine; its disk's role)."""
@@ -299,6 +311,36 @@ class Source:
         for event in reversed(logged[-most:]):
             found.append(Event(float(event["t"]), str(event["type"]), event_text(event)))
         return found
+
+    def alerts(self) -> AlertsView:
+        """The active alerts (announced or held), the silences in force, the channels that
+        are failing (an unreachable mail server is an error on the page) and a rules error."""
+        now = self.server.clock.now()
+        try:
+            state = alert_store.load(self.server.sid)
+        except (AtlasError, OSError) as exc:
+            return AlertsView((), (), (), error=str(exc))
+        acks = state.engine.acks
+        active = tuple(
+            {
+                "subject": k,
+                "state": v.hard,
+                "reason": v.reason,
+                "since": v.since,
+                "held": v.held,
+                "ack": acks[k].__dict__ if k in acks else None,
+                "announced": v.sent == v.hard,
+            }
+            for k, v in sorted(state.engine.subjects.items())
+            if v.hard != "OK"
+        )
+        silences = tuple(s.__dict__ for s in state.engine.silences if s.until > now)
+        failing = tuple(
+            {"channel": k, "failures": v.failures, "error": v.last_error, "next_try": v.next_try}
+            for k, v in sorted(state.channels.items())
+            if v.failures > 0
+        )
+        return AlertsView(active, silences, failing, state.rules_error)
 
     # -- pieces -----------------------------------------------------------------------------
     def _results(self, role: str) -> _Opened:
