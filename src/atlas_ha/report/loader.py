@@ -143,3 +143,12 @@ def last_synced(server: Server, role: str, cycle: CycleInput | None) -> dict[str
             if s.reached and s.state == "equal":
                 found[s.sec] = max(found.get(s.sec, 0.0), cycle.finished)
     return found
+
+
+def last_good_cycle(server: Server, role: str, cycle: CycleInput | None) -> float | None:
+    """When the last SyncCycle that found every SEC equal ended: the last cycle itself when
+    it did, else what the event recorder remembers (None: none seen)."""
+    if cycle is not None and cycle.secs and all(s.state == "equal" for s in cycle.secs):
+        return cycle.finished
+    known = memory(server, role).get("last_good_cycle")
+    return float(known) if isinstance(known, int | float) else None

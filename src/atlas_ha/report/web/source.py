@@ -103,6 +103,7 @@ class Overview:
     daemon: dict[str, Any] | None
     error: str = ""
     report: dict[str, Any] = field(default_factory=dict)  # the model's GroupStatus.to_dict()
+    last_good_cycle: float | None = None  # the last SyncCycle that found every SEC equal
 
     def cell(self, role: str, service: str) -> Cell:
         return self.cells.get(f"{role}/{service}") or Cell(role, service, None, "not checked")
@@ -250,6 +251,7 @@ class Source:
             readiness=tuple(Readiness(r.sec, r.ready, r.reasons) for r in group.readiness),
             daemon=self._daemon(now),
             report=group.to_dict(),
+            last_good_cycle=loader.last_good_cycle(server, inputs.role, inputs.cycle),
         )
 
     def service(self, name: str) -> ServiceView | None:
