@@ -160,6 +160,8 @@ def test_the_json_api_serves_the_same_overview(site: Site, page: Served) -> None
     assert code == 200 and "all equal (SEC1 equal, SEC2 equal)" in body
     # the recorder folded the results into the roll-ups: each cell's time strips
     assert data["cells"]["SEC2/app"]["strip24"] == []  # (the overview read before the fold)
+    again = page.json("/api/v1/overview", "bob")  # the page's strips follow the new roll-ups
+    assert isinstance(again, dict) and again["cells"]["SEC2/app"]["strip24"][-1] == "OK"
     cell = page.json("/api/v1/overview", "bob")["cells"]["SEC2/app"]  # type: ignore[index]
     assert len(cell["strip24"]) == 24 and len(cell["strip90"]) == 90
     assert "OK" in cell["strip24"][-2:] and "OK" in cell["strip90"][-2:]  # (an hour may turn)

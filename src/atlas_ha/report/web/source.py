@@ -26,6 +26,7 @@ from atlas_ha.report import loader
 from atlas_ha.report.alerts import store as alert_store
 from atlas_ha.report.console import event_text
 from atlas_ha.report.model import GroupStatus, Inputs, build
+from atlas_ha.report.rollups import HOUR, bucket_start
 from atlas_ha.report.view import events_since
 from atlas_ha.report.web.strips import cell_strips
 from atlas_ha.sync.cycle import last_cycle
@@ -181,6 +182,8 @@ class Source:
 
     server: Server
     _stamp: tuple[Any, ...] = field(default=(), init=False)
+    # the strips of the last render, while the roll-ups and the current hour are the same
+    _strips: tuple[tuple[Any, ...], dict[str, Any]] = field(default=((), {}), init=False)
 
     # -- what changes: the files whose change an open page must see -----------------------
     def watched(self) -> list[Path]:
@@ -232,7 +235,7 @@ class Source:
                 error=str(exc),
             )
         cells = _cells(group, inputs)
-        for key, (hours, days) in cell_strips(server, inputs.role, now).items():
+        for key, (hours, days) in self._cell_strips(inputs.role, now).items():
             if key in cells:
                 cells[key] = replace(cells[key], strip24=hours, strip90=days)
         s = inputs.suspension
@@ -345,6 +348,21 @@ class Source:
         return AlertsView(active, silences, failing, state.rules_error)
 
     # -- pieces -----------------------------------------------------------------------------
+    def _cell_strips(self, role: str, now: float) -> dict[str, Any]:
+        """strips.cell_strips, read again only when the roll-ups changed (the recorder folds
+        after each daemon turn) or a new hour began (the slots move)."""
+        db = self.server.sid.rollups_file(role)
+        key: tuple[Any, ...] = (role, bucket_start(now, HOUR))
+        for path in (db, db.with_name(db.name + "-wal")):
+            try:
+                st = path.stat()
+                key += ((st.st_ino, st.st_mtime_ns, st.st_size),)
+            except OSError:
+                key += (None,)
+        if self._strips[0] != key:
+            self._strips = (key, cell_strips(self.server, role, now))
+        return self._strips[1]
+
     def _results(self, role: str) -> _Opened:
         return _Opened(self.server.sid.verifier_results_file(role))
 
