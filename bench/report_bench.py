@@ -28,6 +28,8 @@ from atlas_ha.report.rollups import COLUMN, DAY, HOUR, UPSERT, Rollups, bucket_s
 from atlas_ha.verifier.profile import Status
 from atlas_ha.verifier.verdict import GO_ORDER
 
+SECTION = "## Status strips from the roll-ups (issue 11)"
+
 SERVERS = [f"SEC{n}" for n in range(1, 5)] + ["PRI"]
 SERVICES = [f"svc{n:02d}" for n in range(40)]
 DAYS = 90
@@ -92,6 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="atlas-report-bench-", dir="/var/tmp") as tmp:
         path = Path(tmp) / "Rollups.sqlite"
+        load_before = load_average()
         with Rollups(path) as rollups:
             started = time.perf_counter()
             n = populate(rollups)
@@ -114,8 +117,8 @@ def main() -> None:
             started = time.perf_counter()
             fresh.fold(raw)
             fold = time.perf_counter() - started
-    text = f"""
-## Status strips from the roll-ups (issue 11)
+    load_after = load_average()
+    text = f"""{SECTION}
 
 `bench/report_bench.py --repeat {args.repeat}` on {datetime.now(UTC):%Y-%m-%d}
 ({platform.machine()}, {os.cpu_count()} CPUs shared with other test suites), Python
@@ -130,11 +133,29 @@ def main() -> None:
 
 Folding one day of raw results ({len(raw):,} rows) into the buckets: {fold:.2f} s
 ({len(raw) / fold:,.0f} results/s); a daemon turn every 5 minutes folds ~1,000.
+Load average (1, 5, 15 min) before: {load_before}, after: {load_after}.
 """
     print(text)
     if args.out:
-        with args.out.open("a") as out:
-            out.write(text)
+        write_section(args.out, text)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the section of this benchmark in `path` (or append it)."""
+    text = path.read_text() if path.exists() else ""
+    if SECTION in text:
+        start = text.index(SECTION)
+        rest = text[start + len(SECTION) :]
+        end = rest.find("\n## ")
+        tail = rest[end + 1 :] if end >= 0 else ""
+        text = text[:start] + section.strip("\n") + "\n" + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section.strip("\n") + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@
     │                                  address that cannot be bound (report/web/server.py)
     ├── ChannelError               37  an alert channel could not deliver (a mail server
     │                                  unreachable, a program failing); recorded, retried
+    ├── NoSuchAlertError           56  acknowledge: no alert of that subject is active (its
+    │                                  problem was never announced, or is resolved)
     ├── PluginError                17  a backend (transport, aspect, verifier kind, listener)
     │   │                              is not installed, or cannot load (plugins.py)
     │   └── UnknownKindError       18  a service names a verifier kind that is not installed
@@ -186,6 +188,12 @@ class ChannelError(AtlasError):
     """An alert channel could not deliver a notification; names the channel and why."""
 
     exit_code = 37
+
+
+class NoSuchAlertError(AtlasError):
+    """An acknowledgement names a subject without an active (announced) alert."""
+
+    exit_code = 56
 
 
 class PluginError(AtlasError):

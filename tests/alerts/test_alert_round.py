@@ -23,6 +23,7 @@ from atlas_ha.report.alerts import store
 from atlas_ha.report.alerts.model import REACHABILITY, utc
 from atlas_ha.report.alerts.observe import Watermarks, observe
 from atlas_ha.report.alerts.round import AlertRounds
+from atlas_ha.report.view import group_status
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import suspend
 from atlas_ha.system import Clock
@@ -218,6 +219,28 @@ def test_the_cycle_report_is_observed_an_unreachable_sec_as_its_reachability(
     assert observe(server, marks, utc(server.clock.now())) == []  # a report is observed once
 
 
+def test_the_observations_are_the_status_models_cells_once_per_result(group: SimGroup) -> None:
+    server = pri(group)
+    results(server, (T0 - 30, "SEC1", Status.CRITICAL))
+    marks = Watermarks()
+
+    def seen(t: float) -> dict[str, tuple[str, str]]:
+        found = observe(pri(group, t), marks, utc(t))
+        return {o.subject.split("/", 1)[1]: (o.state, o.reason) for o in found}
+
+    model = group_status(pri(group, T0)).row("SEC1")
+    assert model is not None and model.cell("web") is not None
+    first = seen(T0)
+    assert first == {"SEC1/web": ("CRITICAL", model.cell("web").reason)}  # type: ignore[union-attr]
+    assert seen(T0 + 60) == {}  # the same result is not observed twice
+    # too old to be believed (results_stale 900 s): the model's UNKNOWN, every round while so
+    for t in (T0 + 1000, T0 + 1060):
+        state, reason = seen(t)["SEC1/web"]
+        assert state == "UNKNOWN" and reason.startswith("stale: last result ")
+    results(server, (T0 + 1100, "SEC1", Status.OK))
+    assert seen(T0 + 1120) == {"SEC1/web": ("OK", "web on SEC1: ok")}
+
+
 def test_a_damaged_cycle_report_is_the_rounds_outcome_not_an_exception(group: SimGroup) -> None:
     server = pri(group)
     server.sid.last_cycle_file.parent.mkdir(parents=True, exist_ok=True)
@@ -287,3 +310,5 @@ def test_cli_silence_list_unsilence(group: SimGroup, capsys: pytest.CaptureFixtu
     assert main([*config, "list"]) == 0
     assert "silences: none" in capsys.readouterr().out
     assert main([*config, "silence", "x", "--for", "soon", "--reason", "r"]) == 36
+    assert main([*config, "ack", "acme/SEC1/web"]) == 56  # nothing active to acknowledge
+    assert "no active alert of 'acme/SEC1/web' (active: none)" in capsys.readouterr().err

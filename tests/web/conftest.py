@@ -31,6 +31,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
         result.listeners[role] = Listener(ADDRESSES[role], port)
     cycle(result.pri())
     result.verify()
+    result.beat()
     try:
         yield result
     finally:

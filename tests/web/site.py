@@ -82,6 +82,13 @@ class Site:
     def verify(self) -> list[ResultRow]:
         return run_round(plan(self.pri()))
 
+    def beat(self, sentence: str = "idle") -> None:
+        """The PRI's daemon heartbeat, as a running daemon writes it after its turn."""
+        path = self.pri().sid.heartbeat_file
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        beat = {"pid": 0, "server": "A", "heartbeat": time.time(), "sentence": sentence}
+        path.write_text(json.dumps(beat))
+
     def configure(self, section: str) -> Server:
         """Append a [report] section to the PRI's settings; the reloaded server."""
         config = self.group.servers["A"].config

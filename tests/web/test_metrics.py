@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from tests.web.site import Served, Site
 
 from atlas_ha.report import metrics
 from atlas_ha.report.alerts import store
+from atlas_ha.report.recorder import record
 from atlas_ha.report.web.source import Source
 from atlas_ha.sync.suspension import suspend
 
@@ -29,7 +32,15 @@ def test_metrics_of_a_group_parse_and_follow_its_state(site: Site, page: Served)
     assert m["atlas_env_version"] == {(("server", "A"),): 2}
     status = m["atlas_service_status"]
     assert status == {
-        (("kind", "tcp"), ("service", "app"), ("target", t)): 0 for t in ("PRI", "SEC1", "SEC2")
+        **{
+            (("kind", "tcp"), ("service", "app"), ("target", t)): 0 for t in ("PRI", "SEC1", "SEC2")
+        },
+        # ATLAS's own cells of the status model: the sync of every row, the daemon's own
+        **{
+            (("kind", "atlas"), ("service", "sync"), ("target", t)): 0
+            for t in ("PRI", "SEC1", "SEC2")
+        },
+        (("kind", "atlas"), ("service", "atlas"), ("target", "PRI")): 0,
     }
     durations = m["atlas_check_duration_seconds"]
     assert len(durations) == 3 and all(0 < d < 2 for d in durations.values())
@@ -44,6 +55,9 @@ def test_metrics_of_a_group_parse_and_follow_its_state(site: Site, page: Served)
     suspend(site.pri(), "metrics")
     m = scrape(page.get("/metrics", "bob")[1])
     assert m["atlas_service_status"][(("kind", "tcp"), ("service", "app"), ("target", "SEC1"))] == 2
+    assert (
+        m["atlas_service_status"][(("kind", "atlas"), ("service", "sync"), ("target", "PRI"))] == 1
+    )
     assert m["atlas_suspended"] == {(): 1}
     assert m["atlas_go"] == {(): 0}
 
@@ -73,3 +87,16 @@ def test_each_scrape_has_its_own_registry(site: Site) -> None:
     assert scrape(first.decode()).keys() == scrape(second.decode()).keys()
     assert set(REGISTRY._names_to_collectors) == before  # nothing left in the global registry
     assert not any(name.startswith("atlas_") for name in before)
+
+
+def test_the_last_good_cycle_outlives_a_cycle_that_found_differences(site: Site) -> None:
+    pri = site.pri()
+    good = json.loads(pri.sid.last_cycle_file.read_text())
+    record(pri)  # the recorder remembers the last cycle that found every SEC equal
+    worse = {**good, "started": good["finished"] + 60, "finished": good["finished"] + 90}
+    worse["compare"] = [{**c, "state": "different"} for c in good["compare"]]
+    pri.sid.last_cycle_file.write_text(json.dumps(worse))
+    m = scrape(metrics.render(Source(pri)).decode())
+    assert m["atlas_last_cycle_timestamp_seconds"][()] == worse["finished"]
+    assert m["atlas_last_good_cycle_timestamp_seconds"][()] == good["finished"]
+    assert m["atlas_compare_equal"] == {(("sec", "SEC1"),): 0, (("sec", "SEC2"),): 0}

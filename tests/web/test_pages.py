@@ -148,7 +148,9 @@ def test_the_json_api_serves_the_same_overview(site: Site, page: Served) -> None
         {"sec": "SEC2", "ready": True, "reasons": []},
     ]
     events = page.json("/api/v1/events", "bob")
-    assert events == []  # nothing recorded yet: the recorder runs after the daemon's turns
+    assert isinstance(events, list)
+    # nothing recorded yet but the daemon's sentence: the recorder runs after its turns
+    assert [e["what"] for e in events] == ["daemon"] and events[0]["detail"] == "idle"
     record(site.pri())  # what the daemon does after its turn
     events = page.json("/api/v1/events", "bob")
     assert isinstance(events, list)
@@ -158,6 +160,8 @@ def test_the_json_api_serves_the_same_overview(site: Site, page: Served) -> None
     assert code == 200 and "all equal (SEC1 equal, SEC2 equal)" in body
     # the recorder folded the results into the roll-ups: each cell's time strips
     assert data["cells"]["SEC2/app"]["strip24"] == []  # (the overview read before the fold)
+    again = page.json("/api/v1/overview", "bob")  # the page's strips follow the new roll-ups
+    assert isinstance(again, dict) and again["cells"]["SEC2/app"]["strip24"][-1] == "OK"
     cell = page.json("/api/v1/overview", "bob")["cells"]["SEC2/app"]  # type: ignore[index]
     assert len(cell["strip24"]) == 24 and len(cell["strip90"]) == 90
     assert "OK" in cell["strip24"][-2:] and "OK" in cell["strip90"][-2:]  # (an hour may turn)
@@ -244,4 +248,6 @@ def test_run_a_cycle_now_is_a_request_the_daemon_takes(site: Site, page: Served)
 def test_a_suspension_by_the_cli_reaches_the_banner(site: Site, page: Served) -> None:
     suspend(site.pri(), "by hand")
     _, body, _ = page.get("/", "bob")
-    assert "suspended by A: by hand" in html.unescape(body)
+    banner = html.unescape(body.split('id="banner"')[1].split("</section>")[0])
+    assert 'class="banner st-WARNING"' in banner and 'id="banner-word">GO<' in banner
+    assert re.search(r"PRI sync: suspended by A since [0-9-]+ [0-9:]+Z: by hand", banner)

@@ -1,4 +1,4 @@
-"""`atlas-ha alerts test|list|silence|unsilence` (report/alerts; docs/alerts.md)."""
+"""`atlas-ha alerts test|list|silence|unsilence|ack` (report/alerts; docs/alerts.md)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ def register(sub: Any) -> None:
     u = asub.add_parser("unsilence", help="remove the silences of SUBJECT (the same glob)")
     u.add_argument("subject")
     u.set_defaults(handler=cmd_unsilence)
+    a = asub.add_parser("ack", help="acknowledge an active alert: no repeats until it changes")
+    a.add_argument("subject", help="the alert's subject: acme/SEC1/web")
+    a.add_argument("--reason", default="")
+    a.set_defaults(handler=cmd_ack)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -86,3 +90,9 @@ def cmd_unsilence(args: argparse.Namespace) -> int:
     removed = alerts.unsilence(server_from(args), args.subject)
     print(f"removed {removed} silence(s) of {args.subject}")
     return 0 if removed else 1
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    ack = alerts.acknowledge(server_from(args), args.subject, args.reason)
+    print(f"acknowledged {args.subject} ({ack.hard}) by {ack.by}: {ack.reason}")
+    return 0

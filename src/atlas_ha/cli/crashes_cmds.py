@@ -41,11 +41,8 @@ def _when(value: float | None) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from atlas_ha.ops.crash import store_for
 
-    store = store_for(server_from(args).settings)
-    try:
+    with store_for(server_from(args).settings) as store:
         rows = store.summaries()
-    finally:
-        store.close()
     if args.json:
         print_json(rows)
         return 0
@@ -62,12 +59,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from atlas_ha.layout.atomic import atomic_write
     from atlas_ha.ops.crash import store_for
 
-    store = store_for(server_from(args).settings)
-    try:
+    with store_for(server_from(args).settings) as store:
         info = store.show(args.signature)
         core = store.core(info["signature"]) if args.core else None
-    finally:
-        store.close()
     if args.core:
         if core is None:
             print(f"{info['signature']}: no core stored")
@@ -93,11 +87,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_mark_fixed(args: argparse.Namespace) -> int:
     from atlas_ha.ops.crash import store_for
 
-    store = store_for(server_from(args).settings)
-    try:
+    with store_for(server_from(args).settings) as store:
         sig = store.mark_fixed(args.signature, args.version)
-    finally:
-        store.close()
     print(f"{sig}: fixed in {args.version} (an occurrence in {args.version} or later alerts)")
     return 0
 
@@ -105,11 +96,8 @@ def cmd_mark_fixed(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from atlas_ha.ops.crash import store_for
 
-    store = store_for(server_from(args).settings)
-    try:
+    with store_for(server_from(args).settings) as store:
         count = store.export(args.file)
-    finally:
-        store.close()
     print(f"exported {count} signature(s) to {args.file}")
     return 0
 
@@ -117,11 +105,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from atlas_ha.ops.crash import store_for
 
-    store = store_for(server_from(args).settings)
-    try:
+    with store_for(server_from(args).settings) as store:
         counts = store.import_bundle(args.file)
-    finally:
-        store.close()
     print(
         f"imported {args.file}: {counts['added']} new, {counts['updated']} marked fixed, "
         f"{counts['known']} known"

@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
 def _rotation(args: argparse.Namespace) -> Rotation:
     settings = load(locate(args.config))
     say = (lambda line: print(line, file=sys.stderr)) if not args.json else (lambda _l: None)
-    return Rotation(settings.raid, EsdData(settings.esd_data), say=say)
+    return Rotation(settings.raid, EsdData(settings.esd_data), say=say, settings=settings)
 
 
 def _render_array(data: dict[str, Any]) -> None:

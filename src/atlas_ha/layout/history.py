@@ -153,6 +153,27 @@ class History:
             )
         return done
 
+    def stamp(self) -> tuple[object, ...]:
+        """A cheap stamp of the history's tip, without running git: it changes with every
+        commit (the stat of HEAD, of the branch ref it names and of packed-refs); () when
+        there is no history yet."""
+        git_dir = self.root / ".git"
+        try:
+            head = (git_dir / "HEAD").read_text().strip()
+        except OSError:
+            return ()
+        files = [git_dir / "HEAD", git_dir / "packed-refs"]
+        if head.startswith("ref: "):
+            files.append(git_dir / head[5:])
+        found: list[object] = [head]
+        for path in files:
+            try:
+                st = path.stat()
+                found.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                found.append(None)
+        return tuple(found)
+
     def clear_stale_locks(self) -> list[str]:
         """Remove git's lock files that no live git process holds (the caller holds the
         history lock, so no atlas-ha git runs); return the removed ones, relative to .git."""

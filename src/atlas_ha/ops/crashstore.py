@@ -23,6 +23,7 @@ from typing import Any
 
 from atlas_ha.errors import BundleFormatError, CrashStoreError, UnknownSignatureError
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout.sqlitedb import SqliteDb
 from atlas_ha.ops.signature import Crash
 
 SCHEMA = """
@@ -79,24 +80,30 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-class CrashStore:
+class CrashStore(SqliteDb):
+    """The store; use as a context manager or close(). Every failure is a CrashStoreError."""
+
+    schema = SCHEMA
+    what = "crash store"
+    timeout = 30.0
+    wal = False  # one writer at a time, rarely: a plain rollback journal
+    mode = None  # as SQLite creates it
+    parents = False  # in ESD_DATA, never making it
+
     def __init__(self, path: Path) -> None:
-        self.path = path
         try:
-            path.parent.mkdir(mode=0o700, exist_ok=True)  # in ESD_DATA, never making it
-            self.db = sqlite3.connect(path, timeout=30.0)
-            self.db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+            super().__init__(path)
+        except OSError as exc:
             raise CrashStoreError(f"{path}: cannot open the crash store: {exc}") from exc
 
-    def close(self) -> None:
-        self.db.close()
+    def error(self, exc: sqlite3.Error) -> CrashStoreError:
+        return CrashStoreError(f"{self.path}: cannot open the crash store: {exc}")
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         try:
-            with self.db:
-                yield self.db
+            with self.transaction() as db:
+                yield db
         except sqlite3.Error as exc:
             raise CrashStoreError(f"{self.path}: {exc}") from exc
 

@@ -1,9 +1,11 @@
 """Event and alert records of the operations (start limits, degraded logs, crashes).
 
-One function, `emit_alert`: today it appends a JSON line to `EsdData.events_file`; the alert
-engine (report/, SPEC 7.4) takes them over by changing this one function. A record that
-cannot be written (the disk holding ESD_DATA is full) is printed on stderr instead: an alert
-is never lost silently and never stops the run that raised it."""
+One function, `emit_alert`: it appends a JSON line to `EsdData.events_file`, then hands the
+alert to the ops_alert event (`hooks.notify`): the alert engine of report/ listens there and
+sends it through the channels of the alert rules (a new crash signature once). A record that
+cannot be written (the disk holding ESD_DATA is full) is printed on stderr instead, and a
+listener that fails too: an alert is never lost silently and never stops the run that raised
+it. With no listener installed, the record is all there is."""
 
 from __future__ import annotations
 
@@ -13,13 +15,23 @@ import sys
 import time
 from typing import Any
 
+from atlas_ha import hooks
 from atlas_ha.layout.esd import EsdData
 from atlas_ha.settings import Settings
 
 
 def emit_alert(settings: Settings, kind: str, text: str, **details: Any) -> bool:
     """Record an event of `kind` (e.g. "start-limit", "log-degraded", "crash-new") about this
-    server; True if it reached the events file, False if it went to stderr instead."""
+    server and give it to the ops_alert listeners; True if it reached the events file, False
+    if it went to stderr instead."""
+    written = _record(settings, kind, text, details)
+    notice = hooks.Notice(kind, text, time.time(), dict(details))
+    for failure in hooks.notify(settings, notice):
+        print(f"atlas-ha: ALERT {kind}: {text} ({failure})", file=sys.stderr)
+    return written
+
+
+def _record(settings: Settings, kind: str, text: str, details: dict[str, Any]) -> bool:
     record = {"time": time.time(), "server": settings.name, "kind": kind, "text": text}
     record.update(details)
     line = json.dumps(record, sort_keys=True, default=str) + "\n"

@@ -9,7 +9,9 @@ disk can be accepted through the write-intent bitmap and leave a mirror whose bl
 (the bitmap remembers the writes since the last disk left the slot, not since this disk
 did). So rotate-in never re-adds: it wipes the md superblock (`--zero-superblock`) and
 `--add`s the disk as new, which forces a full recovery; afterwards a `check` compares the
-mirrors and a mismatch_cnt > 0 is an alert. Each step is refused with a RaidError naming
+mirrors and a mismatch_cnt > 0 is an alert: in the rotation record, and (given the
+settings) an operation's alert record and the ops_alert event (ops/notify.py; the alert
+engine sends it through the channels). Each step is refused with a RaidError naming
 the array, the member and what was expected.
 """
 
@@ -23,12 +25,13 @@ from typing import Any
 from atlas_ha.errors import AtlasError, FormatError, RaidError
 from atlas_ha.layout.atomic import locked
 from atlas_ha.layout.esd import EsdData
+from atlas_ha.ops.notify import emit_alert
 from atlas_ha.raid import detail as detail_mod
 from atlas_ha.raid import mdstat as mdstat_mod
 from atlas_ha.raid import sysfs as sysfs_mod
 from atlas_ha.raid.record import Record
 from atlas_ha.raid.view import ArrayView, estimate_seconds, merge
-from atlas_ha.settings import RaidSettings
+from atlas_ha.settings import RaidSettings, Settings
 from atlas_ha.system import Completed, Runner
 
 CLEAN_STATES = {"clean", "active", "active-idle"}
@@ -112,7 +115,9 @@ class Rotation:
         runner: Runner | None = None,
         sleep: Callable[[float], None] = time.sleep,
         say: Callable[[str], None] = lambda _line: None,
+        settings: Settings | None = None,  # the server's: a check's mismatches are alerted
     ) -> None:
+        self.settings = settings
         self.raid = raid
         self.esd = esd
         self.runner = runner or Runner()
@@ -271,12 +276,17 @@ class Rotation:
         after = self._wait_idle(name)
         event = self.record.add(name, "check", mismatch_cnt=after.mismatch_cnt)
         if after.mismatch_cnt > 0:
-            self.record.add(
-                name,
-                "alert",
-                reason=f"check found mismatch_cnt {after.mismatch_cnt} (sectors that differ)",
-            )
+            reason = f"check found mismatch_cnt {after.mismatch_cnt} (sectors that differ)"
+            self.record.add(name, "alert", reason=reason)
             self.say(f"{name}: ALERT: check found mismatch_cnt {after.mismatch_cnt}")
+            if self.settings is not None:
+                emit_alert(
+                    self.settings,
+                    "raid-mismatch",
+                    f"{name}: {reason}",
+                    array=name,
+                    mismatch_cnt=after.mismatch_cnt,
+                )
         return event
 
     def _wait_idle(

@@ -29,8 +29,7 @@ def gather(server: Server, now: float | None = None) -> Inputs:
     flag = suspended(server)
     heartbeat, stopped = _heartbeat(server)
     secs = [r for r in master.partners if r != "PRI"] if master.is_pri else []
-    env_of = received_env(server.history, safe_sev(sid.sev))
-    sec_envs = {sec: env_of(sec) for sec in secs}
+    sec_envs = received_envs(server, secs)
     pri_validity = {v: sid.validity("PRI", v) for v in {e for e in sec_envs.values() if e}}
     try:
         address: str | None = own_address(server)
@@ -61,14 +60,47 @@ def gather(server: Server, now: float | None = None) -> Inputs:
     )
 
 
+# the EnvVersion each SEC last sent, by SID_DATA, while the history's tip is the same (the
+# page asks every time it renders: two git runs per SEC otherwise)
+_RECEIVED: dict[str, tuple[tuple[object, ...], dict[str, int | None]]] = {}
+
+
+def received_envs(server: Server, secs: list[str]) -> dict[str, int | None]:
+    """The EnvVersion of each SEC: what it last sent (the history), else its
+    SnapshotEnvVersion on this disk."""
+    stamp = server.history.stamp()
+    key = str(server.sid.root)
+    cached = _RECEIVED.get(key)
+    if cached is None or cached[0] != stamp or not stamp:
+        cached = _RECEIVED[key] = (stamp, {})
+    sent = received_env(server.history, lambda _role: None)
+    fallback = safe_sev(server.sid.sev)
+    found: dict[str, int | None] = {}
+    for sec in secs:
+        if sec not in cached[1]:
+            cached[1][sec] = sent(sec)
+        env = cached[1][sec]
+        found[sec] = env if env is not None else fallback(sec)
+    return found
+
+
 def latest_checks(server: Server, role: str) -> tuple[CheckInput, ...]:
     path = server.sid.verifier_results_file(role)
     if not path.exists():
         return ()
     with VerifierResults(path) as results:
-        rows = results.latest()
+        rows = results.newest()
     return tuple(
-        CheckInput(r.service, r.target_role, r.profile.status, r.profile.summary, r.started)
+        CheckInput(
+            r.service,
+            r.target_role,
+            r.profile.status,
+            r.profile.summary,
+            r.started,
+            r.kind,
+            r.duration,
+            r.target_address,
+        )
         for r in rows
     )
 
@@ -134,3 +166,12 @@ def last_synced(server: Server, role: str, cycle: CycleInput | None) -> dict[str
             if s.reached and s.state == "equal":
                 found[s.sec] = max(found.get(s.sec, 0.0), cycle.finished)
     return found
+
+
+def last_good_cycle(server: Server, role: str, cycle: CycleInput | None) -> float | None:
+    """When the last SyncCycle that found every SEC equal ended: the last cycle itself when
+    it did, else what the event recorder remembers (None: none seen)."""
+    if cycle is not None and cycle.secs and all(s.state == "equal" for s in cycle.secs):
+        return cycle.finished
+    known = memory(server, role).get("last_good_cycle")
+    return float(known) if isinstance(known, int | float) else None

@@ -10,8 +10,8 @@ registry holding only that collector, so no metric state lives between scrapes o
     atlas_check_timestamp_seconds{service,target}   when the newest check started
     atlas_compare_equal{sec}                        1 when the last compare found it equal
     atlas_last_cycle_timestamp_seconds              when the last SyncCycle finished
-    atlas_last_good_cycle_timestamp_seconds         ... the last one found all equal (only
-                                                    when the last cycle was: TODO events)
+    atlas_last_good_cycle_timestamp_seconds         ... the last one that found all equal
+                                                    (the event recorder remembers it)
     atlas_suspended                                 1 while the Synchronizer is suspended
     atlas_go                                        1 when the banner says GO
     atlas_alerts_sent_total{channel,outcome}        alert delivery attempts (report/alerts)
@@ -77,7 +77,7 @@ class AtlasCollector(Collector):
         yield status
         yield duration
         yield started
-        yield from self._cycle(view.cycle)
+        yield from self._cycle(view.cycle, view.last_good_cycle)
         suspended = GaugeMetricFamily("atlas_suspended", "1 while the Synchronizer is suspended")
         suspended.add_metric([], 1 if view.suspended is not None else 0)
         yield suspended
@@ -95,7 +95,7 @@ class AtlasCollector(Collector):
         yield sent
 
     @staticmethod
-    def _cycle(cycle: dict[str, object] | None) -> Iterator[Metric]:
+    def _cycle(cycle: dict[str, object] | None, good_at: float | None) -> Iterator[Metric]:
         equal = GaugeMetricFamily(
             "atlas_compare_equal", "1 when the last compare found the SEC equal", labels=["sec"]
         )
@@ -113,8 +113,8 @@ class AtlasCollector(Collector):
             finished = cycle.get("finished")
             if isinstance(finished, int | float) and finished:
                 last.add_metric([], finished)
-                if cycle.get("all_equal"):
-                    good.add_metric([], finished)
+        if good_at is not None:
+            good.add_metric([], good_at)
         yield equal
         yield last
         yield good

@@ -50,6 +50,9 @@ class CheckInput:
     status: Status
     summary: str
     started: float
+    kind: str = ""  # what the page and /metrics also show of the result
+    duration: float | None = None
+    address: str = ""
 
 
 @dataclass(frozen=True)

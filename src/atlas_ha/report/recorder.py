@@ -62,6 +62,7 @@ def record(server: Server) -> Recorded:
             "identity": _identity(inputs),
             "cycle_finished": inputs.cycle.finished if inputs.cycle else None,
             "last_synced": inputs.last_synced,
+            "last_good_cycle": loader.last_good_cycle(server, role, inputs.cycle),
             "folded_id": last_id,
         }
         path = server.sid.report_memory_file(role)

@@ -10,14 +10,10 @@ verified (the result's target role).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sqlite3
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from atlas_ha.errors import FormatError
+from atlas_ha.layout.sqlitedb import SqliteDb
 from atlas_ha.verifier.profile import Status
 from atlas_ha.verifier.verdict import GO_ORDER
 
@@ -74,51 +70,11 @@ def bucket_start(t: float, size: int) -> int:
     return int(t // size) * size
 
 
-class Rollups:
+class Rollups(SqliteDb):
     """The roll-up database of one role; use as a context manager or close()."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(f"schema version {version} is newer than ours")
-            if version < SCHEMA_VERSION:
-                with self.transaction():
-                    for statement in SCHEMA.split(";"):
-                        self.db.execute(statement)
-                    self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise FormatError(path, None, f"a roll-up SQLite database ({exc})") from exc
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(f"{path}{suffix}", 0o600)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Rollups:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    schema, schema_version = SCHEMA, SCHEMA_VERSION
+    what = "roll-up SQLite database"
 
     def fold(self, rows: Iterable[tuple[str, str, float, Status]]) -> int:
         """Add results (server, service, started, status) to their hourly and daily buckets."""

@@ -13,16 +13,12 @@ and the whole profile as JSON. Retention: rows older than `keep_days` and all bu
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlas_ha.errors import FormatError
 from atlas_ha.layout.sid import SidData
+from atlas_ha.layout.sqlitedb import SqliteDb
 from atlas_ha.verifier.profile import Profile
 
 SCHEMA_VERSION = 1
@@ -118,65 +114,22 @@ def results_file(sid_root: Path, role: str) -> Path:
     return SidData(sid_root).verifier_results_file(role)
 
 
-class VerifierResults:
+class VerifierResults(SqliteDb):
     """The results database of one role's area; use as a context manager or close()."""
 
+    schema, schema_version = SCHEMA, SCHEMA_VERSION
+    what = "VerifierResults SQLite database"
+
     def __init__(self, path: Path, retention: Retention | None = None) -> None:
-        self.path = path
         self.retention = retention or Retention()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(path, 0o600)
-        self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-        try:
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise FormatError(path, None, f"a VerifierResults SQLite database ({exc})") from exc
-
-    def _migrate(self) -> None:
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"schema version {version} is newer than this atlas-ha's {SCHEMA_VERSION}"
-            )
-        if version < SCHEMA_VERSION:
-            with self._transaction():
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(f"{self.path}{suffix}", 0o600)
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> VerifierResults:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        super().__init__(path)
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, rows: list[ResultRow], now: float) -> None:
         """Store `rows` and apply the retention, in one transaction."""
         if not rows:
             return
-        with self._transaction():
+        with self.transaction():
             self.db.executemany(
                 INSERT,
                 [_values(r) for r in rows],

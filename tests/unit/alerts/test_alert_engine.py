@@ -29,7 +29,7 @@ from atlas_ha.report.alerts.model import (
     Observation,
 )
 from atlas_ha.report.alerts.rules import Policy, Rules, Window
-from atlas_ha.report.alerts.state import EngineState, Silence
+from atlas_ha.report.alerts.state import Ack, EngineState, Silence
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday
 STEP = timedelta(minutes=1)
@@ -267,3 +267,17 @@ def test_the_engine_does_not_change_the_state_it_was_given() -> None:
     before = EngineState()
     evaluate(rules, before, [obs(CRITICAL, T0)], T0)
     assert before.subjects == {}
+
+
+def test_an_acknowledgement_holds_the_repeats_of_its_problem_until_the_state_changes() -> None:
+    rules = Rules(Policy(failures=1, repeat=120, flapping=False))
+    rounds, state = run(rules, [CRITICAL, CRITICAL, CRITICAL])  # repeat due at minute 2
+    assert events(rounds) == [(0, PROBLEM), (2, REPEAT)]
+    state.acks[WEB] = Ack(CRITICAL, "disk ordered", "alice", T0.timestamp())
+    start = T0 + 3 * STEP
+    rounds, state = run(rules, [CRITICAL] * 5, state, start)
+    assert events(rounds) == []  # no repeat while acknowledged
+    assert state.subjects[WEB].held == "acknowledged by alice: disk ordered"
+    # another problem state: announced at once, the acknowledgement ends
+    rounds, state = run(rules, [WARNING, WARNING, WARNING], state, start + 5 * STEP)
+    assert events(rounds) == [(0, PROBLEM), (2, REPEAT)] and WEB not in state.acks

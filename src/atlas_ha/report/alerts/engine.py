@@ -10,9 +10,13 @@ Per check or reachability subject, each observation (state.py has the vocabulary
 4. a notification is due when the hard state differs from what was last sent (PROBLEM, or
    RESOLVED when `send_resolved`), or as REPEAT every `repeat` seconds while failing. It is
    held back (and sent once nothing holds it any more, if still due) by a silence, a
-   maintenance window, inhibition (the subject's server is unreachable) or flapping.
+   maintenance window, inhibition (the subject's server is unreachable) or flapping; a
+   REPEAT also by an acknowledgement of that problem (which ends when the hard state
+   changes: resolved, or another problem, announced as usual).
 Suspension reminders go out every round and are never held back (SPEC 5.10); a crash
-signature and a rules error go out once per signature.
+signature and a rules error go out once per signature; an operation's alert (ops/, raid/:
+through the ops_alert event) when its signature is first seen, then at most once per
+`repeat` (never again with repeat 0) while it recurs, if its state alerts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from atlas_ha.report.alerts.model import (
     FLAPPING_STOP,
     NEW_CRASH,
     OK,
+    OPERATION,
+    OPERATION_ALERT,
     PROBLEM,
     REACHABILITY,
     REMINDER,
@@ -77,6 +83,12 @@ def evaluate(
                 state.once[key] = t
                 event = NEW_CRASH if obs.kind == CRASH else RULES_ERROR
                 routed.append((_alert(event, obs, now), policy.channels))
+        elif obs.kind == OPERATION and obs.state in policy.states:
+            key = f"{obs.kind}:{obs.signature or obs.reason}"
+            last = state.once.get(key)
+            if last is None or (policy.repeat > 0 and t - last >= policy.repeat):
+                state.once[key] = t
+                routed.append((_alert(OPERATION_ALERT, obs, now), policy.channels))
     if not rules_seen:  # the rules file is fine again: a new error is alerted again
         state.once = {k: v for k, v in state.once.items() if not k.startswith(f"{RULES}:")}
     state.subjects = {k: v for k, v in state.subjects.items() if t - v.seen < STALE}
@@ -129,11 +141,17 @@ def _check(
     if sub.flapping:
         hold = hold or f"flapping ({sub.percent:.1f} % state change)"
     # what is due
+    ack = state.acks.get(obs.subject)
+    if ack is not None and ack.hard != sub.hard:
+        del state.acks[obs.subject]  # another state than the one acknowledged
+        ack = None
     due = ""
     if sub.hard != sub.sent:
         due = PROBLEM if sub.hard != OK else RESOLVED
     elif sub.hard != OK and policy.repeat > 0 and t - sub.last_sent >= policy.repeat:
         due = REPEAT
+    if due == REPEAT and ack is not None and not hold:
+        hold = f"acknowledged by {ack.by}: {ack.reason}"
     sub.held = hold if due else ""
     if not due or hold:
         return out

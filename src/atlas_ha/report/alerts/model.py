@@ -22,7 +22,9 @@ REACHABILITY = "reachability"  # can the server be reached at all (inhibits its 
 SUSPENDED = "suspended"  # the Synchronizer is suspended: reminded every round (SPEC 5.10)
 CRASH = "crash"  # a crash signature: alerted once, the first time it is seen (SPEC 7.3)
 RULES = "rules"  # the rules file is malformed: alerted once per distinct error
-KINDS = (CHECK, REACHABILITY, SUSPENDED, CRASH, RULES)
+OPERATION = "operation"  # an operation's alert (a start refused, a degraded log, RAID
+# mismatches): alerted when first seen, then at most once per `repeat` while it recurs
+KINDS = (CHECK, REACHABILITY, SUSPENDED, CRASH, RULES, OPERATION)
 
 # alert events
 PROBLEM = "problem"
@@ -33,6 +35,7 @@ FLAPPING_STOP = "flapping stopped"
 REMINDER = "reminder"
 NEW_CRASH = "new crash"
 RULES_ERROR = "rules error"
+OPERATION_ALERT = "operation"
 CHANNEL_FAILED = "channel failed"
 CHANNEL_RECOVERED = "channel recovered"
 TEST = "test"
@@ -50,7 +53,7 @@ class Observation:
     reason: str
     at: datetime
     kind: str = CHECK
-    signature: str = ""  # crash and rules kinds: what makes it "the same" as before
+    signature: str = ""  # crash, rules, operation: what makes it "the same" as before
 
     def __post_init__(self) -> None:
         if self.state not in STATES:

@@ -1,24 +1,26 @@
-"""Observations for the alert engine from what this server recorded (the adapter; the status
-model of report/ will produce the same Observations once it lands):
+"""Observations for the alert engine, taken from the status model (report/model.py over the
+inputs report/loader.py gathers): the alerts judge what the page, `atlas-ha status` and
+`atlas-ha check` show, not a reading of their own.
 
-- every Verifier result since the last round (VerifierResults of this disk's role), oldest
-  first, as `group/ROLE/service` of the role checked; a `connectivity` check of a partner is
-  that partner's reachability (it inhibits the partner's other alerts);
-- a SyncCycle report not seen before (SidData.last_cycle_file, on the PRI): per SEC
-  `group/SECn/sync`, CRITICAL when it was not synced or its snapshot differs, and its
-  reachability when the cycle could not reach it;
-- the suspension (sync/suspension.py): a reminder every round (SPEC 5.10).
+- every cell of the model (a Verifier check of a server, a SEC's compare on the PRI, the
+  PRI's SyncCycle age) as `group/ROLE/service`, once per result: when the time of what it
+  shows is newer than the last one observed. A cell the model judged from time alone (a
+  result or a cycle too old to be believed: stale) is observed every round while it is so.
+  A cell with nothing behind it yet (no result, no cycle: pending) is not observed. The
+  daemon's own cell (`atlas`) is not: the daemon that alerts is the one it describes;
+- a `connectivity` check of a partner is that partner's reachability (it inhibits the
+  partner's other alerts), and so is whether the last SyncCycle reached each SEC (once per
+  cycle);
+- the suspension: a reminder every round (SPEC 5.10).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from atlas_ha.context import Server
-from atlas_ha.errors import FormatError
+from atlas_ha.report import loader
 from atlas_ha.report.alerts.model import (
     CHECK,
     CRITICAL,
@@ -28,104 +30,91 @@ from atlas_ha.report.alerts.model import (
     Observation,
     utc,
 )
-from atlas_ha.sync.cycle import last_cycle
-from atlas_ha.sync.suspension import suspended
-from atlas_ha.verifier.results import VerifierResults
+from atlas_ha.report.model import ATLAS, SYNC, Cell, Inputs, build, cycle_stale
 
-PER_CHECK = 21  # results of one check read per round at most (the flapping window)
+CELL = "cell:"  # the prefix of a cell's mark in the alert state's marks
 
 
 @dataclass
 class Watermarks:
-    results: float = 0.0  # the newest Verifier result already observed (its start time)
-    cycle: float = 0.0  # the finish time of the last SyncCycle report observed
+    cells: dict[str, float] = field(default_factory=dict)  # subject -> the newest observed
+    cycle: float = 0.0  # the finish time of the last SyncCycle observed (its reachability)
+
+    @classmethod
+    def from_marks(cls, marks: dict[str, float]) -> Watermarks:
+        cells = {k[len(CELL) :]: v for k, v in marks.items() if k.startswith(CELL)}
+        return cls(cells, marks.get("cycle", 0.0))
+
+    def as_marks(self) -> dict[str, float]:
+        return {"cycle": self.cycle, **{CELL + k: v for k, v in self.cells.items()}}
 
 
 def observe(server: Server, marks: Watermarks, now: datetime) -> list[Observation]:
     """This round's observations; advances `marks` past what they cover."""
-    master = server.master()
-    group, role = master.group, master.role
-    found = _verifier(server, group, role, marks)
-    if role == "PRI":
-        found += _cycle(server, group, marks)
-    flag = suspended(server)
-    if flag is not None:
-        why = f"the Synchronizer is suspended by {flag.get('by')}: {flag.get('reason')}"
-        found.append(Observation(f"{group}/{role}/suspended", role, CRITICAL, why, now, SUSPENDED))
-    return found
+    inputs = loader.gather(server, now.timestamp())
+    return observations(inputs, marks, now)
 
 
-def _verifier(server: Server, group: str, role: str, marks: Watermarks) -> list[Observation]:
-    path = server.sid.verifier_results_file(role)
-    if not path.exists():
-        return []
-    try:
-        return _read_results(path, group, role, marks)
-    except sqlite3.Error as exc:  # the one boundary of the results database, for the alerts
-        raise FormatError(path, None, f"a readable VerifierResults database ({exc})") from exc
-
-
-def _read_results(path: Path, group: str, role: str, marks: Watermarks) -> list[Observation]:
+def observations(inputs: Inputs, marks: Watermarks, now: datetime) -> list[Observation]:
+    """The observations of one status model (pure: `marks` is the only thing changed)."""
+    group, role = inputs.group, inputs.role
+    kinds = {(c.target, c.service): c.kind for c in inputs.checks}
     found: list[Observation] = []
-    newest = marks.results
-    with VerifierResults(path) as results:
-        for latest in results.latest():
-            if latest.started <= marks.results:
-                continue
-            rows = results.history(latest.service, latest.target_role, PER_CHECK)
-            for row in reversed(rows):
-                if row.started <= marks.results:
-                    continue
-                newest = max(newest, row.started)
-                partner = row.kind == "connectivity" and row.target_role != role
-                found.append(
-                    Observation(
-                        subject=f"{group}/{row.target_role}/{row.service}",
-                        server=row.target_role,
-                        state=row.profile.status.name,
-                        reason=row.profile.summary,
-                        at=utc(row.started),
-                        kind=REACHABILITY if partner else CHECK,
-                    )
+    seen: dict[str, float] = {}
+    for row in build(inputs).servers:
+        for cell in row.cells:
+            if cell.service == ATLAS or (cell.service == SYNC and row.own and inputs.suspension):
+                continue  # the daemon itself; a suspension is reminded below
+            subject = f"{group}/{row.role}/{cell.service}"
+            last = marks.cells.get(subject, 0.0)
+            stale = _stale(inputs, row.role, cell)
+            if cell.when is not None:
+                seen[subject] = max(last, cell.when)
+            if not stale and (cell.when is None or cell.when <= last):
+                continue  # pending, or this result observed already
+            partner = kinds.get((row.role, cell.service)) == "connectivity" and row.role != role
+            found.append(
+                Observation(
+                    subject=subject,
+                    server=row.role,
+                    state=cell.status.name,
+                    reason=cell.reason,
+                    at=now if stale or cell.when is None else utc(cell.when),
+                    kind=REACHABILITY if partner else CHECK,
                 )
-    marks.results = newest
+            )
+    marks.cells = seen  # the subjects of this model only (a removed service is forgotten)
+    found += _reached(inputs, marks)
+    s = inputs.suspension
+    if s is not None:
+        why = f"the Synchronizer is suspended by {s.by}: {s.reason}"
+        found.append(Observation(f"{group}/{role}/suspended", role, CRITICAL, why, now, SUSPENDED))
     return sorted(found, key=lambda o: o.at)
 
 
-def _cycle(server: Server, group: str, marks: Watermarks) -> list[Observation]:
-    report = last_cycle(server)
-    if report is None:
+def _stale(inputs: Inputs, role: str, cell: Cell) -> bool:
+    """Whether the model judged `cell` from time alone (what it shows is too old)."""
+    if cell.service == SYNC:
+        return cycle_stale(inputs)
+    check = next((c for c in inputs.checks if (c.target, c.service) == (role, cell.service)), None)
+    return check is not None and inputs.now - check.started > inputs.settings.results_stale
+
+
+def _reached(inputs: Inputs, marks: Watermarks) -> list[Observation]:
+    """Whether the last SyncCycle (not observed before) reached each SEC: its reachability."""
+    c = inputs.cycle
+    if c is None or c.finished <= marks.cycle:
         return []
-    try:
-        finished = float(report.get("finished") or 0.0)
-        at = utc(finished)
-        compare = {c["sec"]: c for c in report.get("compare", [])}
-        found = []
-        if finished <= marks.cycle:
-            return []
-        marks.cycle = finished
-        for sec in report.get("secs", []):
-            name = str(sec["sec"])
-            if not sec.get("reached", False):
-                why = f"not synced ({sec.get('cause') or 'failed'}): {sec.get('error', '')}"
-                found.append(Observation(f"{group}/{name}/sync", name, CRITICAL, why, at))
-                if sec.get("cause") == "unreachable":
-                    reach = f"the SyncCycle could not reach {name}: {sec.get('error', '')}"
-                    found.append(
-                        Observation(f"{group}/{name}", name, CRITICAL, reach, at, REACHABILITY)
-                    )
-                continue
-            result = compare.get(name, {})
-            state = str(result.get("state", "missing"))
-            paths = [d.get("path", "?") for d in result.get("differences", [])][:5]
-            why = f"compare: {state}" + (f" ({', '.join(paths)})" if paths else "")
-            level = OK if state == "equal" else CRITICAL
-            found.append(Observation(f"{group}/{name}/sync", name, level, why, at, CHECK))
+    marks.cycle = c.finished
+    found = []
+    for sec in c.secs:
+        subject = f"{inputs.group}/{sec.sec}"
+        at = utc(c.finished)
+        if sec.reached:
             found.append(
-                Observation(
-                    f"{group}/{name}", name, OK, "reached by the SyncCycle", at, REACHABILITY
-                )
+                Observation(subject, sec.sec, OK, "reached by the SyncCycle", at, REACHABILITY)
             )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a damaged report
-        raise FormatError(server.sid.last_cycle_file, None, f"a SyncCycle report ({exc})") from exc
+        elif sec.cause == "unreachable":
+            why = f"the SyncCycle could not reach {sec.sec}: {sec.error}"
+            found.append(Observation(subject, sec.sec, CRITICAL, why, at, REACHABILITY))
     return found

@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
-from atlas_ha.errors import AlertRulesError, AtlasError
+from atlas_ha.errors import AlertRulesError, AtlasError, NoSuchAlertError
 from atlas_ha.layout.atomic import read_text_or_none, write_if_changed
 from atlas_ha.report import events
 from atlas_ha.report.alerts import store
 from atlas_ha.report.alerts.deliver import Built, build, deliver, send_test
 from atlas_ha.report.alerts.engine import evaluate
-from atlas_ha.report.alerts.model import CRITICAL, RULES, Observation, utc
+from atlas_ha.report.alerts.model import CRITICAL, OK, RULES, Observation, utc
 from atlas_ha.report.alerts.observe import Watermarks, observe
 from atlas_ha.report.alerts.rules import Rules, RulesSource, duration, parse
-from atlas_ha.report.alerts.state import Silence
+from atlas_ha.report.alerts.state import Ack, Silence
 from atlas_ha.verifier.services import alert_rules_file
+
+_evaluating = threading.local()  # set while this thread holds the alert state's lock
 
 
 @dataclass
@@ -89,35 +93,65 @@ class AlertRounds:
         return rules or Rules(), path, error
 
     def round(self, server: Server) -> Outcome:
+        """One round: the status model's observations since the last round."""
+        return self._run(server, None)
+
+    def push(self, server: Server, observations: list[Observation]) -> Outcome:
+        """`observations` now, outside the rounds (an operation's alert: notices.py); the
+        marks of the rounds are left as they are. Raised from inside an evaluation of this
+        thread (a log degraded while a round delivers): nothing, never a self-deadlock on
+        the state's lock (the operation's own record stays)."""
+        if getattr(_evaluating, "active", False):
+            return Outcome()
+        return self._run(server, observations)
+
+    def _run(self, server: Server, pushed: list[Observation] | None) -> Outcome:
         now = utc(server.clock.now())
         rules, path, error = self.rules(server)
         outcome = Outcome(rules_error=error)
-        sid = server.sid
-        with store.locked(sid):
-            state = store.load(sid)
-            marks = Watermarks(**state.marks) if state.marks else Watermarks()
-            observations = observe(server, marks, now)
-            state.marks = {"results": marks.results, "cycle": marks.cycle}
-            if error:
-                signature = hashlib.sha256(error.encode()).hexdigest()[:16]
-                role = server.role()
-                group = server.master().group
-                observations.append(
-                    Observation(
-                        f"{group}/{role}/alert-rules", role, CRITICAL, error, now, RULES, signature
-                    )
-                )
-            state.rules_error = error
-            state.engine, notes = evaluate(rules, state.engine, observations, now)
-            built = build(rules, path)
-            outcome.notifications = len(notes)
-            outcome.attempts = deliver(built, rules, state, notes, now)
-            outcome.disabled = sorted(built.disabled.values())
-            outcome.held = sorted(k for k, v in state.engine.subjects.items() if v.held)
-            store.save(sid, state)
-        store.record(sid, outcome.attempts)
+        with store.locked(server.sid):
+            _evaluating.active = True
+            try:
+                _evaluate(server, pushed, rules, path, outcome, now)
+            finally:
+                _evaluating.active = False
+        store.record(server.sid, outcome.attempts)
         _to_event_log(server, outcome.attempts)
         return outcome
+
+
+def _evaluate(
+    server: Server,
+    pushed: list[Observation] | None,
+    rules: Rules,
+    path: Path,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """Observe (or take `pushed`), evaluate, deliver, save: under the alert state's lock."""
+    sid, error = server.sid, outcome.rules_error
+    state = store.load(sid)
+    if pushed is None:
+        marks = Watermarks.from_marks(state.marks)
+        observations = observe(server, marks, now)
+        state.marks = marks.as_marks()
+    else:
+        observations = list(pushed)
+    if error:  # every evaluation sees it (else its once-mark would be forgotten)
+        signature = hashlib.sha256(error.encode()).hexdigest()[:16]
+        role = server.role()
+        group = server.master().group
+        observations.append(
+            Observation(f"{group}/{role}/alert-rules", role, CRITICAL, error, now, RULES, signature)
+        )
+    state.rules_error = error
+    state.engine, notes = evaluate(rules, state.engine, observations, now)
+    built = build(rules, path)
+    outcome.notifications = len(notes)
+    outcome.attempts = deliver(built, rules, state, notes, now)
+    outcome.disabled = sorted(built.disabled.values())
+    outcome.held = sorted(k for k, v in state.engine.subjects.items() if v.held)
+    store.save(sid, state)
 
 
 def _to_event_log(server: Server, attempts: list[dict[str, Any]]) -> None:
@@ -157,6 +191,7 @@ def listing(server: Server, last: int = 10) -> dict[str, Any]:
     subjects = state.engine.subjects
     return {
         "active": {k: v.hard for k, v in sorted(subjects.items()) if v.hard != "OK"},
+        "acknowledged": {k: a.__dict__ for k, a in sorted(state.engine.acks.items())},
         "held": {k: v.held for k, v in sorted(subjects.items()) if v.held},
         "flapping": {k: round(v.percent, 1) for k, v in sorted(subjects.items()) if v.flapping},
         "silences": [s.__dict__ for s in state.engine.silences if s.until > server.clock.now()],
@@ -174,20 +209,44 @@ def listing(server: Server, last: int = 10) -> dict[str, Any]:
     }
 
 
-def silence(server: Server, match: str, for_: str, reason: str) -> Silence:
-    """Silence subjects matching the glob `match` for `for_` ("2h"); recorded in the state."""
+def _who(server: Server) -> str:
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or server.name
+
+
+def silence(server: Server, match: str, for_: str, reason: str, by: str | None = None) -> Silence:
+    """Silence subjects matching the glob `match` for `for_` ("2h"); recorded in the state.
+    `by`: who (the page's operator; else the user running the command)."""
     try:
         seconds = duration(for_, "--for")
     except ValueError as exc:
         raise AlertRulesError("--for", None, str(exc)) from exc
+    if not match.strip():
+        raise AlertRulesError("--match", None, "a glob over subjects, e.g. acme/SEC1/*")
     now = server.clock.now()
-    by = os.environ.get("SUDO_USER") or os.environ.get("USER") or server.name
+    by = by or _who(server)
     entry = Silence(match=match, until=now + seconds, reason=reason, by=by, created=now)
     with store.locked(server.sid):
         state = store.load(server.sid)
         state.engine.silences.append(entry)
         store.save(server.sid, state)
     return entry
+
+
+def acknowledge(server: Server, subject: str, reason: str, by: str | None = None) -> Ack:
+    """Acknowledge the active alert of `subject`: its repeats are held until its state
+    changes. NoSuchAlertError when nothing of that subject is announced and still failing."""
+    with store.locked(server.sid):
+        state = store.load(server.sid)
+        sub = state.engine.subjects.get(subject)
+        if sub is None or sub.hard == OK or sub.sent != sub.hard:
+            active = [k for k, v in sorted(state.engine.subjects.items()) if v.hard != OK]
+            raise NoSuchAlertError(
+                f"no active alert of {subject!r} (active: {', '.join(active) or 'none'})"
+            )
+        ack = Ack(sub.hard, reason or "acknowledged", by or _who(server), server.clock.now())
+        state.engine.acks[subject] = ack
+        store.save(server.sid, state)
+    return ack
 
 
 def unsilence(server: Server, match: str) -> int:

@@ -52,10 +52,22 @@ class Silence:
 
 
 @dataclass
+class Ack:
+    """An operator acknowledged the problem `hard` of a subject (Nagios): no repeats while
+    it stays that problem; it ends when the subject resolves or turns another state."""
+
+    hard: str
+    reason: str
+    by: str
+    created: float
+
+
+@dataclass
 class EngineState:
     subjects: dict[str, SubjectState] = field(default_factory=dict)
     silences: list[Silence] = field(default_factory=list)
     once: dict[str, float] = field(default_factory=dict)  # signatures already alerted
+    acks: dict[str, Ack] = field(default_factory=dict)  # subject -> its acknowledgement
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,4 +78,5 @@ class EngineState:
             subjects={k: SubjectState(**v) for k, v in data.get("subjects", {}).items()},
             silences=[Silence(**s) for s in data.get("silences", [])],
             once={str(k): float(v) for k, v in data.get("once", {}).items()},
+            acks={str(k): Ack(**v) for k, v in data.get("acks", {}).items()},
         )

@@ -1,7 +1,7 @@
 """The status page (SPEC 7.4, 10): Starlette + uvicorn, server-rendered with Jinja2, live
 updates by Server-Sent Events, a JSON API under /api/v1 and Prometheus /metrics.
 
-    source.py   the one adapter reading the status data (swap point for the status model)
+    source.py   the page's reads: the status model's verdicts (report/loader + model) and details
     auth.py     who asks: users (scrypt) and tokens (SHA-256), viewer or operator
     csrf.py     the double-submit token of the operator actions
     actions.py  run a cycle now (a request the daemon takes), suspend, resume

@@ -5,6 +5,8 @@
   channel to the daemon than its PID (daemon/control.py), and the report layer sits below the
   daemon: a file both can reach is the channel.
 - suspend / resume: sync/suspension.py (suspend waits for a running cycle to end).
+- silence subjects for a while, acknowledge an active alert: report/alerts/round.py (the
+  alert state, under its lock; the operator's name is `by`).
 The reason an operator gives is one line, at most MAX_REASON characters; the name of the
 operator is added to it (the suspension records the server's name as `by`).
 """
@@ -16,6 +18,8 @@ from typing import Any
 
 from atlas_ha.context import Server
 from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.report.alerts import round as alert_rounds
+from atlas_ha.report.alerts.state import Ack, Silence
 from atlas_ha.sync.suspension import resume, suspend
 
 MAX_REASON = 300
@@ -61,3 +65,13 @@ def suspend_from_page(server: Server, reason: str, by: str) -> dict[str, Any]:
 
 def resume_from_page(server: Server) -> bool:
     return resume(server)
+
+
+def silence_from_page(server: Server, match: str, for_: str, reason: str, by: str) -> Silence:
+    text = clean_reason(reason) or "no reason given"
+    return alert_rounds.silence(server, clean_reason(match), for_.strip(), text, by)
+
+
+def acknowledge_from_page(server: Server, subject: str, reason: str, by: str) -> Ack:
+    text = clean_reason(reason) or "acknowledged on the status page"
+    return alert_rounds.acknowledge(server, clean_reason(subject), text, by)

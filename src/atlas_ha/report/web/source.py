@@ -1,21 +1,12 @@
 """Every read of status data the page, the JSON API, the live updates and /metrics make.
 
-THE ONE ADAPTER: today it builds what the page shows from the library's own records —
-the Verifier's results (SID_DATA/<ROLE>/VerifierResults.sqlite through
-`verifier.results.VerifierResults`), the last SyncCycle's report (`SidData.last_cycle_file`
-through `sync.cycle.last_cycle`), the areas' validity (`sync.status.server_status`), the
-suspension (`sync.suspension.suspended`) and the daemon's heartbeat (`SidData.heartbeat_file`).
-When the status model (report/model.py, report/events.py, readiness) lands, this file is
-the only one to change: the views (app.py, templates, metrics.py) take the dataclasses below.
-
-Interim rules, replaced by the status model:
-- banner: NO-GO when a check is CRITICAL or UNKNOWN, a SEC's last compare is not equal, or
-  no SyncCycle has been recorded on a PRI; suspension is a WARNING (GO, said loudly).
-- readiness of a SEC: its last compare equal, reached in the last cycle, its area at the
-  PRI's EnvVersion valid, and none of its checks CRITICAL or UNKNOWN.
-- events: the event log (report/events.py: state changes, cycles, suspend/resume, role
-  changes, alert deliveries) of the last week, and the daemon's latest sentence.
-- time strips: the last 24 hours and 90 days of each cell from the roll-ups (strips.py).
+The verdicts are the status model's (report/model.py, readiness.py) over the inputs the one
+loader gathers (report/loader.py): the banner, every cell's state and reason, and the
+failover readiness are exactly what `atlas-ha status`, `atlas-ha check` and /api/v1 say
+(the overview also carries the model's own dict under "report"). What this adapter adds is
+presentation only: each cell's time strips (roll-ups, strips.py), the last cycle's compare
+with its diffs, a service's results and history, a server's areas, the event log (report/
+events.py) and the daemon's latest sentence.
 
 Compare diffs of shadow-class files (/etc/shadow, ... and `[receive] shadow_files`) are never
 shown: the page says that the content differs, not how.
@@ -24,28 +15,28 @@ shown: the page says that the content differs, not how.
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError
-from atlas_ha.model import ROLE_RE, role_key
+from atlas_ha.model import ROLE_RE
+from atlas_ha.report import loader
+from atlas_ha.report.alerts import store as alert_store
 from atlas_ha.report.console import event_text
+from atlas_ha.report.model import GroupStatus, Inputs, build
+from atlas_ha.report.rollups import HOUR, bucket_start
 from atlas_ha.report.view import events_since
 from atlas_ha.report.web.strips import cell_strips
-from atlas_ha.sync.address import own_address
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.status import server_status
-from atlas_ha.sync.suspension import suspended
-from atlas_ha.verifier.profile import Status, worst
+from atlas_ha.verifier.profile import Status
 from atlas_ha.verifier.results import ResultRow, VerifierResults
-from atlas_ha.verifier.verdict import is_go
 
 HISTORY_ROWS = 20
+OWN_KIND = "atlas"  # the kind of ATLAS's own cells (sync, atlas) on the page and /metrics
 EVENT_ROWS = 500  # the newest events the page lists
-NO_GO = ("CRITICAL", "UNKNOWN")
 WITHHELD = "(diff withheld: a shadow-class file)"
 
 
@@ -70,10 +61,12 @@ class Banner:
     go: bool
     status: str  # OK | WARNING | CRITICAL | UNKNOWN
     reasons: tuple[str, ...]
+    text: str = ""  # the model's banner, as `atlas-ha status` prints it
 
     @property
     def word(self) -> str:
-        return "GO" if self.go else "NO-GO"
+        """GO, NO-GO, or UNKNOWN (0 checks): the banner's first word."""
+        return self.text.split(":", 1)[0].split(" ", 1)[0] if self.text else "NO-GO"
 
 
 @dataclass(frozen=True)
@@ -110,6 +103,8 @@ class Overview:
     readiness: tuple[Readiness, ...]
     daemon: dict[str, Any] | None
     error: str = ""
+    report: dict[str, Any] = field(default_factory=dict)  # the model's GroupStatus.to_dict()
+    last_good_cycle: float | None = None  # the last SyncCycle that found every SEC equal
 
     def cell(self, role: str, service: str) -> Cell:
         return self.cells.get(f"{role}/{service}") or Cell(role, service, None, "not checked")
@@ -121,6 +116,7 @@ class Overview:
                 "word": self.banner.word,
                 "status": self.banner.status,
                 "reasons": list(self.banner.reasons),
+                "text": self.banner.text,
             },
             "cells": {k: {"status": c.status, "reason": c.reason} for k, c in self.cells.items()},
             "suspended": self.suspended is not None,
@@ -128,8 +124,16 @@ class Overview:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["banner"]["word"] = self.banner.word
+        """What asdict(self) gives (with the banner's word), without its deep copy of every
+        cell's strips (most of /api/v1/overview's time)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["banner"] = {**asdict(self.banner), "word": self.banner.word}
+        data["servers"] = [list(s) for s in self.servers]
+        data["services"] = list(self.services)
+        data["cells"] = {k: dict(vars(c)) for k, c in self.cells.items()}
+        data["readiness"] = [asdict(r) for r in self.readiness]
+        if self.cycle is not None:
+            data["cycle"] = {**self.cycle, "secs": [asdict(s) for s in self.cycle["secs"]]}
         return data
 
 
@@ -169,17 +173,31 @@ class Event:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class AlertsView:
+    """The alert state as the page shows it (report/alerts/store.py)."""
+
+    active: tuple[dict[str, Any], ...]  # subject, state, reason, since, held, ack
+    silences: tuple[dict[str, Any], ...]
+    failing: tuple[dict[str, Any], ...]  # channels whose last delivery failed: name, error
+    rules_error: str = ""
+    error: str = ""  # the alert state cannot be read
+
+
 @dataclass
 class Source:
     """What the page shows about `server` (this machine; its disk's role)."""
 
     server: Server
     _stamp: tuple[Any, ...] = field(default=(), init=False)
+    # the strips of the last render, while the roll-ups and the current hour are the same
+    _strips: tuple[tuple[Any, ...], dict[str, Any]] = field(default=((), {}), init=False)
 
     # -- what changes: the files whose change an open page must see -----------------------
     def watched(self) -> list[Path]:
         sid = self.server.sid
         files = [sid.last_cycle_file, sid.suspended_file, sid.master_config_file]
+        files.append(sid.heartbeat_file)
         try:
             role = self.server.role()
         except AtlasError:
@@ -203,10 +221,11 @@ class Source:
         server = self.server
         now = server.clock.now()
         try:
-            master = server.master()
-            env_id: int | None = server.env_id
+            inputs = loader.gather(server, now)
+            group = build(inputs)
         except AtlasError as exc:
-            banner = Banner(False, "UNKNOWN", (f"this server cannot be read: {exc}",))
+            reason = f"this server cannot be read: {exc}"
+            banner = Banner(False, "UNKNOWN", (reason,), f"UNKNOWN: {reason}")
             return Overview(
                 server.name,
                 "?",
@@ -223,41 +242,27 @@ class Source:
                 self._daemon(now),
                 error=str(exc),
             )
-        latest = self._latest(master.role)
-        servers = {master.role: _own_address(server)}
-        servers.update({r: p.address for r, p in master.partners.items()})
-        for row in latest:
-            servers.setdefault(row.target_role, row.target_address)
-        order = sorted(servers, key=_role_sort)
-        cells = {f"{r.target_role}/{r.service}": _cell(r) for r in latest}
-        for key, (hours, days) in cell_strips(server, master.role, now).items():
+        cells = _cells(group, inputs)
+        for key, (hours, days) in self._cell_strips(inputs.role, now).items():
             if key in cells:
                 cells[key] = replace(cells[key], strip24=hours, strip90=days)
-        cycle = self._cycle(server, master.is_pri)
-        flag = suspended(server)
-        readiness = (
-            tuple(
-                self._readiness(sec, cycle, cells, env_id)
-                for sec in sorted(master.partners, key=role_key)
-            )
-            if master.is_pri
-            else ()
-        )
-        banner = _banner(cells, cycle, flag, master.is_pri)
+        s = inputs.suspension
         return Overview(
             server=server.name,
-            role=master.role,
-            group=master.group,
-            env_id=env_id,
+            role=inputs.role,
+            group=inputs.group,
+            env_id=inputs.env,
             generated=now,
-            banner=banner,
-            servers=tuple((r, servers[r]) for r in order),
-            services=tuple(sorted({r.service for r in latest})),
+            banner=_banner(group),
+            servers=tuple((row.role, row.address or "") for row in group.servers),
+            services=tuple(group.services()),
             cells=cells,
-            suspended=flag,
-            cycle=cycle,
-            readiness=readiness,
+            suspended=None if s is None else {"since": s.since, "by": s.by, "reason": s.reason},
+            cycle=self._cycle(server, inputs.role == "PRI"),
+            readiness=tuple(Readiness(r.sec, r.ready, r.reasons) for r in group.readiness),
             daemon=self._daemon(now),
+            report=group.to_dict(),
+            last_good_cycle=loader.last_good_cycle(server, inputs.role, inputs.cycle),
         )
 
     def service(self, name: str) -> ServiceView | None:
@@ -320,13 +325,54 @@ class Source:
             found.append(Event(float(event["t"]), str(event["type"]), event_text(event)))
         return found
 
+    def alerts(self) -> AlertsView:
+        """The active alerts (announced or held), the silences in force, the channels that
+        are failing (an unreachable mail server is an error on the page) and a rules error."""
+        now = self.server.clock.now()
+        try:
+            state = alert_store.load(self.server.sid)
+        except (AtlasError, OSError) as exc:
+            return AlertsView((), (), (), error=str(exc))
+        acks = state.engine.acks
+        active = tuple(
+            {
+                "subject": k,
+                "state": v.hard,
+                "reason": v.reason,
+                "since": v.since,
+                "held": v.held,
+                "ack": acks[k].__dict__ if k in acks else None,
+                "announced": v.sent == v.hard,
+            }
+            for k, v in sorted(state.engine.subjects.items())
+            if v.hard != "OK"
+        )
+        silences = tuple(s.__dict__ for s in state.engine.silences if s.until > now)
+        failing = tuple(
+            {"channel": k, "failures": v.failures, "error": v.last_error, "next_try": v.next_try}
+            for k, v in sorted(state.channels.items())
+            if v.failures > 0
+        )
+        return AlertsView(active, silences, failing, state.rules_error)
+
     # -- pieces -----------------------------------------------------------------------------
+    def _cell_strips(self, role: str, now: float) -> dict[str, Any]:
+        """strips.cell_strips, read again only when the roll-ups changed (the recorder folds
+        after each daemon turn) or a new hour began (the slots move)."""
+        db = self.server.sid.rollups_file(role)
+        key: tuple[Any, ...] = (role, bucket_start(now, HOUR))
+        for path in (db, db.with_name(db.name + "-wal")):
+            try:
+                st = path.stat()
+                key += ((st.st_ino, st.st_mtime_ns, st.st_size),)
+            except OSError:
+                key += (None,)
+        if self._strips[0] != key:
+            self._strips = (key, cell_strips(self.server, role, now))
+        return self._strips[1]
+
     def _results(self, role: str) -> _Opened:
         return _Opened(self.server.sid.verifier_results_file(role))
-
-    def _latest(self, role: str) -> list[ResultRow]:
-        with self._results(role) as results:
-            return results.newest() if results is not None else []
 
     def _cycle(self, server: Server, is_pri: bool) -> dict[str, Any] | None:
         raw = last_cycle(server) if is_pri else None
@@ -364,34 +410,6 @@ class Source:
             "secs": secs,
         }
 
-    def _readiness(
-        self, sec: str, cycle: dict[str, Any] | None, cells: dict[str, Cell], env_id: int | None
-    ) -> Readiness:
-        reasons: list[str] = []
-        if cycle is None:
-            reasons.append("no SyncCycle recorded yet")
-        else:
-            state = next((s for s in cycle["secs"] if s.sec == sec), None)
-            when = _when(cycle.get("finished"))
-            if state is None:
-                reasons.append(f"not in the last SyncCycle ({when})")
-            else:
-                if not state.reached:
-                    reasons.append(f"not synced in the last SyncCycle ({when}): {state.note}")
-                if state.state == "different":
-                    paths = ", ".join(d["path"] for d in state.differences[:5])
-                    reasons.append(f"compare differs in {paths}")
-                elif state.state not in ("equal", "stale"):
-                    reasons.append(f"compare: {state.state} ({state.note})")
-        if env_id is not None:
-            why = self.server.sid.validity(sec, env_id)
-            if why is not None:
-                reasons.append(f"its snapshot at Env{env_id} is not valid: {why}")
-        for cell in cells.values():
-            if cell.server == sec and cell.status in NO_GO:
-                reasons.append(f"{cell.service} {cell.status}: {cell.reason}")
-        return Readiness(sec, not reasons, tuple(reasons))
-
     def _daemon(self, now: float) -> dict[str, Any] | None:
         try:
             beat = json.loads(self.server.sid.heartbeat_file.read_text())
@@ -422,46 +440,33 @@ class _Opened:
             self.results.close()
 
 
-def _cell(row: ResultRow) -> Cell:
-    return Cell(
-        server=row.target_role,
-        service=row.service,
-        status=row.profile.status.name,
-        reason=row.profile.summary,
-        started=row.started,
-        duration=row.duration,
-        kind=row.kind,
-        address=row.target_address,
-    )
+def _cells(group: GroupStatus, inputs: Inputs) -> dict[str, Cell]:
+    """The model's cells, keyed "ROLE/service", with what the page shows beside a check's
+    verdict (its kind, duration and address)."""
+    checks = {(c.target, c.service): c for c in inputs.checks}
+    found = {}
+    for role, cell in group.cells:
+        check = checks.get((role, cell.service))
+        found[f"{role}/{cell.service}"] = Cell(
+            server=role,
+            service=cell.service,
+            status=cell.status.name,
+            reason=cell.reason,
+            started=cell.when,
+            duration=check.duration if check is not None else None,
+            kind=check.kind if check is not None else OWN_KIND,
+            address=check.address if check is not None else "",
+        )
+    return found
 
 
-def _banner(
-    cells: dict[str, Cell], cycle: dict[str, Any] | None, flag: dict[str, Any] | None, is_pri: bool
-) -> Banner:
-    statuses = [Status[c.status] for c in cells.values() if c.status is not None]
-    status = worst(statuses)
-    reasons = [
-        f"{c.service} on {c.server}: {c.status} ({c.reason})"
-        for c in cells.values()
-        if c.status in NO_GO
-    ]
-    go = is_go(status) and status != Status.UNKNOWN
-    if is_pri and cycle is None:
-        go, reasons = False, [*reasons, "no SyncCycle recorded yet"]
-        status = worst([status, Status.UNKNOWN])
-    for sec in (cycle or {}).get("secs", []):
-        if sec.state != "equal":
-            go = False
-            status = worst([status, Status.CRITICAL])
-            reasons.append(
-                f"{sec.sec}: compare {sec.state}" + (f" ({sec.note})" if sec.note else "")
-            )
-    if flag is not None:
-        status = worst([status, Status.WARNING])
-        reasons.append(f"suspended by {flag.get('by')}: {flag.get('reason')}")
-    if not cells:
-        reasons.append("no Verifier results yet")
-    return Banner(go, status.name, tuple(reasons))
+def _banner(group: GroupStatus) -> Banner:
+    """The model's banner: its word, state and the reasons of its worst cells."""
+    cells = group.cells
+    status = group.status if cells else Status.UNKNOWN
+    worst = [f"{r} {c.service}: {c.reason}" for r, c in cells if c.status == status]
+    reasons = tuple(worst) if cells and status != Status.OK else (group.reason,)
+    return Banner(group.go, status.name, reasons, group.banner)
 
 
 def _all_equal(raw: dict[str, Any]) -> bool:
@@ -470,20 +475,3 @@ def _all_equal(raw: dict[str, Any]) -> bool:
 
 def _shadow(path: str, shadow: tuple[str, ...]) -> bool:
     return path in shadow or path.startswith(tuple(p + "/" for p in shadow))
-
-
-def _own_address(server: Server) -> str:
-    try:
-        return own_address(server)
-    except (AtlasError, OSError):
-        return server.settings.address or ""
-
-
-def _role_sort(role: str) -> tuple[int, int]:
-    return role_key(role) if ROLE_RE.match(role) else (2, 0)
-
-
-def _when(stamp: object) -> str:
-    if not isinstance(stamp, int | float):
-        return "never"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))

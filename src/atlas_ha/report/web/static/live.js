@@ -13,12 +13,11 @@
     if (banner) {
       banner.className = "banner st-" + state.banner.status;
       banner.dataset.word = state.banner.word;
+      banner.dataset.text = state.banner.text;
       document.getElementById("banner-word").textContent = state.banner.word;
       var list = document.getElementById("banner-reasons");
       list.textContent = "";
-      var reasons = state.banner.reasons.length ? state.banner.reasons
-        : ["every check is OK and every SEC is equal"];
-      reasons.forEach(function (text) {
+      state.banner.reasons.forEach(function (text) {
         var item = document.createElement("li");
         item.textContent = text;
         list.appendChild(item);
