@@ -27,7 +27,7 @@ class SimStage(Stage):
     no_verifier = "the simulation runs no services to check; the namespace lab does"
 
     def __init__(self, base: Path, down: bool = False) -> None:
-        group = SimGroup(base)
+        group = SimGroup(base, report=None)  # the real default: `report serve` works
         super().__init__(group, group)
         self.down = down
 

@@ -101,7 +101,7 @@ class Lab:
         elif loopback is None:
             loopback = os.geteuid() != 0
         self.mode = LOOPBACK if loopback else NETNS
-        self.group = SimGroup(self.base, addresses=self.mode.addresses)
+        self.group = SimGroup(self.base, addresses=self.mode.addresses, report=None)  # its own
         digest = hashlib.sha1(str(self.base).encode()).hexdigest()[:4]  # noqa: S324 (a name)
         self.net: LabNet | LoopNet = (
             LoopNet(self.base / "loopnet.json", f"ah{digest}-")
