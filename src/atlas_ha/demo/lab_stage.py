@@ -4,25 +4,31 @@ syncing over OpenSSH + rsync; the client is the lab's client host, using the PRI
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.demo.stage import (
     ClientView,
+    GroupView,
+    Mail,
     Stage,
     VerifierRound,
     check_dir,
     clear_dir,
+    group_view,
     identity_result,
     quiet,
 )
-from atlas_ha.lab import client, postgres
+from atlas_ha.lab import client, postgres, smtp_sink
 from atlas_ha.lab.lab import LOOPBACK, NETNS, PRI_DATA, Lab
 from atlas_ha.sync.identity import IdentityResult
 
 RESTRICTED = "/private/payroll.html"  # the staff-only page (password protected)
+MAIL_WAIT = 60.0  # seconds for the daemon's next tick (5 s), its SyncCycle and alert round
 
 
 def page_text(body: str) -> str:
@@ -65,6 +71,24 @@ class LabStage(Stage):
             "PostgreSQL and a sync runner, syncing over OpenSSH + rsync. A client host uses "
             f"the PRI address {self.mode.addresses['PRI']}: its web page, a staff-only page "
             "and the customers table of the database show which server it reaches."
+        )
+        lines.append(
+            "Status pages: every server's daemon serves its page "
+            + (
+                "on its own loopback port"
+                if self.mode is LOOPBACK
+                else f"on port 8470 of its own network namespace (from the client host: "
+                f"http://{self.mode.addresses['PRI']}:8470/ is the PRI's)"
+            )
+            + f", opened with the lab's token ({self.lab.report_auth_file}). From this host:"
+        )
+        lines += [f"  {name}: {self.lab.page_access(name)}" for name in ("A", "B", "C")]
+        sink = smtp_sink.maildir(self.lab.sink_dir)
+        lines.append(
+            f"Alerts: the PRI's alert rules (/etc/atlas-ha/alerts.toml, synced) mail "
+            f"{smtp_sink.RECIPIENT} through the lab's SMTP sink on the client host "
+            f"({self.mode.client[1]}:{self.mode.sink_port}, aiosmtpd), which keeps every "
+            f"message in {sink}."
         )
         return lines
 
@@ -115,6 +139,33 @@ class LabStage(Stage):
         ok = status == 200 and PRI_DATA in body and refused and rows_ok
         return ClientView(pri, self.pri_holder(), tuple(sees), ok)
 
+    def status(self, name: str) -> GroupView:
+        """`atlas-ha status --json` on server `name`, in its network: its status model."""
+        data = json.loads(self.lab.atlas(name, ["status", "--json"]).stdout)
+        return group_view(name, data["report"])
+
+    @property
+    def no_mail(self) -> str:  # type: ignore[override]
+        if self.lab.state.get("sink_pid"):
+            return ""
+        return "the lab runs no SMTP sink (it needs aiosmtpd: python3-aiosmtpd)"
+
+    def alerts(self, pri: str, about: str) -> list[Mail]:
+        """The PRI's daemon is asked for a SyncCycle now (as the page's button does); its
+        alert round after it mails the sink: what arrived since, up to a message naming
+        `about` (or MAIL_WAIT)."""
+        if self.no_mail:
+            return []
+        seen = {m.key for m in smtp_sink.received(self.lab.sink_dir)}
+        self.lab.request_cycle(pri)
+        deadline = time.monotonic() + MAIL_WAIT
+        while True:
+            new = [m for m in smtp_sink.received(self.lab.sink_dir) if m.key not in seen]
+            if any(about in m.subject for m in new) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return [Mail(m.sender, m.recipients, m.subject, tuple(m.first_lines())) for m in new]
+
     def verifier(self) -> list[VerifierRound]:
         if self.no_verifier:
             return []
@@ -150,6 +201,7 @@ class LabStage(Stage):
             "The lab stays up for exploring, for instance:",
             f"  {lab} status",
             f"  {lab} exec C -- atlas-ha status",
+            f"  {self.lab.page_access('C')}",
             f"  {lab} exec C -- ip -4 addr",
             f"Take it down with: {lab} down",
         ]

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from atlas_ha.demo.stage import ClientView, KeptIdentity, ServerView, VerifierRound
+from atlas_ha.demo.stage import (
+    ClientView,
+    GroupView,
+    KeptIdentity,
+    Mail,
+    ServerView,
+    VerifierRound,
+)
 from atlas_ha.layout.history import Change
 from atlas_ha.sync.compare import CompareResult, Difference
 from atlas_ha.sync.identity import IdentityResult
@@ -218,6 +225,30 @@ class Narrator:
             self.say(self.style(f"Verifier on {r.server} ({r.role}): NO-GO, {bad}", YELLOW), 2)
             for check, status, summary in r.not_ok:
                 self.say(f"{check}: {status} {clip(summary, 80)}", 6)
+
+    def status(self, view: GroupView) -> None:
+        """The banner and readiness of the status model (report/model.py), as it says them."""
+        colour = GREEN if view.banner.startswith("GO") else YELLOW
+        banner = self.style(view.banner, colour)
+        self.paragraph(f"status on {view.server} ({view.role}): {banner}", 2, 4)
+        for sec, ready, reasons in view.readiness:
+            if ready:
+                self.say(f"readiness {sec}: {self.style('READY', GREEN)}", 4)
+                continue
+            self.paragraph(f"readiness {sec}: NOT READY: {'; '.join(reasons)}", 4, 4)
+        if not view.readiness and view.note:
+            self.say(f"readiness: {view.note}", 4)
+
+    def mail(self, messages: Sequence[Mail], note: str) -> None:
+        """What the lab's SMTP sink received (or why nothing can be)."""
+        if note:
+            self.step(f"alert mail: none shown ({note})")
+            return
+        self.step(f"the SMTP sink received {len(messages)} message(s):")
+        for m in messages:
+            self.detail(f"to {', '.join(m.recipients)} from {m.sender}: {m.subject!r}")
+            for line in m.first_lines:
+                self.say(f"| {clip(line, 84)}", 8)
 
     # -- summaries --------------------------------------------------------------------------
     def summary(self, checks: Sequence[Check], rounds: Sequence[VerifierRound]) -> None:
