@@ -4,9 +4,11 @@ syncing over OpenSSH + rsync; the client is the lab's client host, using the PRI
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from atlas_ha.demo.stage import (
     ClientView,
     GroupView,
     Mail,
+    PageView,
     Stage,
     VerifierRound,
     check_dir,
@@ -28,6 +31,7 @@ from atlas_ha.lab.lab import LOOPBACK, NETNS, PRI_DATA, Lab
 from atlas_ha.sync.identity import IdentityResult
 
 RESTRICTED = "/private/payroll.html"  # the staff-only page (password protected)
+PAGE_MODULES = ("starlette", "uvicorn", "jinja2")  # what the daemon's page needs
 MAIL_WAIT = 60.0  # seconds for the daemon's next tick (5 s), its SyncCycle and alert round
 
 
@@ -75,14 +79,14 @@ class LabStage(Stage):
         lines.append(
             "Status pages: every server's daemon serves its page "
             + (
-                "on its own loopback port"
+                "on a port of its own on 127.0.0.1 (8471, 8472, 8473)"
                 if self.mode is LOOPBACK
-                else f"on port 8470 of its own network namespace (from the client host: "
+                else "on port 8470 of its own network namespace (from the client host: "
                 f"http://{self.mode.addresses['PRI']}:8470/ is the PRI's)"
             )
-            + f", opened with the lab's token ({self.lab.report_auth_file}). From this host:"
+            + f", opened with the lab's token ({self.lab.report_auth_file}); how to open "
+            "each from this host is shown once the servers are up."
         )
-        lines += [f"  {name}: {self.lab.page_access(name)}" for name in ("A", "B", "C")]
         sink = smtp_sink.maildir(self.lab.sink_dir)
         lines.append(
             f"Alerts: the PRI's alert rules (/etc/atlas-ha/alerts.toml, synced) mail "
@@ -138,6 +142,23 @@ class LabStage(Stage):
             sees.append(f"database rows {rows}" if code == 0 else f"no database ({err[:60]})")
         ok = status == 200 and PRI_DATA in body and refused and rows_ok
         return ClientView(pri, self.pri_holder(), tuple(sees), ok)
+
+    def pages(self) -> list[PageView]:
+        """Each server's status page: how to open it, and what it answers (with the lab's
+        token and without)."""
+        missing = [m for m in PAGE_MODULES if importlib.util.find_spec(m) is None]
+        if missing:
+            self.no_page = f"not served: {', '.join(missing)} not installed for {sys.executable}"
+        views = []
+        for name in self.group.servers:
+            access = self.lab.page_access(name)
+            if self.no_page:
+                views.append(PageView(name, access, 0, 0))
+                continue
+            views.append(
+                PageView(name, access, self.lab.page(name)[0], self.lab.page(name, token=False)[0])
+            )
+        return views
 
     def status(self, name: str) -> GroupView:
         """`atlas-ha status --json` on server `name`, in its network: its status model."""

@@ -97,8 +97,16 @@ def from_scratch(stage: Stage, say: Narrator) -> Found:
         say.boot(name, result)
     installed = [name for name, result in booted.items() if result.installed]
     first = Check("no identity installed at first boot", not installed, f"installed on {installed}")
+    views = stage.pages()
+    say.pages(views, stage.no_page)
+    checks = [first]
+    if views and not stage.no_page:
+        answers = [(v.server, v.with_token, v.without_token) for v in views]
+        served = all(v.with_token == 200 and v.without_token == 401 for v in views)
+        what = "every status page answers with the token (200) and refuses without (401)"
+        checks.append(Check(what, served, f"{answers}"))
     found = look(stage, say, "A", verify=False)
-    return Found([first, *found.checks])
+    return Found([*checks, *found.checks], status=found.status)
 
 
 def steady_state(stage: Stage, say: Narrator) -> Found:

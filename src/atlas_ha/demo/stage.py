@@ -96,6 +96,17 @@ def group_view(server: str, report: dict[str, Any]) -> GroupView:
 
 
 @dataclass(frozen=True)
+class PageView:
+    """A server's status page: the command opening it from the host, and the HTTP status it
+    answered with the lab's token and without (0: nothing answered)."""
+
+    server: str
+    access: str
+    with_token: int
+    without_token: int
+
+
+@dataclass(frozen=True)
 class Mail:
     """One message the lab's SMTP sink received: the envelope's sender and recipients, the
     subject and the first lines of the text."""
@@ -164,6 +175,7 @@ class Stage(ABC):
     kind: str  # what it is, for the narration ("simulation", "namespace lab", ...)
     no_verifier: str = ""  # why the Verifier does not run on this stage ("" when it does)
     no_mail: str = "no daemon runs, so no alert is mailed"  # why `alerts` shows none
+    no_page: str = ""  # why `pages` shows no page answering ("" when they do)
 
     def __init__(self, group: SimGroup, hardware: Hardware) -> None:
         self.group = group
@@ -214,6 +226,10 @@ class Stage(ABC):
 
     def verifier(self) -> list[VerifierRound]:
         """One Verifier round on every running server (none where `no_verifier` says why)."""
+        return []
+
+    def pages(self) -> list[PageView]:
+        """Each running server's status page (none where no daemon serves one)."""
         return []
 
     @abstractmethod
