@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_ha.lab import smtp_sink
+from atlas_ha.lab import pages, smtp_sink
 from atlas_ha.lab.lab import Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -67,10 +67,11 @@ def test_the_lab_demo_serves_pages_shows_go_no_go_and_mails_the_alert(demo_dir: 
     assert "http://198.51.100.11:8470/ is the PRI's" in start
     act1 = flat(text[text.index("== Act 1") : text.index("== Act 2")])
     for name in ("A", "B", "C"):
-        access = flat(lab.page_access(name))
+        access = flat(pages.access(lab, name))
         assert f"status page of {name}: {access} answers HTTP 200 with the token" in act1
     assert act1.count("HTTP 401 without") == 3
-    assert lab.page("C", "/api/v1/readiness")[0] == 200 and lab.page("C", token=False)[0] == 401
+    assert pages.fetch(lab, "C", "/api/v1/readiness")[0] == 200
+    assert pages.fetch(lab, "C", token=False)[0] == 401
     # after each act: the PRI's banner and readiness, in its status model's words
     acts = [text.index(f"== Act {n} of 6") for n in range(1, 7)] + [text.index("== Result")]
     for (begin, end), pri in zip(itertools.pairwise(acts), "AABBCC", strict=True):

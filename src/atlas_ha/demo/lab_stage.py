@@ -26,8 +26,9 @@ from atlas_ha.demo.stage import (
     identity_result,
     quiet,
 )
-from atlas_ha.lab import client, postgres, smtp_sink
+from atlas_ha.lab import client, pages, postgres, smtp_sink
 from atlas_ha.lab.lab import LOOPBACK, NETNS, PRI_DATA, Lab
+from atlas_ha.report.web.actions import request_cycle
 from atlas_ha.sync.identity import IdentityResult
 
 RESTRICTED = "/private/payroll.html"  # the staff-only page (password protected)
@@ -151,12 +152,17 @@ class LabStage(Stage):
             self.no_page = f"not served: {', '.join(missing)} not installed for {sys.executable}"
         views = []
         for name in self.group.servers:
-            access = self.lab.page_access(name)
+            access = pages.access(self.lab, name)
             if self.no_page:
                 views.append(PageView(name, access, 0, 0))
                 continue
             views.append(
-                PageView(name, access, self.lab.page(name)[0], self.lab.page(name, token=False)[0])
+                PageView(
+                    name,
+                    access,
+                    pages.fetch(self.lab, name)[0],
+                    pages.fetch(self.lab, name, token=False)[0],
+                )
             )
         return views
 
@@ -178,7 +184,7 @@ class LabStage(Stage):
         if self.no_mail:
             return []
         seen = {m.key for m in smtp_sink.received(self.lab.sink_dir)}
-        self.lab.request_cycle(pri)
+        request_cycle(self.group.servers[pri].server(quiet), "the demo")  # the page's button
         deadline = time.monotonic() + MAIL_WAIT
         while True:
             new = [m for m in smtp_sink.received(self.lab.sink_dir) if m.key not in seen]
@@ -222,7 +228,7 @@ class LabStage(Stage):
             "The lab stays up for exploring, for instance:",
             f"  {lab} status",
             f"  {lab} exec C -- atlas-ha status",
-            f"  {self.lab.page_access('C')}",
+            f"  {pages.access(self.lab, 'C')}",
             f"  {lab} exec C -- ip -4 addr",
             f"Take it down with: {lab} down",
         ]

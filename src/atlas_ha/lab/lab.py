@@ -4,14 +4,8 @@
     DIR/servers/<S>/...            as in the demo group (root, esd, settings, unbound link)
     DIR/disks/<disk>/SID_DATA      the Unbound Data; DIR/disks/<disk>/ssh/host_ed25519 is the
                                    host key of the disk's role (it moves with the role)
-    DIR/report-auth                the header that opens every server's status page (its token;
-                                   `curl -H @DIR/report-auth`), mode 0600
-    DIR/sink/                      the lab's SMTP sink on the client host (lab/smtp_sink.py)
-
-Every server's daemon serves its status page (report/web) behind the lab's token: namespace
-lab on 0.0.0.0:8470 of its own network namespace (its lab address and its own 127.0.0.1),
-loopback lab on 127.0.0.1:8471, 8472 ... (one port per server). The alert rules synced from
-the PRI (/etc/atlas-ha/alerts.toml) send mail to the SMTP sink.
+    DIR/report-auth                the token opening every status page (lab/pages.py)
+    DIR/sink/                      the SMTP sink the alert rules mail (lab/smtp_sink.py)
 
 Booting a server does what a real one does: Role/Identity Install, then the "OS" applies the
 installed identity (read in the server's own format) to its namespace, then starts sshd.
@@ -40,7 +34,6 @@ from atlas_ha.lab.loopnet import LoopNet
 from atlas_ha.lab.net import LabNet
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import server_ssh_dir
-from atlas_ha.report.web.actions import request_cycle as ask_for_cycle
 from atlas_ha.system import Completed, Runner
 from atlas_ha.verifier.profile import Status
 from atlas_ha.verifier.services import alert_rules_file
@@ -223,23 +216,6 @@ class Lab:
     def page_listen(self, name: str) -> str:
         """`[report] listen` of server `name`'s status page (lab/pages.py)."""
         return pages.listen(self.mode is LOOPBACK, list(self.group.servers).index(name))
-
-    def page(self, name: str, path: str = "/", token: bool = True) -> tuple[int, str]:
-        """(HTTP status, body) of server `name`'s status page, asked on that server with the
-        lab's token (or without); status 0 when nothing answers."""
-        where = pages.url(self.page_listen(name), path)
-        argv = pages.curl(self.report_auth_file if token else None, where)
-        return pages.answer(self.exec(name, argv, timeout=30).stdout)
-
-    def page_access(self, name: str) -> str:
-        """The command opening server `name`'s status page from the host."""
-        listen_at, loopback = self.page_listen(name), self.mode is LOOPBACK
-        return pages.access(self.base, self.report_auth_file, name, listen_at, loopback)
-
-    def request_cycle(self, name: str) -> None:
-        """Ask the daemon of server `name` for a SyncCycle now (as the status page's button
-        does): it cycles at its next tick and runs its alert round after it."""
-        ask_for_cycle(self.group.servers[name].server(lambda _l: None), "the lab")
 
     def _install_services(
         self, envs: dict[str, int], roles: dict[str, str], sink: bool = False

@@ -11,9 +11,13 @@ command line.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.report.web.auth import new_token
+
+if TYPE_CHECKING:
+    from atlas_ha.lab.lab import Lab
 
 PAGE_PORT = 8470
 
@@ -59,9 +63,16 @@ def answer(stdout: str) -> tuple[int, str]:
     return (int(code) if code.isdigit() and code != "000" else 0), body
 
 
-def access(lab_dir: Path, auth_file: Path, name: str, listen_at: str, loopback: bool) -> str:
+def access(lab: Lab, name: str) -> str:
     """How an administrator on the host opens server `name`'s page (a command)."""
-    where = url(listen_at)
-    if loopback:
-        return f"curl -s -H @{auth_file} {where}"
-    return f"atlas-ha lab --dir {lab_dir} exec {name} -- curl -s -H @{auth_file} {where}"
+    where, auth = url(lab.page_listen(name)), lab.report_auth_file
+    if lab.mode.name == "loopback":  # on the host itself
+        return f"curl -s -H @{auth} {where}"
+    return f"atlas-ha lab --dir {lab.base} exec {name} -- curl -s -H @{auth} {where}"
+
+
+def fetch(lab: Lab, name: str, path: str = "/", token: bool = True) -> tuple[int, str]:
+    """(HTTP status, body) of server `name`'s page, asked on that server with the lab's
+    token (or without); status 0 when nothing answers."""
+    argv = curl(lab.report_auth_file if token else None, url(lab.page_listen(name), path))
+    return answer(lab.exec(name, argv, timeout=30).stdout)
