@@ -57,7 +57,7 @@ def quiet(_line: str) -> None:
 
 
 def build(base: Path, rows: int) -> Server:
-    group = SimGroup(base / "group")
+    group = SimGroup(base / "group", report=None)  # its [report] below
     group.build({"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")})
     for name in group.servers:
         group.boot(name)

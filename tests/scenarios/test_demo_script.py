@@ -4,6 +4,7 @@ lab stage runs the same script in tests/lab/test_loopback_lab.py)."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -108,3 +109,35 @@ def test_the_demo_replaces_only_a_directory_a_demo_made(tmp_path: Path) -> None:
     with pytest.raises(GuardError, match="not a directory"):
         clear_dir(tmp_path / "link", SimGroup.ENTRIES)
     assert target.is_dir()
+
+
+def test_the_demo_shows_the_status_models_banner_and_readiness_after_every_act(
+    tmp_path: Path,
+) -> None:
+    """Each act ends with the PRI's banner and readiness as report/model.py says them (the
+    last one is what `atlas-ha status` on the last PRI says afterwards); the page's address
+    is printed at the start; the narration names the checks the go/no-go includes."""
+    from atlas_ha.report.view import group_status
+
+    out = io.StringIO()
+    stage = SimStage(tmp_path / "demo")
+    assert perform(stage, Narrator(out)) == 0
+    text = out.getvalue()
+    start = text[: text.index("== Act 1")]
+    assert "report serve" in start and "http://127.0.0.1:8470/" in flat(start)
+    for name in ("files (smb:", "time (ntp:", "dbpage (http with db_page:"):
+        assert name in flat(text), name
+    assert "so that go/no-go and readiness, include the checks" in flat(text)
+    acts = [text.index(f"== Act {n} of 6") for n in range(1, 7)] + [text.index("== Result")]
+    pris = ["A", "A", "B", "B", "C", "C"]
+    for (begin, end), pri in zip(itertools.pairwise(acts), pris, strict=True):
+        part = flat(text[begin:end])
+        assert f"status on {pri} (PRI): NO-GO" in part, pri  # no daemon: atlas UNKNOWN
+        assert "readiness SEC1:" in part and "readiness SEC2:" in part
+    scenario_1 = flat(text[acts[2] : acts[3]])
+    assert "readiness SEC1: NOT READY: - never synced (last SyncCycle" in scenario_1
+    assert "unreachable" in scenario_1 and "readiness SEC2: READY" in scenario_1
+    assert "alert mail: none shown (no daemon runs, so no alert is mailed)" in scenario_1
+    last = group_status(stage.group.servers["C"].server(lambda _l: None))
+    assert f"status on C (PRI): {last.banner}" in flat(text[acts[5] :])  # the model's words
+    assert [r.ready for r in last.readiness] == [True, True]

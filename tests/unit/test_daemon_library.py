@@ -52,9 +52,8 @@ def test_run_claims_the_pid_file_runs_the_loop_and_releases_it(
     control.run(a, 300.0, stop, lines.append, with_verifier=False)
     assert seen[0] == f"{os.getpid()}\n" and not control.pid_file(a).exists()
     assert lines[0] == "doctor: green (14 checks)"  # the preflight, before anything starts
-    page = [line for line in lines if "status page" in line]  # served, or its ALERT: 8470 taken
-    assert len(page) == 1 and page[0] in lines[1:2]
-    assert lines[2:] == ["started; first SyncCycle decision in 300 s", "stopped"]
+    # a test group serves no status page (SimGroup's [report] listen = ""): no line, no ALERT
+    assert lines[1:] == ["started; first SyncCycle decision in 300 s", "stopped"]
     assert (read_heartbeat(a) or {}).get("interval") == 300.0
 
 
@@ -98,3 +97,14 @@ def test_units_are_written_as_shipped(tmp_path: Path) -> None:
     for path in written:
         assert path.read_text() == units[path.name]
         assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_test_group_serves_no_page_and_keeps_the_real_default_elsewhere(
+    group: SimGroup, tmp_path: Path
+) -> None:
+    """SimGroup's servers would all ask for 127.0.0.1:8470 (all but the first: an ALERT);
+    they serve none, while a group built with report=None keeps the real default."""
+    assert not group.servers["A"].server(quiet).settings.web.enabled
+    plain = SimGroup(tmp_path / "plain", report=None)
+    plain.build({"A": (1, "PRI")})
+    assert plain.servers["A"].server(quiet).settings.web.listen == "127.0.0.1:8470"

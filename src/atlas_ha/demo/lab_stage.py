@@ -4,25 +4,36 @@ syncing over OpenSSH + rsync; the client is the lab's client host, using the PRI
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from atlas_ha.demo.stage import (
     ClientView,
+    GroupView,
+    Mail,
+    PageView,
     Stage,
     VerifierRound,
     check_dir,
     clear_dir,
+    group_view,
     identity_result,
     quiet,
 )
-from atlas_ha.lab import client, postgres
+from atlas_ha.lab import client, pages, postgres, smtp_sink
 from atlas_ha.lab.lab import LOOPBACK, NETNS, PRI_DATA, Lab
+from atlas_ha.report.web.actions import request_cycle
 from atlas_ha.sync.identity import IdentityResult
 
 RESTRICTED = "/private/payroll.html"  # the staff-only page (password protected)
+PAGE_MODULES = ("starlette", "uvicorn", "jinja2")  # what the daemon's page needs
+MAIL_WAIT = 60.0  # seconds for the daemon's next tick (5 s), its SyncCycle and alert round
 
 
 def page_text(body: str) -> str:
@@ -65,6 +76,24 @@ class LabStage(Stage):
             "PostgreSQL and a sync runner, syncing over OpenSSH + rsync. A client host uses "
             f"the PRI address {self.mode.addresses['PRI']}: its web page, a staff-only page "
             "and the customers table of the database show which server it reaches."
+        )
+        lines.append(
+            "Status pages: every server's daemon serves its page "
+            + (
+                "on a port of its own on 127.0.0.1 (8471, 8472, 8473)"
+                if self.mode is LOOPBACK
+                else "on port 8470 of its own network namespace (from the client host: "
+                f"http://{self.mode.addresses['PRI']}:8470/ is the PRI's)"
+            )
+            + f", opened with the lab's token ({self.lab.report_auth_file}); how to open "
+            "each from this host is shown once the servers are up."
+        )
+        sink = smtp_sink.maildir(self.lab.sink_dir)
+        lines.append(
+            f"Alerts: the PRI's alert rules (/etc/atlas-ha/alerts.toml, synced) mail "
+            f"{smtp_sink.RECIPIENT} through the lab's SMTP sink on the client host "
+            f"({self.mode.client[1]}:{self.mode.sink_port}, aiosmtpd), which keeps every "
+            f"message in {sink}."
         )
         return lines
 
@@ -115,6 +144,55 @@ class LabStage(Stage):
         ok = status == 200 and PRI_DATA in body and refused and rows_ok
         return ClientView(pri, self.pri_holder(), tuple(sees), ok)
 
+    def pages(self) -> list[PageView]:
+        """Each server's status page: how to open it, and what it answers (with the lab's
+        token and without)."""
+        missing = [m for m in PAGE_MODULES if importlib.util.find_spec(m) is None]
+        if missing:
+            self.no_page = f"not served: {', '.join(missing)} not installed for {sys.executable}"
+        views = []
+        for name in self.group.servers:
+            access = pages.access(self.lab, name)
+            if self.no_page:
+                views.append(PageView(name, access, 0, 0))
+                continue
+            views.append(
+                PageView(
+                    name,
+                    access,
+                    pages.fetch(self.lab, name)[0],
+                    pages.fetch(self.lab, name, token=False)[0],
+                )
+            )
+        return views
+
+    def status(self, name: str) -> GroupView:
+        """`atlas-ha status --json` on server `name`, in its network: its status model."""
+        data = json.loads(self.lab.atlas(name, ["status", "--json"]).stdout)
+        return group_view(name, data["report"])
+
+    @property
+    def no_mail(self) -> str:  # type: ignore[override]
+        if self.lab.state.get("sink_pid"):
+            return ""
+        return "the lab runs no SMTP sink (it needs aiosmtpd: python3-aiosmtpd)"
+
+    def alerts(self, pri: str, about: str) -> list[Mail]:
+        """The PRI's daemon is asked for a SyncCycle now (as the page's button does); its
+        alert round after it mails the sink: what arrived since, up to a message naming
+        `about` (or MAIL_WAIT)."""
+        if self.no_mail:
+            return []
+        seen = {m.key for m in smtp_sink.received(self.lab.sink_dir)}
+        request_cycle(self.group.servers[pri].server(quiet), "the demo")  # the page's button
+        deadline = time.monotonic() + MAIL_WAIT
+        while True:
+            new = [m for m in smtp_sink.received(self.lab.sink_dir) if m.key not in seen]
+            if any(about in m.subject for m in new) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return [Mail(m.sender, m.recipients, m.subject, tuple(m.first_lines())) for m in new]
+
     def verifier(self) -> list[VerifierRound]:
         if self.no_verifier:
             return []
@@ -150,6 +228,7 @@ class LabStage(Stage):
             "The lab stays up for exploring, for instance:",
             f"  {lab} status",
             f"  {lab} exec C -- atlas-ha status",
+            f"  {pages.access(self.lab, 'C')}",
             f"  {lab} exec C -- ip -4 addr",
             f"Take it down with: {lab} down",
         ]

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from atlas_ha.demo.stage import ClientView, KeptIdentity, ServerView, VerifierRound
+from atlas_ha.demo.stage import (
+    ClientView,
+    GroupView,
+    KeptIdentity,
+    Mail,
+    PageView,
+    ServerView,
+    VerifierRound,
+)
 from atlas_ha.layout.history import Change
 from atlas_ha.sync.compare import CompareResult, Difference
 from atlas_ha.sync.identity import IdentityResult
@@ -23,6 +31,7 @@ from atlas_ha.sync.identity import IdentityResult
 BOLD, GREEN, RED, YELLOW = "1", "32", "31", "33"
 WIDTH = 96
 NOTE = 100  # longest error or note quoted on one line
+REASONS = 3  # the reasons shown of a SEC not ready
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,45 @@ class Narrator:
             self.say(self.style(f"Verifier on {r.server} ({r.role}): NO-GO, {bad}", YELLOW), 2)
             for check, status, summary in r.not_ok:
                 self.say(f"{check}: {status} {clip(summary, 80)}", 6)
+
+    def status(self, view: GroupView) -> None:
+        """The banner and readiness of the status model (report/model.py) in its own words,
+        clipped: the first REASONS reasons of a SEC not ready, each on one line."""
+        colour = GREEN if view.banner.startswith("GO") else YELLOW
+        banner = self.style(clip(view.banner, 2 * NOTE), colour)
+        self.paragraph(f"status on {view.server} ({view.role}): {banner}", 2, 4)
+        for sec, ready, reasons in view.readiness:
+            if ready:
+                self.say(f"readiness {sec}: {self.style('READY', GREEN)}", 4)
+                continue
+            more = f" (and {len(reasons) - REASONS} more)" if len(reasons) > REASONS else ""
+            self.say(f"readiness {sec}: NOT READY{more}:", 4)
+            for reason in reasons[:REASONS]:
+                self.say(f"- {clip(reason, NOTE - 10)}", 6)
+        if not view.readiness and view.note:
+            self.say(f"readiness: {view.note}", 4)
+
+    def pages(self, views: Sequence[PageView], note: str) -> None:
+        for v in views:
+            self.step(f"status page of {v.server}: {v.access}")
+            if note:
+                self.detail(note)
+            else:
+                self.detail(
+                    f"answers HTTP {v.with_token or 'nothing'} with the token, "
+                    f"HTTP {v.without_token or 'nothing'} without"
+                )
+
+    def mail(self, messages: Sequence[Mail], note: str) -> None:
+        """What the lab's SMTP sink received (or why nothing can be)."""
+        if note:
+            self.step(f"alert mail: none shown ({note})")
+            return
+        self.step(f"the SMTP sink received {len(messages)} message(s):")
+        for m in messages:
+            self.detail(f"to {', '.join(m.recipients)} from {m.sender}: {m.subject!r}")
+            for line in m.first_lines:
+                self.say(f"| {clip(line, 84)}", 8)
 
     # -- summaries --------------------------------------------------------------------------
     def summary(self, checks: Sequence[Check], rounds: Sequence[VerifierRound]) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlas_ha.demo.narrator import Check, Narrator
-from atlas_ha.demo.stage import Stage, VerifierRound
+from atlas_ha.demo.stage import GroupView, Mail, Stage, VerifierRound
 from atlas_ha.errors import EXIT_DIFFERENCES
 
 # SPEC 11, FIG 8: server A Env2 PRI, server B Env1 SEC1, server C Env3 SEC2
@@ -27,6 +27,7 @@ class Found:
     checks: list[Check]
     rounds: list[VerifierRound] = field(default_factory=list)
     equal: bool | None = None
+    status: GroupView | None = None  # the PRI's status model after the act
 
     @property
     def ok(self) -> bool:
@@ -64,10 +65,15 @@ def look(
     say.client(view)
     rounds = stage.verifier() if verify else []
     say.verifier(rounds)
+    status = stage.status(pri)
+    say.status(status)
     got = f"answered by {view.answered_by or 'no server'}"
     reached = Check(f"the client reaches {pri} on the PRI address", view.answered_by == pri, got)
     data = Check("it gets the PRI's data", view.as_expected, "; ".join(view.sees) or "nothing")
-    return Found([*checks, reached, data], rounds, equal)
+    pri_view = Check(
+        f"{pri}'s status model judges the group as PRI", status.role == "PRI", status.role
+    )
+    return Found([*checks, reached, data, pri_view], rounds, equal, status)
 
 
 def boot(stage: Stage, say: Narrator, name: str) -> list[str]:
@@ -91,8 +97,16 @@ def from_scratch(stage: Stage, say: Narrator) -> Found:
         say.boot(name, result)
     installed = [name for name, result in booted.items() if result.installed]
     first = Check("no identity installed at first boot", not installed, f"installed on {installed}")
+    views = stage.pages()
+    say.pages(views, stage.no_page)
+    checks = [first]
+    if views and not stage.no_page:
+        answers = [(v.server, v.with_token, v.without_token) for v in views]
+        served = all(v.with_token == 200 and v.without_token == 401 for v in views)
+        what = "every status page answers with the token (200) and refuses without (401)"
+        checks.append(Check(what, served, f"{answers}"))
     found = look(stage, say, "A", verify=False)
-    return Found([first, *found.checks])
+    return Found([*checks, *found.checks], status=found.status)
 
 
 def steady_state(stage: Stage, say: Narrator) -> Found:
@@ -112,7 +126,24 @@ def scenario_1(stage: Stage, say: Narrator) -> Found:
         "B installs the PRI identity", bool(boot(stage, say, "B")), "it installed none"
     )
     compared, equal = cycle(stage, say, "B", SEC1="stale", SEC2="equal")
-    return look(stage, say, "B", identity, compared, equal=equal)
+    found = look(stage, say, "B", identity, compared, equal=equal)
+    readiness = found.status.readiness if found.status else ()
+    sec1 = next((r for r in readiness if r[0] == "SEC1"), None)
+    not_ready = Check("SEC1 is NOT READY", sec1 is not None and not sec1[1], f"{sec1}")
+    checks = [*found.checks, not_ready]
+    if not stage.no_mail:
+        say.step("B's daemon is asked for a SyncCycle now (the page's button); its alert round:")
+        mail = stage.alerts("B", "SEC1")
+        say.mail(mail, "")
+        got = "; ".join(m.subject for m in mail) or "no message"
+        checks.append(Check("the alert about SEC1 reaches the mail sink", _about(mail), got))
+    else:
+        say.mail([], stage.no_mail)
+    return Found(checks, found.rounds, found.equal, found.status)
+
+
+def _about(mail: list[Mail], role: str = "SEC1") -> bool:
+    return any(role in m.subject and m.recipients for m in mail)
 
 
 def scenario_2(stage: Stage, say: Narrator) -> Found:
@@ -173,7 +204,14 @@ ACTS = (
         "it to both SECs. Each SEC converts it up to its own environment where needed, "
         "installs it, snapshots its own role and sends that back; A then compares each SEC "
         "with itself. After this first cycle every role's identity is kept in a snapshot on "
-        "its own disk.",
+        "its own disk. After each act the PRI's status model (what `atlas-ha status` and the "
+        "status page show) gives the group's go/no-go banner and the readiness of each SEC. "
+        "On the namespace lab the Verifier's rounds, and so that go/no-go and readiness, "
+        "include the checks added for file sharing, time and the database page: files (smb: "
+        "each Samba share's test file read with the cycle's token, a lock taken and "
+        "released, the restricted share refused without credentials), time (ntp: chrony's "
+        "offset, stratum and reachability) and dbpage (http with db_page: a page the "
+        "application behind nginx generates from the database must show the cycle's token).",
         steady_state,
     ),
     Act(

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
-from atlas_ha.demo.stage import ClientView, Stage, clear_dir, quiet
+from atlas_ha.demo.stage import ClientView, GroupView, Stage, clear_dir, group_view, quiet
 from atlas_ha.errors import AtlasError
 from atlas_ha.lab.group import HOSTNAMES, SimGroup
+from atlas_ha.report.view import group_status
+from atlas_ha.settings import DEFAULT_LISTEN
 from atlas_ha.sync.compare import compare
 from atlas_ha.sync.convert import convert_to_older
 from atlas_ha.sync.create import create
@@ -27,7 +29,7 @@ class SimStage(Stage):
     no_verifier = "the simulation runs no services to check; the namespace lab does"
 
     def __init__(self, base: Path, down: bool = False) -> None:
-        group = SimGroup(base)
+        group = SimGroup(base, report=None)  # the real default: `report serve` works
         super().__init__(group, group)
         self.down = down
 
@@ -39,7 +41,13 @@ class SimStage(Stage):
             "under disks/), talking through the local transport. No services run: the client "
             "view shows the identity and configuration a client would get from the server "
             "holding the PRI address, and the Verifier is not run (the namespace lab, "
-            "`sudo atlas-ha demo`, runs real sshd, nginx and PostgreSQL)."
+            "`sudo atlas-ha demo`, runs real sshd, nginx and PostgreSQL).",
+            "Status page: no daemon runs in the simulation, so none is served while it plays; "
+            "after each act the PRI's go/no-go banner and the readiness of each SEC are shown "
+            "from its status model (what `atlas-ha status` shows; without a daemon its `atlas` "
+            "cell is UNKNOWN, so the banner is never GO here). Afterwards "
+            f"`atlas-ha --config {self.group.base}/servers/C/atlas-ha.toml report serve` "
+            f"serves the last PRI's page on http://{DEFAULT_LISTEN}/.",
         ]
 
     def server(self, name: str) -> Server:
@@ -80,6 +88,10 @@ class SimStage(Stage):
         conf = self.read(holder, APP_CONF).strip()
         sees = (f"host name {ident.hostname}", f"{APP_CONF} {conf!r}")
         return ClientView(pri, holder, sees, ident.hostname == HOSTNAMES["PRI"])
+
+    def status(self, name: str) -> GroupView:
+        """The status model of `name` (report.loader + report.model, as `atlas-ha status`)."""
+        return group_view(name, group_status(self.server(name)).to_dict())
 
     def finish(self, failed: bool) -> list[str]:
         base = self.group.base

@@ -71,6 +71,53 @@ class VerifierRound:
 
 
 @dataclass(frozen=True)
+class GroupView:
+    """The group's go/no-go as server `server`'s status model says it (report/model.py, the
+    one `atlas-ha status` shows): its banner, and on a PRI the readiness of each SEC as
+    (SEC, ready, reasons); `note` says why there is none (not the PRI)."""
+
+    server: str
+    role: str
+    banner: str
+    readiness: tuple[tuple[str, bool, tuple[str, ...]], ...]
+    note: str = ""
+
+
+def group_view(server: str, report: dict[str, Any]) -> GroupView:
+    """A GroupView from the status model's dict form (GroupStatus.to_dict(), the "report" of
+    `atlas-ha status --json`)."""
+    ready = tuple(
+        (str(r["sec"]), bool(r["ready"]), tuple(str(x) for x in r["reasons"]))
+        for r in report["readiness"]
+    )
+    return GroupView(
+        server, str(report["role"]), str(report["banner"]), ready, report["readiness_note"]
+    )
+
+
+@dataclass(frozen=True)
+class PageView:
+    """A server's status page: the command opening it from the host, and the HTTP status it
+    answered with the lab's token and without (0: nothing answered)."""
+
+    server: str
+    access: str
+    with_token: int
+    without_token: int
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message the lab's SMTP sink received: the envelope's sender and recipients, the
+    subject and the first lines of the text."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    first_lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class KeptIdentity:
     """The identity a role's snapshot keeps (what a server taking the disk installs)."""
 
@@ -127,6 +174,8 @@ class Stage(ABC):
 
     kind: str  # what it is, for the narration ("simulation", "namespace lab", ...)
     no_verifier: str = ""  # why the Verifier does not run on this stage ("" when it does)
+    no_mail: str = "no daemon runs, so no alert is mailed"  # why `alerts` shows none
+    no_page: str = ""  # why `pages` shows no page answering ("" when they do)
 
     def __init__(self, group: SimGroup, hardware: Hardware) -> None:
         self.group = group
@@ -177,6 +226,19 @@ class Stage(ABC):
 
     def verifier(self) -> list[VerifierRound]:
         """One Verifier round on every running server (none where `no_verifier` says why)."""
+        return []
+
+    def pages(self) -> list[PageView]:
+        """Each running server's status page (none where no daemon serves one)."""
+        return []
+
+    @abstractmethod
+    def status(self, name: str) -> GroupView:
+        """The group's go/no-go as server `name`'s status model says it now."""
+
+    def alerts(self, pri: str, about: str) -> list[Mail]:
+        """The PRI `pri`'s daemon runs its alert round now: the mail the sink received
+        since, up to the first message about `about` (none where `no_mail` says why)."""
         return []
 
     @abstractmethod

@@ -47,6 +47,10 @@ GROUP = "root:x:0:\nwww-data:x:33:\nalice:x:1000:\n"
 # PRI's copy is tuned by the administrator and synced, in each environment's location.
 PG_CONF = b"listen_addresses = '*'\nport = 5432\nmax_connections = 50\n"
 PG_TUNED = b"shared_buffers = 64MB\nlog_connections = on\n"
+# A test group serves no status page: its servers share this machine, so their daemons would
+# all ask for the default 127.0.0.1:8470 and all but the first log an ALERT (port taken). The
+# real default stays; the lab and the demo's simulation write their own [report] or none.
+NO_PAGE = '\n[report]\nlisten = ""  # a test group: no status page (lab/group.py)\n'
 PG_HBA = (
     b"local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
     b"host all all 127.0.2.0/24 scram-sha-256\n"
@@ -100,11 +104,18 @@ class SimGroup:
     ENTRIES = frozenset({"servers", "disks", "net"})
 
     def __init__(
-        self, base: Path, group: str = "acme-office", addresses: dict[str, str] | None = None
+        self,
+        base: Path,
+        group: str = "acme-office",
+        addresses: dict[str, str] | None = None,
+        report: str | None = NO_PAGE,
     ) -> None:
+        """`report`: the `[report]` section appended to every server's settings (None: none,
+        the real default of `[report] listen`)."""
         self.base = base
         self.group = group
         self.addresses = addresses or ADDRESSES
+        self.report = report
         self.site = SITE
         self.pg_files = {"postgresql.conf": PG_CONF, "pg_hba.conf": PG_HBA}
         self.servers: dict[str, SimServer] = {}
@@ -152,6 +163,9 @@ class SimGroup:
             )
             request = InitRequest(settings, env, master, demo_envs(env))
             init_and_record(request, Runner(), Server(settings, log=_quiet))
+            if self.report is not None:
+                with sim.config.open("a") as out:
+                    out.write(self.report)
 
     def _write_os(self, sim: SimServer, role: str, with_config: bool) -> None:
         """The OS as installed by hand: identity in the server's own format, accounts, nginx."""

@@ -4,6 +4,8 @@
     DIR/servers/<S>/...            as in the demo group (root, esd, settings, unbound link)
     DIR/disks/<disk>/SID_DATA      the Unbound Data; DIR/disks/<disk>/ssh/host_ed25519 is the
                                    host key of the disk's role (it moves with the role)
+    DIR/report-auth                the token opening every status page (lab/pages.py)
+    DIR/sink/                      the SMTP sink the alert rules mail (lab/smtp_sink.py)
 
 Booting a server does what a real one does: Role/Identity Install, then the "OS" applies the
 installed identity (read in the server's own format) to its namespace, then starts sshd.
@@ -25,7 +27,7 @@ from typing import Any
 
 from atlas_ha.converters import identity, postgresql
 from atlas_ha.errors import EXIT_DIFFERENCES, EXIT_VERIFY_BASE, ServerStateError
-from atlas_ha.lab import dbpage, dns_mail, host, postgres, samba, services
+from atlas_ha.lab import dbpage, dns_mail, host, pages, postgres, samba, services, smtp_sink
 from atlas_ha.lab.group import SimGroup
 from atlas_ha.lab.keys import setup_keys, sshd_config
 from atlas_ha.lab.loopnet import LoopNet
@@ -34,6 +36,7 @@ from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import server_ssh_dir
 from atlas_ha.system import Completed, Runner
 from atlas_ha.verifier.profile import Status
+from atlas_ha.verifier.services import alert_rules_file
 
 ADDRESSES = {
     "PRI": "198.51.100.11",
@@ -71,6 +74,7 @@ class Mode:
     ssh_port: int
     http_port: int
     pg_port: int
+    sink_port: int = 25  # the SMTP sink on the client host
 
 
 NETNS = Mode("netns", ADDRESSES, CLIENT, SSH_PORT, 80, 5432)
@@ -81,12 +85,13 @@ LOOPBACK = Mode(
     2222,
     8080,
     15432,
+    2525,
 )
 
 
 class Lab:
     # what a lab puts in its directory, besides its group's
-    ENTRIES = SimGroup.ENTRIES | {"lab.json", "loopnet.json", "mnt"}
+    ENTRIES = SimGroup.ENTRIES | {"lab.json", "loopnet.json", "mnt", "report-auth", "sink"}
 
     def __init__(
         self, base: Path, runner: Runner | None = None, loopback: bool | None = None
@@ -101,7 +106,7 @@ class Lab:
         elif loopback is None:
             loopback = os.geteuid() != 0
         self.mode = LOOPBACK if loopback else NETNS
-        self.group = SimGroup(self.base, addresses=self.mode.addresses)
+        self.group = SimGroup(self.base, addresses=self.mode.addresses, report=None)  # its own
         digest = hashlib.sha1(str(self.base).encode()).hexdigest()[:4]  # noqa: S324 (a name)
         self.net: LabNet | LoopNet = (
             LoopNet(self.base / "loopnet.json", f"ah{digest}-")
@@ -134,6 +139,15 @@ class Lab:
         servers: dict[str, dict[str, Any]] = self.state.setdefault("servers", {})
         return servers
 
+    @property
+    def report_auth_file(self) -> Path:
+        """The header opening every server's status page (`curl -H @FILE`), mode 0600."""
+        return self.base / "report-auth"
+
+    @property
+    def sink_dir(self) -> Path:
+        return self.base / "sink"
+
     # -- up and down -----------------------------------------------------------------------
     def up(
         self, envs: dict[str, int], roles: dict[str, str], cycle_interval: float = CYCLE_INTERVAL
@@ -150,7 +164,8 @@ class Lab:
         subnet = "127.0.0.0/8" if loopback else str(self.net.subnet)
         self.group.pg_files = postgres.server_files(subnet)
         self.group.build({name: (envs[name], roles[name]) for name in envs})
-        self._install_services(envs, roles)
+        sink_python = smtp_sink.python()
+        self._install_services(envs, roles, sink_python is not None)
         self.state = {
             "mode": self.mode.name,
             "cycle_interval": cycle_interval,
@@ -163,11 +178,21 @@ class Lab:
         setup_keys(self.group, roles, self.mode.ssh_port, verifier_keys=True)
         self.net.create([*envs, self.mode.client[0]])
         self.net.set_address(*self.mode.client, 24)
+        if sink_python is not None:
+            self.state["sink_pid"] = smtp_sink.start(
+                self.on_client([]),
+                sink_python,
+                self.mode.client[1],
+                self.mode.sink_port,
+                self.sink_dir,
+            )
+            self._save()
         return {name: self.boot_result(name) for name in envs}
 
     def down(self) -> None:
         for name in list(self.servers()):
             self._stop_all(name)
+        host.stop(self.state.get("sink_pid"))
         self.net.destroy()
         self.state_file.unlink(missing_ok=True)
 
@@ -188,8 +213,17 @@ class Lab:
         """Where each server sees its own plugged disk (in its own mount namespace)."""
         return self.base / "mnt" / "unbound"
 
-    def _install_services(self, envs: dict[str, int], roles: dict[str, str]) -> None:
+    def page_listen(self, name: str) -> str:
+        """`[report] listen` of server `name`'s status page (lab/pages.py)."""
+        return pages.listen(self.mode is LOOPBACK, list(self.group.servers).index(name))
+
+    def _install_services(
+        self, envs: dict[str, int], roles: dict[str, str], sink: bool = False
+    ) -> None:
+        digest = pages.write_auth(self.report_auth_file)
         for name, sim in self.group.servers.items():
+            with sim.config.open("a") as settings:  # its status page, behind the token
+                settings.write(pages.section(self.page_listen(name), digest))
             services.client_data(
                 self.base / "disks" / f"disk-{name}",
                 PRI_DATA if roles[name] == "PRI" else f"skeleton of the {roles[name]} disk",
@@ -213,6 +247,9 @@ class Lab:
                 extra = dns_mail.services(pri) + samba.services() + dbpage.services()
             if roles[name] == "PRI":  # synced to the SECs by the first cycle
                 services.write_verifier_files(sim.root, extra)
+                if sink:  # the alert rules: mail to the sink on the client host
+                    rules = smtp_sink.rules(self.mode.client[1], self.mode.sink_port)
+                    atomic_write(alert_rules_file(sim.root), rules)
             # nginx reloads by the services file, PostgreSQL by this hook (its config's place)
             if postgres.available():
                 reload = " ".join(postgres.reload_argv(self._pgdata(name)))
