@@ -101,7 +101,10 @@ class NtpVerifier(Verifier):
             try:
                 query(upstream, port, service.timeout, clock)
             except (OSError, NtpFormatError) as exc:
-                reason = "no answer" if isinstance(exc, TimeoutError) else str(exc)
+                if isinstance(exc, TimeoutError):
+                    reason = "no answer"
+                else:  # "Connection refused": its port is closed (an ICMP answer)
+                    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
                 unreachable.append(f"upstream {upstream}: {reason}")
         if not unreachable:
             return profile
