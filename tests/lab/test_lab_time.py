@@ -65,3 +65,48 @@ def test_secs_take_time_from_the_pri_and_the_time_check_follows_it(lab: Lab) -> 
         assert f"upstream {PRI}: Connection refused" in profile["summary"], profile
     pri = time_rows(lab, "B")["time@PRI"]
     assert pri["status"] == "CRITICAL" and "Connection refused" in pri["summary"], pri
+
+
+def chronyd_pid(lab: Lab, name: str) -> int:
+    return int((lab.group.servers[name].base / "run/chronyd.pid").read_text())
+
+
+def wait_restarted(lab: Lab, name: str, old: int) -> int:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            pid = chronyd_pid(lab, name)
+        except (OSError, ValueError):
+            pid = old  # between the old one's exit and the new one's start
+        if pid != old:
+            return pid
+        assert time.monotonic() < deadline, f"{name}'s chronyd was not restarted"
+        time.sleep(0.2)
+
+
+def test_a_changed_chrony_conf_restarts_the_secs_chronyd_and_a_rejected_one_does_not(
+    lab: Lab,
+) -> None:
+    a, b = lab.group.servers["A"], lab.group.servers["B"]
+    conf = a.file("/etc/chrony/chrony.conf")
+    before = chronyd_pid(lab, "B")
+    conf.write_text(conf.read_text() + "maxupdateskew 100.0\n")
+    report = lab.cycle("A")
+    assert [c["rejected"] for c in report["compare"]] == [[], []]
+    assert "maxupdateskew 100.0" in b.file("/etc/chrony.conf").read_text()
+    restarted = wait_restarted(lab, "B", before)  # chronyd reads its file only on start
+
+    conf.write_text(conf.read_text() + "acme_unknown_directive 1\n")  # chronyd -p refuses it
+    line_no = conf.read_text().count("\n")
+    report = lab.cycle("A")
+    (pri,) = report["pri_rejected"]  # the PRI's own checker, before Create (reported, synced)
+    assert pri.startswith(
+        f"time: rejected by chronyd -p on PRI (Env2): /etc/chrony/chrony.conf line {line_no}: "
+    ), pri
+    sec1 = report["compare"][0]["rejected"]
+    assert sec1 and sec1[0].startswith(
+        "time: installed but rejected by chronyd -p on SEC1 (Env1): /etc/chrony.conf line "
+    ), sec1
+    assert "acme_unknown_directive" in b.file("/etc/chrony.conf").read_text()  # installed
+    time.sleep(1.5)  # a restart would have happened by now (the loop waits 0.5 s)
+    assert chronyd_pid(lab, "B") == restarted  # not reloaded: it runs its last good file
