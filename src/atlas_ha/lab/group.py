@@ -105,9 +105,14 @@ class SimGroup:
     ENTRIES = frozenset({"servers", "disks", "net"})
 
     def __init__(
-        self, base: Path, group: str = "acme-office", addresses: dict[str, str] | None = None
+        self,
+        base: Path,
+        group: str = "acme-office",
+        addresses: dict[str, str] | None = None,
+        envs: Callable[[int], dict[int, EnvDef]] = demo_envs,
     ) -> None:
         self.base = base
+        self.envs = envs  # the envs.toml each server is set up with (EnvID -> 1..EnvID)
         self.group = group
         self.addresses = addresses or ADDRESSES
         self.site = SITE
@@ -155,12 +160,12 @@ class SimGroup:
                 self.registry,
                 None,
             )
-            request = InitRequest(settings, env, master, demo_envs(env))
+            request = InitRequest(settings, env, master, self.envs(env))
             init_and_record(request, Runner(), Server(settings, log=_quiet))
 
     def _write_os(self, sim: SimServer, role: str, with_config: bool) -> None:
         """The OS as installed by hand: identity in the server's own format, accounts, nginx."""
-        env = demo_envs(sim.env)[sim.env]
+        env = self.envs(sim.env)[sim.env]
         for path, content in identity.render(
             env.formats["identity"], identity_of(role, env.device, self.addresses)
         ).items():
