@@ -179,3 +179,27 @@ def test_chrony_configuration_moves_between_debian_and_rhel_layouts(
     assert err.value.path == "/etc/chrony/sources.d/acme.sources"
     assert "only /etc/chrony/chrony.conf" in str(err.value)
     assert b"maxupdateskew" not in b.file("/etc/chrony.conf").read_bytes()
+
+
+def test_the_time_service_lists_chrony_in_each_environments_place(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    """The ntp kind's SetUp lists chrony's files of the PRI's layout (Env2: Debian's); the
+    conversion puts Env1's place in SEC1's list, so an Install there runs the reload."""
+    a, b = group.servers["A"], group.servers["B"]
+    services = a.file("/etc/atlas-ha/services.toml")
+    services.parent.mkdir(parents=True, exist_ok=True)
+    services.write_text(
+        '[service.time]\nkind = "ntp"\nreload = ["sh", "-c", "echo x >> {root}/reloads"]\n'
+    )
+    run_cycle("A")
+    listed = "SyncFilePathsSvctimeconfigs"
+    on_a = (a.server().sid.area("PRI", 2).path / listed).read_text().split()
+    assert on_a == ["/etc/chrony/chrony.conf", "/etc/chrony/conf.d", "/etc/chrony/sources.d"]
+    on_b = (b.server().sid.area("PRI", 1).path / listed).read_text().split()
+    assert on_b == ["/etc/chrony.conf"]
+    before = b.file("/reloads").read_text() if b.file("/reloads").exists() else ""
+    conf = a.file("/etc/chrony/chrony.conf")
+    conf.write_text(conf.read_text() + "makestep 1 3\n")
+    run_cycle("A")
+    assert b.file("/reloads").read_text() == before + "x\n"  # SEC1 reloaded chrony
