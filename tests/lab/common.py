@@ -75,7 +75,7 @@ def assert_all_ok(lab: Lab, *names: str) -> None:
         expected = {"web", "db", "sentry", "ssh", "net"}
         expected |= {"dns", "mail", "sshport", "web-plugin", "host"}  # namespace lab extras
         if dns_mail.CHRONYD.exists():
-            expected.add("time")
+            expected |= {"time", "time:config"}  # chronyd -p, the checker of its config
         if samba.available():
             expected.add("files")
         if postgres.available():

@@ -151,3 +151,55 @@ def test_postgresql_configuration_moves_between_pgdata_and_etc(
     listed = (b.server().sid.area("PRI", 1).path / "SyncFilePaths").read_text()
     assert "/var/lib/pgsql/data/pg_hba.conf" in listed
     assert "/etc/postgresql" not in listed
+
+
+def test_chrony_configuration_moves_between_debian_and_rhel_layouts(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    """The PRI's chrony.conf (Env2, /etc/chrony/chrony.conf) reaches B in Env1's
+    /etc/chrony.conf with its key file in RHEL's place, and C (Env3) byte for byte; a file in
+    Debian's sources.d has no place in Env1's layout: the cycle names it, B keeps its own."""
+    a, b, c = (group.servers[n] for n in "ABC")
+    conf = a.file("/etc/chrony/chrony.conf")
+    conf.write_bytes(conf.read_bytes() + b"keyfile /etc/chrony/chrony.keys\nmakestep 1 3\n")
+    report = run_cycle("A")
+    assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
+    on_b = b.file("/etc/chrony.conf").read_bytes()
+    assert on_b.endswith(b"keyfile /etc/chrony.keys\nmakestep 1 3\n")
+    assert not b.file("/etc/chrony").exists()
+    assert c.file("/etc/chrony/chrony.conf").read_bytes() == conf.read_bytes()
+    listed = (b.server().sid.area("PRI", 1).path / "SyncFilePaths").read_text()
+    assert "/etc/chrony.conf" in listed
+    assert "/etc/chrony/" not in listed
+
+    a.file("/etc/chrony/sources.d/acme.sources").write_bytes(b"server 192.0.2.1 iburst\n")
+    conf.write_bytes(conf.read_bytes() + b"maxupdateskew 100.0\n")
+    with pytest.raises(ConversionError) as err:
+        run_cycle("A")
+    assert err.value.path == "/etc/chrony/sources.d/acme.sources"
+    assert "only /etc/chrony/chrony.conf" in str(err.value)
+    assert b"maxupdateskew" not in b.file("/etc/chrony.conf").read_bytes()
+
+
+def test_the_time_service_lists_chrony_in_each_environments_place(
+    group: SimGroup, run_cycle: Cycle
+) -> None:
+    """The ntp kind's SetUp lists chrony's files of the PRI's layout (Env2: Debian's); the
+    conversion puts Env1's place in SEC1's list, so an Install there runs the reload."""
+    a, b = group.servers["A"], group.servers["B"]
+    services = a.file("/etc/atlas-ha/services.toml")
+    services.parent.mkdir(parents=True, exist_ok=True)
+    services.write_text(
+        '[service.time]\nkind = "ntp"\nreload = ["sh", "-c", "echo x >> {root}/reloads"]\n'
+    )
+    run_cycle("A")
+    listed = "SyncFilePathsSvctimeconfigs"
+    on_a = (a.server().sid.area("PRI", 2).path / listed).read_text().split()
+    assert on_a == ["/etc/chrony/chrony.conf", "/etc/chrony/conf.d", "/etc/chrony/sources.d"]
+    on_b = (b.server().sid.area("PRI", 1).path / listed).read_text().split()
+    assert on_b == ["/etc/chrony.conf"]
+    before = b.file("/reloads").read_text() if b.file("/reloads").exists() else ""
+    conf = a.file("/etc/chrony/chrony.conf")
+    conf.write_text(conf.read_text() + "makestep 1 3\n")
+    run_cycle("A")
+    assert b.file("/reloads").read_text() == before + "x\n"  # SEC1 reloaded chrony

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from tests.scenarios.test_verifier_setup import configure
 
+from atlas_ha.cli.main import main
 from atlas_ha.errors import ConfigRejectedError
 from atlas_ha.lab.group import SimGroup, SimServer
 from atlas_ha.layout import validation
@@ -91,7 +92,7 @@ def checked(group: SimGroup) -> SimGroup:
 
 
 def test_a_rejected_configuration_is_not_reloaded_and_is_reported_to_the_pri(
-    checked: SimGroup, run_cycle: Cycle
+    checked: SimGroup, run_cycle: Cycle, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b, c = (checked.servers[n] for n in "ABC")
     run_cycle("A")
@@ -117,6 +118,13 @@ def test_a_rejected_configuration_is_not_reloaded_and_is_reported_to_the_pri(
     assert f"{B_SITE} line 3" in summary and "unknown directive" in summary
     assert data["line"] == 3 and data["file"] == B_SITE
     assert config_check(c)[0] is Status.OK
+    capsys.readouterr()
+    config = ["--config", str(a.config)]
+    main([*config, "sync", "compare"])  # Compare on its own says it too, from that answer
+    assert f"SEC1: equal at Env2\n  {line}\n" in capsys.readouterr().out
+    main([*config, "status"])  # and SEC1's failover readiness names it
+    shown = capsys.readouterr().out
+    assert line in shown and shown.index("SEC1") < shown.index(line)
 
     report = run_cycle("A")  # nothing new installed: the owed reload is checked again
     assert reloads(b) == 1 and owed(b) == [B_SITE] and report.compare[0].rejected
@@ -125,6 +133,9 @@ def test_a_rejected_configuration_is_not_reloaded_and_is_reported_to_the_pri(
     report = run_cycle("A")
     assert reloads(b) == 2 and owed(b) == [] and report.compare[0].rejected == []
     assert config_check(b)[0] is Status.OK
+    capsys.readouterr()
+    main([*config, "sync", "compare"])
+    assert "rejected" not in capsys.readouterr().out
 
 
 def test_a_checker_missing_on_a_server_is_unknown_never_ok(

@@ -15,13 +15,15 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from atlas_ha.errors import RefusedError
-from atlas_ha.lab.group import ADDRESSES, SimGroup
+from atlas_ha.lab.group import ADDRESSES, SimGroup, demo_envs
+from atlas_ha.layout.esd import EnvDef
 from atlas_ha.sync.cycle import CycleReport
 from atlas_ha.sync.serve import Session, serve
 from atlas_ha.transport.protocol import PROTOCOL_VERSION
@@ -33,6 +35,25 @@ CHANGED = "level = 9  # changed on the PRI\n"  # what the recorded cycle brings 
 
 def quiet(_line: str) -> None:
     pass
+
+
+def recorded_envs(top: int) -> dict[int, EnvDef]:
+    """The environments of the recorded group: without the chrony aspect, added since (its
+    files would change what SEC1 holds, and so the deltas the recorded PRI sends)."""
+    return {
+        v: replace(e, formats={k: f for k, f in e.formats.items() if k != "chrony"})
+        for v, e in demo_envs(top).items()
+    }
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> SimGroup:
+    """The recorded group (A Env2 PRI, B Env1 SEC1, C Env3 SEC2), set up and booted."""
+    g = SimGroup(tmp_path / "group", envs=recorded_envs)
+    g.build({"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")})
+    for name in g.servers:
+        g.boot(name)
+    return g
 
 
 def transcript(name: str) -> list[tuple[str, str]]:

@@ -266,3 +266,17 @@ def test_services_detect_proposes_a_valid_services_file(lgroup: SimGroup) -> Non
     assert names == ["web", "database", "ssh", "sentry", "health", "network"]
     b = cli(lgroup, "B", "services", "detect", "--json")  # Env1: nothing installed but nginx conf
     assert [p["name"] for p in json.loads(b.stdout)] == ["sentry", "health", "network"]
+
+
+def test_services_detect_checks_chrony_in_the_servers_own_layout(lgroup: SimGroup) -> None:
+    """A (Env2) keeps chrony.conf in /etc/chrony/, B (Env1) in /etc/ (the chrony aspect)."""
+    for name, conf in (("A", "/etc/chrony/chrony.conf"), ("B", "/etc/chrony.conf")):
+        sim = lgroup.servers[name]
+        sim.file("/usr/sbin/chronyd").parent.mkdir(parents=True, exist_ok=True)
+        sim.file("/usr/sbin/chronyd").write_text("#!/bin/sh\n")
+        out = cli(lgroup, name, "services", "detect")
+        assert out.returncode == 0, out.stderr
+        time = {s.name: s for s in parse(out.stdout, "detect output")}["time"]
+        assert time.kind == "ntp" and time.package == "chrony"
+        assert time.validate == ("/usr/sbin/chronyd", "-p", "-f", "{root}" + conf), name
+        assert time.configs[0] == conf

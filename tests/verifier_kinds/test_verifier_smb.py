@@ -284,3 +284,12 @@ def test_without_smbprotocol_the_kind_is_disabled_naming_the_extra() -> None:
     first, second = done.stdout.splitlines()
     assert first == "False True"
     assert "needs smbprotocol" in second and "install atlas-ha[smb]" in second
+
+
+def test_a_share_whose_directory_is_gone_is_critical_naming_it(smbd: Smbd) -> None:
+    set_up(smbd)
+    shutil.rmtree(smbd.root / "srv/data")  # the share's path, as smbd serves it
+    status, summary = verify(smbd)
+    assert status == Status.CRITICAL
+    assert summary.startswith("share [data]: ")
+    assert "share [private]" not in summary

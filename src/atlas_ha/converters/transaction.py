@@ -68,6 +68,12 @@ class ConversionTx:
         self.entries[(tree, path)] = entry
         self.contents[(tree, path)] = content
 
+    def mkdir(self, tree: str, path: str, like: Entry, mode: int = 0o755) -> None:
+        """Stage an empty directory `path` (owner and mtime from `like`)."""
+        self.entries[(tree, path)] = replace(
+            like, tree=tree, path=path, type="dir", mode=mode, size=0, sha256="", target=""
+        )
+
     def remove(self, tree: str, path: str) -> None:
         self.entries.pop((tree, path), None)
         self.contents.pop((tree, path), None)

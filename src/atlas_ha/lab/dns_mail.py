@@ -5,16 +5,22 @@ and 123 need root).
 dnsmasq answers from a hosts file that is synced (SyncFilePathsSvcdnsconfigs, from the
 services file's `configs`), `/etc/dnsmasq.d/acme.hosts` of each system root; a SEC reloads it
 with SIGHUP after an Install changed it. msmtpd accepts mail for the verifier's test message
-and discards it. chronyd serves its own clock at stratum 8 (`local`), never sets the
-system clock (-x) and has no upstream: no NTP packet leaves the lab's namespaces. Its
-configuration is the lab's, in the server's run directory (not synced: it names that
-server's own PID file).
+and discards it.
+
+chronyd reads the synced chrony configuration of its environment (/etc/chrony/chrony.conf
+or /etc/chrony.conf of the system root: every server asks the PRI's address, the PRI serves
+its own clock at stratum 8), included by a lab file in the server's run directory that then
+names that server's own PID and drift files (Bound Data: the last of a directive wins). It
+never sets the system clock (-x); no NTP packet leaves the lab's namespaces. A loop restarts
+it when it exits, which is the reload (chronyd rereads its configuration only on start):
+the services file's reload stops it by its PID file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from atlas_ha.converters import chrony
 from atlas_ha.lab import host
 from atlas_ha.layout.atomic import atomic_write
 
@@ -22,6 +28,7 @@ DNSMASQ = Path("/usr/sbin/dnsmasq")
 MSMTPD = Path("/usr/bin/msmtpd")
 CHRONYD = Path("/usr/sbin/chronyd")
 HOSTS = "/etc/dnsmasq.d/acme.hosts"
+CHRONY_LAB_CONF = "chrony.conf"  # in the server's run directory
 RECORD = "www.acme.lan"
 
 
@@ -39,20 +46,24 @@ def start(anchor: int | None, root: Path, run: Path, address: str) -> dict[str, 
     }
     if CHRONYD.exists():
         pids["chronyd_pid"] = host.spawn(
-            anchor, chronyd_argv(run), run / "chronyd.log", what="chronyd"
+            anchor, chronyd_argv(root, run), run / "chronyd.log", what="chronyd"
         )
     return pids
 
 
-def chronyd_argv(run: Path) -> list[str]:
-    conf = run / "chrony.conf"
-    atomic_write(
-        conf,
-        "# the lab's time server: its own clock, no upstream, the system clock untouched\n"
-        f"local stratum 8\nallow\ncmdport 0\npidfile {run / 'chronyd.pid'}\n"
-        f"driftfile {run / 'chrony.drift'}\n",
+def chronyd_argv(root: Path, run: Path) -> list[str]:
+    """chronyd in a restart loop, from the lab file including the synced configuration."""
+    synced = next(
+        (p for fmt in chrony.FORMATS if (p := root / chrony.conf_path(fmt).lstrip("/")).exists()),
+        root / chrony.RHEL_CONF.lstrip("/"),
     )
-    return [str(CHRONYD), "-d", "-x", "-u", "root", "-f", str(conf)]
+    atomic_write(
+        run / CHRONY_LAB_CONF,
+        f"include {synced}\n# this server's own files (the last of a directive wins)\n"
+        f"cmdport 0\npidfile {run / 'chronyd.pid'}\ndriftfile {run / 'chrony.drift'}\n",
+    )
+    daemon = [str(CHRONYD), "-d", "-x", "-u", "root", "-f", str(run / CHRONY_LAB_CONF)]
+    return ["sh", "-c", 'while :; do "$@"; sleep 0.5; done', "chronyd-loop", *daemon]
 
 
 def write_hosts(root: Path, pri_address: str) -> None:
@@ -116,10 +127,15 @@ load = [50, 100]                   # a shared test machine: load is not the poin
 TIME = """
 [service.time]
 kind = "ntp"
+validate = ["%(chronyd)s", "-p", "-f", "{root}/../run/%(conf)s"]
+reload = ["sh", "-c", "kill $(cat {root}/../run/chronyd.pid)"]
+[service.time.options]
+servers = ["%(pri)s"]                  # the upstream every server's chrony.conf names
 """
 
 
 def services(pri_address: str) -> str:
     """The namespace lab's further services (dns, mail, tcp, a Nagios plugin, health, and
     time when chrony is installed)."""
-    return SERVICES % {"pri": pri_address} + (TIME if CHRONYD.exists() else "")
+    values = {"pri": pri_address, "chronyd": CHRONYD, "conf": CHRONY_LAB_CONF}
+    return SERVICES % values + (TIME % values if CHRONYD.exists() else "")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from atlas_ha.context import Server
-from atlas_ha.converters import accounts, identity, postgresql
+from atlas_ha.converters import accounts, chrony, identity, postgresql
 from atlas_ha.errors import ServerStateError
 from atlas_ha.layout.esd import REFERENCE, EnvDef
 from atlas_ha.model import MasterConfig, Partner
@@ -55,6 +55,11 @@ PG_HBA = (
     b"local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
     b"host all all 127.0.2.0/24 scram-sha-256\n"
 )
+
+# chrony as the OS installs it, in each environment's place (the PRI's copy is synced): every
+# server asks the PRI's address; the PRI serves its own clock (`local`), and ignores its
+# answers to itself once it is their reference (chronyd's loop test)
+CHRONY_CONF = "# ACME time: the PRI's clock\nserver {pri} iburst\nlocal stratum 8\nallow\n"
 
 
 def demo_envs(top: int) -> dict[int, EnvDef]:
@@ -109,10 +114,12 @@ class SimGroup:
         group: str = "acme-office",
         addresses: dict[str, str] | None = None,
         report: str | None = NO_PAGE,
+        envs: Callable[[int], dict[int, EnvDef]] = demo_envs,
     ) -> None:
         """`report`: the `[report]` section appended to every server's settings (None: none,
         the real default of `[report] listen`)."""
         self.base = base
+        self.envs = envs  # the envs.toml each server is set up with (EnvID -> 1..EnvID)
         self.group = group
         self.addresses = addresses or ADDRESSES
         self.report = report
@@ -161,7 +168,7 @@ class SimGroup:
                 self.registry,
                 None,
             )
-            request = InitRequest(settings, env, master, demo_envs(env))
+            request = InitRequest(settings, env, master, self.envs(env))
             init_and_record(request, Runner(), Server(settings, log=_quiet))
             if self.report is not None:
                 with sim.config.open("a") as out:
@@ -169,7 +176,7 @@ class SimGroup:
 
     def _write_os(self, sim: SimServer, role: str, with_config: bool) -> None:
         """The OS as installed by hand: identity in the server's own format, accounts, nginx."""
-        env = demo_envs(sim.env)[sim.env]
+        env = self.envs(sim.env)[sim.env]
         for path, content in identity.render(
             env.formats["identity"], identity_of(role, env.device, self.addresses)
         ).items():
@@ -190,6 +197,11 @@ class SimGroup:
         for name, content in self.pg_files.items():
             tuned = with_config and name == "postgresql.conf"
             _write(sim.file(f"{pg_dir}/{name}"), content + PG_TUNED * tuned, 0o644)
+        if fmt := env.formats.get("chrony"):
+            conf = CHRONY_CONF.format(pri=self.addresses["PRI"]).encode()
+            _write(sim.file(chrony.conf_path(fmt)), conf, 0o644)
+            for path in chrony.paths(fmt)[1:]:  # Debian's package ships conf.d/, sources.d/
+                sim.file(path).mkdir(parents=True, exist_ok=True)
         if with_config:
             name = "www.conf" if env.formats["nginx"] == "conf.d" else "www"
             _write(sim.file(f"{site_dir}/{name}"), self.site, 0o644)

@@ -72,6 +72,7 @@ REFERENCE = {
             "accounts": "passwd-hash",
             "nginx": "conf.d",
             "postgresql": "pgdata",
+            "chrony": "rhel",
         },
     ),
     2: EnvDef(
@@ -83,6 +84,7 @@ REFERENCE = {
             "accounts": "shadow",
             "nginx": "sites-enabled",
             "postgresql": "debian",
+            "chrony": "debian",
         },
     ),
     3: EnvDef(
@@ -94,6 +96,7 @@ REFERENCE = {
             "accounts": "shadow",
             "nginx": "sites-enabled",
             "postgresql": "debian",
+            "chrony": "debian",
         },
     ),
 }

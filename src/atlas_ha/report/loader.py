@@ -125,6 +125,7 @@ def cycle_input(server: Server) -> CycleInput | None:
                     paths=tuple(str(d["path"]) for d in c.get("differences", [])),
                     cause=str(o.get("cause", "")),
                     error=str(o.get("error", "")),
+                    rejected=tuple(str(line) for line in c.get("rejected", [])),
                 )
             )
         return CycleInput(

@@ -67,6 +67,7 @@ class SecCycle:
     paths: tuple[str, ...] = ()  # the differing paths (state `different`)
     cause: str = ""
     error: str = ""
+    rejected: tuple[str, ...] = ()  # its own checkers' findings, from its SyncUp answer
 
 
 @dataclass(frozen=True)

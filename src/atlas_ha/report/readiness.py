@@ -8,6 +8,8 @@ Ready when nothing below holds; otherwise every reason that holds, in this order
     stale                   the last SyncCycle is older than `[report] cycle_stale`
     not synced since T      the last cycle did not reach the SEC (its cause and error)
     compare differs         in paths X, Y (or missing / invalid, with the reason)
+    installed but rejected  the SEC's own checker refused what it installed (or could not
+                            check it), as its answer to the last SyncCycle said
     a service not go        a check on that server CRITICAL or UNKNOWN (stale included)
     converters              the SEC's EnvVersion is unknown; older than the PRI's: missing
                             in this server's envs.toml (no converter for EnvN) or (PRI, EnvN)
@@ -70,6 +72,7 @@ def _sync_reasons(inputs: Inputs, sec: str) -> list[str]:
         found.append(f"compare differs in paths {shown_paths(one.paths)}")
     elif one.state != "equal":
         found.append(f"compare {one.state}: {one.note}" if one.note else f"compare {one.state}")
+    found += one.rejected  # "web: installed but rejected by nginx -t on SEC1 (Env1): ..."
     return found
 
 

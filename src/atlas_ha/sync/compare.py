@@ -12,6 +12,7 @@ compared, but it has not installed the current one).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -68,7 +69,27 @@ def compare(server: Server, secs: list[str] | None = None) -> list[CompareResult
     env = server.env_id
     pri = server.sid.require_valid("PRI", env)
     wanted = secs if secs is not None else sorted(master.partners, key=role_key)
-    return [compare_one(server, pri, sec, env) for sec in wanted]
+    results = [compare_one(server, pri, sec, env) for sec in wanted]
+    said = last_rejections(server)
+    for result in results:  # a cycle replaces them by what this cycle's SyncUp answers say
+        result.rejected = said.get(result.sec, [])
+    return results
+
+
+def last_rejections(server: Server) -> dict[str, list[str]]:
+    """What each SEC's own checkers said of the configuration it installed, as its answer to
+    the last SyncCycle's SyncUp told the PRI ("web: installed but rejected by nginx -t on
+    SEC1 (Env1): ..."), from that cycle's report; none when there is no readable report."""
+    try:
+        data = json.loads(server.sid.last_cycle_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, list[str]] = {}
+    for item in data.get("compare", []) if isinstance(data, dict) else []:
+        lines = item.get("rejected") if isinstance(item, dict) else None
+        if isinstance(item, dict) and isinstance(lines, list):
+            found[str(item.get("sec"))] = [str(line) for line in lines]
+    return found
 
 
 def compare_one(server: Server, pri: Area, sec: str, env: int) -> CompareResult:

@@ -4,9 +4,9 @@ envs.toml, so that a file that cannot be converted faithfully is named (file:lin
 set-up time, not in the first SyncCycle.
 
 Only the files whose *content* a built-in aspect converts are read (identity, accounts,
-PostgreSQL's postgresql.conf); nginx sites are only renamed. Nothing is written. A
-conversion chain stops at its first failure: the older EnvVersions after it are reported as
-unreachable from it.
+PostgreSQL's postgresql.conf, chrony's configuration); nginx sites are only renamed.
+Nothing is written. A conversion chain stops at its first failure: the older EnvVersions
+after it are reported as unreachable from it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from atlas_ha.context import Server
-from atlas_ha.converters import accounts, identity, postgresql
+from atlas_ha.converters import accounts, chrony, identity, postgresql
 from atlas_ha.converters.identity.debian import INTERFACES_D
 from atlas_ha.errors import ConversionError
 
@@ -45,6 +45,7 @@ _STEPS: Mapping[str, _Step] = {
     "identity": _identity,
     "accounts": _accounts,
     "postgresql": _postgresql,
+    "chrony": chrony.convert,
 }
 
 
@@ -65,6 +66,8 @@ def _paths(aspect: str, fmt: str, device: str) -> tuple[str, ...]:
         return identity.paths(fmt, device)
     if aspect == "accounts":
         return accounts.paths(fmt)
+    if aspect == "chrony":
+        return chrony.paths(fmt)
     return postgresql.paths(fmt)
 
 
@@ -74,6 +77,9 @@ def _read(server: Server, paths: tuple[str, ...]) -> Files:
         target = root / path.lstrip("/")
         if target.is_file():
             found[path] = target.read_bytes()
+        elif target.is_dir():  # chrony's conf.d: every file in it is converted too
+            for inner in sorted(p for p in target.rglob("*") if p.is_file()):
+                found[f"{path}/{inner.relative_to(target)}"] = inner.read_bytes()
     return found
 
 

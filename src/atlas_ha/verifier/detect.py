@@ -27,7 +27,9 @@ class Candidate:
     configs: tuple[str, ...] = ()  # proposed when they exist
     reload: tuple[str, ...] = ()
     what: str = ""
-    validate: tuple[str, ...] = ()  # {root}: the system root; {version}: from the program path
+    # {root}: the system root; {version}: from the program path; {config}: the first of
+    # `configs` that is a file here (else the last: the program's compiled-in place)
+    validate: tuple[str, ...] = ()
     package: str = ""
 
 
@@ -119,9 +121,15 @@ CANDIDATES = (
         "time",
         "ntp",
         ("/usr/sbin/chronyd",),
-        ("/etc/chrony",),
+        # Debian's layout, then RHEL's (the chrony aspect: converters/chrony.py)
+        (
+            "/etc/chrony/chrony.conf",
+            "/etc/chrony/conf.d",
+            "/etc/chrony/sources.d",
+            "/etc/chrony.conf",
+        ),
         what="chrony",
-        validate=("/usr/sbin/chronyd", "-p", "-f", "{root}/etc/chrony/chrony.conf"),
+        validate=("/usr/sbin/chronyd", "-p", "-f", "{root}{config}"),
         package="chrony",
     ),
 )
@@ -170,7 +178,13 @@ def detect(system_root: Path, installed_kinds: set[str]) -> list[Proposal]:
         proposal = Proposal(cand.name, cand.kind, cand.what, install, configs, list(cand.reload))
         match = VERSION_RE.search(install)
         version = match.group(1) if match else ""
-        proposal.validate = [part.replace("{version}", version) for part in cand.validate]
+        config = next(
+            (c for c in cand.configs if (system_root / c.lstrip("/")).is_file()),
+            cand.configs[-1] if cand.configs else "",
+        )
+        proposal.validate = [
+            part.replace("{version}", version).replace("{config}", config) for part in cand.validate
+        ]
         proposal.package = (cand.package or "").replace("{version}", version)
         found.append(proposal)
     found.append(

@@ -95,7 +95,14 @@ def test_readiness_reasons_name_what_is_wrong() -> None:
         NOW - 60,
         2,
         (
-            SecCycle("SEC1", True, "different", 2, paths=("/etc/a", "/etc/b")),
+            SecCycle(
+                "SEC1",
+                True,
+                "different",
+                2,
+                paths=("/etc/a", "/etc/b"),
+                rejected=("web: installed but rejected by nginx -t on SEC1 (Env1): x",),
+            ),
             SecCycle("SEC2", False, "stale", 2, cause="unreachable", error="no route"),
         ),
     )
@@ -113,6 +120,7 @@ def test_readiness_reasons_name_what_is_wrong() -> None:
     assert sec1.reasons == (
         "suspended by alice since 2027-01-15 07:58:20Z: disk swap",
         "compare differs in paths /etc/a, /etc/b",
+        "web: installed but rejected by nginx -t on SEC1 (Env1): x",
         "service web CRITICAL: HTTP 500",
     )
     assert sec2.reasons == (

@@ -3,7 +3,7 @@
     [service.ntp]
     kind = "ntp"
     timeout = 3
-    configs = ["/etc/chrony/chrony.conf"]
+    configs = ["/etc/ntp.conf"]   # optional: more than chrony's files of the environment
     [service.ntp.thresholds]
     offset = [0.5, 5.0]           # |offset| in seconds: slow, unacceptable (these defaults)
     root_distance = [1.0, 1.5]    # root delay/2 + root dispersion (RFC 5905's MAXDIST 1.5 s)
@@ -20,6 +20,10 @@ are ignored until the timeout). CRITICAL: no answer, a malformed one, a kiss-o'-
 (stratum 0: RATE, DENY, ...), a server that says its clock is not synchronised (leap
 indicator 3 or stratum 16), or a measured value past its unacceptable threshold.
 
+SetUp lists chrony's configuration in the environment's own layout (the `chrony` aspect of
+envs.toml: /etc/chrony/chrony.conf with conf.d/ and sources.d/, or /etc/chrony.conf) among
+the service's configs, so that an Install changing it runs the checker and the reload.
+
 Measured: `offset` (seconds, the server's clock minus the verifying server's, judged by its
 absolute value), `delay` (round trip), `stratum`, `root_distance`. The offset is against the
 clock of the server that verifies: when every partner shows the same offset, that server's
@@ -33,8 +37,9 @@ import socket
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from atlas_ha.converters import chrony
 from atlas_ha.system import Clock
-from atlas_ha.verifier.api import Context, Target, Verifier
+from atlas_ha.verifier.api import Context, SetUpResult, Target, Verifier
 from atlas_ha.verifier.kinds.ntpwire import (
     LEAP_ALARM,
     STRATUM_UNSYNCHRONISED,
@@ -70,6 +75,11 @@ class NtpVerifier(Verifier):
     kind: ClassVar[str] = "ntp"
     default_targets: ClassVar[str] = "partners"
 
+    def setup(self, ctx: Context, service: ServiceDef) -> SetUpResult:
+        fmt = ctx.server.envs[ctx.server.env_id].formats.get("chrony")
+        own = list(chrony.paths(fmt)) if fmt else []
+        return SetUpResult(configs=[*own, *(p for p in service.configs if p not in own)])
+
     def verify(self, ctx: Context, service: ServiceDef, target: Target) -> Profile:
         try:
             port, host, upstreams = _options(service, target)
@@ -91,7 +101,10 @@ class NtpVerifier(Verifier):
             try:
                 query(upstream, port, service.timeout, clock)
             except (OSError, NtpFormatError) as exc:
-                reason = "no answer" if isinstance(exc, TimeoutError) else str(exc)
+                if isinstance(exc, TimeoutError):
+                    reason = "no answer"
+                else:  # "Connection refused": its port is closed (an ICMP answer)
+                    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
                 unreachable.append(f"upstream {upstream}: {reason}")
         if not unreachable:
             return profile
