@@ -20,6 +20,7 @@ LAYERS = [
     {"settings"},
     {"context"},
     {"ops"},
+    {"versions"},
     {"hooks", "converters", "transport", "raid"},
     {"sync"},
     {"verifier"},

@@ -40,6 +40,7 @@ MODULES = {
     "crashes": "crashes_cmds",
     "env": "env_cmds",
     "report": "report_cmds",
+    "version": "version_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -58,6 +59,7 @@ ORDER = (
     "crashes_cmds",
     "env_cmds",
     "report_cmds",
+    "version_cmds",
 )
 
 
