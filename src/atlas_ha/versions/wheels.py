@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import sys
 import zipfile
@@ -26,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from atlas_ha.errors import VersionInstallError
-from atlas_ha.layout.atomic import atomic_write
+from atlas_ha.layout import tempnames
 
 # {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl (PEP 427)
 WHEEL_RE = re.compile(
@@ -175,7 +176,11 @@ def repack(dist: metadata.Distribution, dest: Path) -> Path:
         if arcname is None:
             continue
         data = source.read_bytes()
-        if f.hash is None or f.hash.mode != "sha256" or _digest(data) != f.hash.value:
+        if f.hash is None or f.hash.mode != "sha256":
+            raise VersionInstallError(
+                f"{name} {dist.version}: {source} has no sha256 in its RECORD: not repacked"
+            )
+        if _digest(data) != f.hash.value:
             raise VersionInstallError(
                 f"{name} {dist.version}: {source} differs from its RECORD: not repacked"
             )
@@ -235,12 +240,13 @@ def _write_wheel(
         entries.append((f"{info_dir}/WHEEL", wheel_meta.encode()))
     record = "".join(f"{arc},sha256={_digest(data)},{len(data)}\n" for arc, data in entries)
     record += f"{info_dir}/RECORD,,\n"
+    dest.mkdir(parents=True, exist_ok=True)
     target = dest / filename
-    temp = dest / f".{filename}.partial"
+    temp = dest / tempnames.temp_name(filename)
     with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for arc, data in entries:
             archive.writestr(arc, data)
         archive.writestr(f"{info_dir}/RECORD", record)
-    atomic_write(target, temp.read_bytes(), mode=0o644)
-    temp.unlink()
+    os.chmod(temp, 0o644)
+    os.replace(temp, target)
     return target
