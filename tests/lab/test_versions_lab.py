@@ -90,6 +90,8 @@ def test_older_sec_and_newer_pri_sync_then_roll_back(ssh_group: SimGroup, tmp_pa
         assert upgraded.returncode == 0, upgraded.stderr
         steps = {s["what"]: s for s in json.loads(upgraded.stdout)["steps"]}
         assert steps["partners"]["detail"] == "PRI protocol 4" and steps["daemon"]["ok"]
+        # SEC2's forced command now runs 0.2.0+test: the PRI's hello agrees on 4 with it
+        assert handshake(g, "A") == {"SEC1": (True, 3), "SEC2": (True, 4)}
         assert cycle_from_pri(g) == {"SEC1": "equal", "SEC2": "equal"}
         assert "0.2.0+test" in remote_versions(g, "C")
 
@@ -99,6 +101,7 @@ def test_older_sec_and_newer_pri_sync_then_roll_back(ssh_group: SimGroup, tmp_pa
         assert steps["partners"]["detail"] == "PRI protocol 3"
         c_esd = EsdData(load(g.servers["C"].config).esd_data)
         assert (links(c_esd).current, links(c_esd).previous) == ("0.1.0", "0.2.0+test")
+        assert handshake(g, "A") == {"SEC1": (True, 3), "SEC2": (True, 3)}
         assert cycle_from_pri(g) == {"SEC1": "equal", "SEC2": "equal"}
     finally:
         atlas(g, "C", "daemon", "stop")
