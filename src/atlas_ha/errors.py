@@ -44,9 +44,18 @@
     ├── ConfigRejectedError        55  the PRI's Create refused: a service's own checker
     │                                  rejects its configuration and the settings say
     │                                  `[sync] rejected = "refuse"` (verifier/validate.py)
-    └── JoinTokenError             68  `atlas-ha join`: a pasted token is malformed, damaged
-                                       (checksum) or does not fit this disk's group, partners
-                                       or addresses (transport/join.py); nothing is written
+    ├── JoinTokenError             68  `atlas-ha join`: a pasted token is malformed, damaged
+    │                                  (checksum) or does not fit this disk's group, partners
+    │                                  or addresses (transport/join.py); nothing is written
+    ├── VersionInstallError        63  `version install`: the wheel cannot be installed (not
+    │                                  an atlas-ha wheel, a dependency missing offline — named,
+    │                                  uv failing, a program reporting another version)
+    ├── VersionStateError          64  `version use|rollback`: no such version installed,
+    │                                  nothing to roll back to, a link not as expected
+    ├── VersionSwitchError         65  `version use|rollback`: the new version failed its
+    │                                  verification; the switch was undone (names why)
+    └── VersionRollbackError       66  the undoing of a failed switch failed too: the old
+                                       version does not verify either (names both reasons)
 
 Every class atlas-ha raises on purpose is in this tree (tests/unit/test_errors.py). The
 parse errors of the wire formats the Verifier reads (an HTTP answer, a DNS packet, a plugin's
@@ -63,6 +72,7 @@ Exit codes that are not exceptions (each a named constant below):
                              found differences or stale/unreachable SECs (a result)
                              (also `raid check`, `raid rotate-in`: the check found
                              mismatch_cnt > 0, the mirrors differ)
+                             (also `version handshake`: a partner did not answer the hello)
     EXIT_VERIFY_WARNING  21  `verify run`: 20 + the worst status of its round when a check is
     EXIT_VERIFY_CRITICAL 22  not OK (CRITICAL outranks UNKNOWN outranks WARNING); 23 also
     EXIT_VERIFY_UNKNOWN  23  when there was nothing to check
@@ -270,3 +280,29 @@ class JoinTokenError(AtlasError):
     role of this disk's group at the address its MasterConfig names; names what was expected."""
 
     exit_code = 68
+
+
+class VersionInstallError(AtlasError):
+    """A version cannot be installed side by side (versions/install.py): names the wheel,
+    the missing dependency or uv's own words; nothing of it is left half-installed."""
+
+    exit_code = 63
+
+
+class VersionStateError(AtlasError):
+    """The installed versions are not in the state the command needs (an unknown version,
+    no previous one, a `current` link that is not a link)."""
+
+    exit_code = 64
+
+
+class VersionSwitchError(AtlasError):
+    """A switch of version failed its verification and was undone (versions/switch.py)."""
+
+    exit_code = 65
+
+
+class VersionRollbackError(AtlasError):
+    """A failed switch could not be undone cleanly: the old version does not verify either."""
+
+    exit_code = 66

@@ -21,6 +21,7 @@ LAYERS = [
     {"context"},
     {"hooks"},
     {"ops"},
+    {"versions"},
     {"converters", "transport", "raid"},
     {"sync"},
     {"verifier"},

@@ -101,11 +101,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_units(args: argparse.Namespace) -> int:
-    from atlas_ha.daemon.systemd import unit_files, write_units
+    from atlas_ha.daemon.systemd import installed_program, unit_files, write_units
     from atlas_ha.settings import locate
-    from atlas_ha.system import console_script
 
-    program, config = console_script(), locate(args.config).absolute()
+    config = locate(args.config).absolute()
+    program = installed_program(config)
     if args.write:
         for path in write_units(args.write, program, config):
             print(f"wrote {path}")

@@ -42,6 +42,7 @@ MODULES = {
     "report": "report_cmds",
     "doctor": "doctor_cmds",
     "join": "join_cmds",
+    "version": "version_cmds",
 }
 ORDER = (
     "server_cmds",
@@ -62,6 +63,7 @@ ORDER = (
     "report_cmds",
     "doctor_cmds",
     "join_cmds",
+    "version_cmds",
 )
 
 

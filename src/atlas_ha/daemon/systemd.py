@@ -2,7 +2,9 @@
 
 The shipped texts name the default program `/usr/local/bin/atlas-ha` and settings
 `/etc/atlas-ha/atlas-ha.toml`; :func:`unit_files` with `program`/`config` writes the ones
-of this installation instead (the console script beside this Python, the `--config` given),
+of this installation instead (`installed_program`: ESD_DATA/bin/current/bin/atlas-ha when
+side-by-side versions are in use, else the console script beside this Python; the `--config`
+given),
 quoted for systemd, with the settings passed as `--config` when they are not the default.
 """
 
@@ -13,7 +15,9 @@ from pathlib import Path
 
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.settings import DEFAULT_PATH
+from atlas_ha.settings import DEFAULT_PATH, load
+from atlas_ha.system import console_script
+from atlas_ha.versions.links import stable_program
 
 SHIPPED_PROGRAM = "/usr/local/bin/atlas-ha"
 
@@ -42,6 +46,15 @@ def unit_files(program: Path | None = None, config: Path | None = None) -> dict[
         )
         for name, text in found.items()
     }
+
+
+def installed_program(config: Path) -> Path:
+    """The program the units start: through ESD_DATA/bin/current when side-by-side versions
+    are in use (`version use` then needs no new units), else the installed console script."""
+    try:
+        return stable_program(load(config).esd_data)
+    except SettingsError:
+        return console_script()
 
 
 def write_units(

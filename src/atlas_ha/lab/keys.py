@@ -19,7 +19,7 @@ from pathlib import Path
 
 from atlas_ha.lab.group import SimGroup, SimServer
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.layout.esd import server_authorized_keys, server_known_hosts, server_ssh_dir
+from atlas_ha.layout.esd import EsdData, server_authorized_keys, server_known_hosts, server_ssh_dir
 from atlas_ha.layout.sid import role_authorized_keys, role_key_file
 from atlas_ha.settings import load
 from atlas_ha.system import Runner
@@ -74,10 +74,16 @@ def _role_pub(sim: SimServer) -> Path:
 
 
 def installed_program(sim: SimServer) -> Path:
-    """`atlas-ha` as installed on server `sim` (DIR/servers/<S>/bin/atlas-ha: this Python
-    with this package, however it was installed); its directory goes first on sshd's PATH."""
+    """`atlas-ha` as installed on server `sim` (DIR/servers/<S>/bin/atlas-ha); its directory
+    goes first on sshd's PATH. It runs the server's `current` side-by-side version when one
+    is in use (ESD_DATA/bin/current, `atlas-ha version use`), else this Python with this
+    package, however it was installed."""
     program = sim.base / "bin" / "atlas-ha"
-    text = f'#!/bin/sh\nexec "{sys.executable}" -m atlas_ha "$@"\n'
+    current = EsdData(load(sim.config).esd_data).current_program
+    text = (
+        f'#!/bin/sh\n[ -x "{current}" ] && exec "{current}" "$@"\n'
+        f'exec "{sys.executable}" -m atlas_ha "$@"\n'
+    )
     if not program.exists() or program.read_text() != text:
         program.parent.mkdir(exist_ok=True)
         atomic_write(program, text, mode=0o755)

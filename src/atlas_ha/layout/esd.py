@@ -39,6 +39,8 @@ LOG_NAME_RE = re.compile(
     r"\.(?P<origin>local|remote)\.log(?P<gz>\.gz)?$"
 )
 ORIGINS = ("local", "remote")
+# an installed version's directory name (PEP 440 as a wheel's file name spells it)
+VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z0-9.!+_-]*[a-z0-9])?$", re.IGNORECASE)
 
 # and one key per installed aspect
 ENV_KEYS = {"description", "device", "sync_paths", "fingerprint"}
@@ -210,6 +212,54 @@ class EsdData:
         (layout/validation.py): written by the Verifier before a reload (SEC) or before
         Create (PRI), read by Install (owed reloads), SyncUp (its answer) and Create."""
         return self.root / "validation.json"
+
+    # -- side-by-side versions (SPEC 7.5, versions/): ESD_DATA/bin/<version>/ is one venv each,
+    # `current` and `previous` relative symlinks to two of them
+    @property
+    def versions_dir(self) -> Path:
+        """Installed versions of atlas-ha, side by side (versions/install.py)."""
+        return self.root / "bin"
+
+    def version_dir(self, version: str) -> Path:
+        """The venv of one installed version: ESD_DATA/bin/<version>/."""
+        if not VERSION_RE.match(version):
+            raise ServerStateError(
+                f"{version!r}: not a version name (digits and dots first, e.g. 0.2.0 or 0.2.0+test)"
+            )
+        return self.versions_dir / version
+
+    @property
+    def current_version_link(self) -> Path:
+        """`current` -> the version that runs (the systemd units and sshd call through it)."""
+        return self.versions_dir / "current"
+
+    @property
+    def previous_version_link(self) -> Path:
+        """`previous` -> the version that ran before the last switch (`version rollback`)."""
+        return self.versions_dir / "previous"
+
+    @property
+    def current_program(self) -> Path:
+        """The stable entry point: `atlas-ha` of the current version, through the link."""
+        return self.current_version_link / "bin" / "atlas-ha"
+
+    def version_program(self, version: str) -> Path:
+        return self.version_dir(version) / "bin" / "atlas-ha"
+
+    def version_record_file(self, version: str) -> Path:
+        """What was installed there: the wheel, its sha256, the dependencies, when."""
+        return self.version_dir(version) / "atlas-ha-version.json"
+
+    @property
+    def version_wheelhouse(self) -> Path:
+        """Wheels every install used (and the running version's dependencies, repacked), so
+        a later install finds its dependencies offline."""
+        return self.versions_dir / "wheelhouse"
+
+    @property
+    def versions_lock_file(self) -> Path:
+        """Held by every install, use and rollback: one version operation at a time."""
+        return self.versions_dir / ".versions.lock"
 
     def env_id(self) -> int:
         text = read_text_or_none(self.env_id_file)

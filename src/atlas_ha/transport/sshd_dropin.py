@@ -36,7 +36,7 @@ from atlas_ha.layout.atomic import atomic_write, read_text_or_none
 from atlas_ha.layout.esd import SSHD_DEFAULT_AUTHORIZED_KEYS, server_authorized_keys
 from atlas_ha.layout.sid import role_authorized_keys, role_host_key
 from atlas_ha.settings import DEFAULT_PATH, Settings
-from atlas_ha.system import console_script
+from atlas_ha.versions.links import stable_program
 
 DROPIN_NAME = "atlas-ha.conf"
 DROPIN_DIR = Path("/etc/ssh/sshd_config.d")
@@ -48,8 +48,10 @@ SSHD_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin
 
 def sshd_dropin(settings: Settings, program: Path | None = None) -> str:
     """The content of the drop-in for this server's settings (`program`: the installed
-    atlas-ha, default the console script beside this Python)."""
-    program = program or console_script()
+    atlas-ha, default `versions.links.stable_program`: ESD_DATA/bin/current/bin/atlas-ha
+    when side-by-side versions are in use, so a switch or a rebuilt venv needs no new
+    drop-in, else the console script beside this Python)."""
+    program = program or stable_program(settings.esd_data)
     files = [
         *DEFAULT_AUTHORIZED_KEYS,
         str(role_authorized_keys(settings.sid_data)),
