@@ -239,6 +239,7 @@ def _scan(settings: Settings, run_: Run) -> None:
 
 
 def _finish(settings: Settings | None, run_: Run, first: bool, clock: Clock) -> None:
+    own = run_.log_file
     if run_.handler is not None:
         run_.logger.removeHandler(run_.handler)
         run_.handler.close()
@@ -250,7 +251,7 @@ def _finish(settings: Settings | None, run_: Run, first: bool, clock: Clock) -> 
             _hooks.pop()()
     if settings is not None and run_.handler is not None and run_.handler.to_file:
         with contextlib.suppress(OSError):  # retention never fails a run
-            logs.prune(EsdData(settings.esd_data), settings.logs, clock.now())
+            logs.prune(EsdData(settings.esd_data), settings.logs, clock.now(), spare=own)
 
 
 def handover(what: str) -> None:
