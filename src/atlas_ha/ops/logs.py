@@ -360,19 +360,3 @@ def lines(path: Path, run_id: str | None = None) -> Iterator[str]:
                 keep = len(parts) > 2 and parts[2] == run_id
             if keep:
                 yield line.rstrip("\n")
-
-
-def follow(path: Path, stop: Callable[[], bool], poll: float = 0.5) -> Iterator[str]:
-    """The lines appended to `path` from its current end on, until `stop()`."""
-    with path.open("r", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.seek(0, os.SEEK_END)
-        partial = ""
-        while not stop():
-            chunk = handle.readline()
-            if not chunk:
-                time.sleep(poll)
-                continue
-            partial += chunk
-            if partial.endswith("\n"):
-                yield partial.rstrip("\n")
-                partial = ""
