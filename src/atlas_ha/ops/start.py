@@ -46,7 +46,8 @@ SID_WRITERS = frozenset(
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # "sid-free", "esd-free", "root-free", "memory", "load", "instance", "stale-pid"
+    check: str  # "sid-free", "esd-free", "root-free", "memory", "load", "instance", "stale-pid",
+    # "pid-file"
     text: str
     refuse: bool = False
 
@@ -147,10 +148,10 @@ def claim(settings: Settings, program: str) -> tuple[PidClaim, list[Finding]]:
     if not settings.esd_data.is_dir():
         return PidClaim(None), []  # no ESD_DATA (not set up, not mounted): never made here
     path = program_pid_file(settings.esd_data, program)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
     found: list[Finding] = []
     for _attempt in range(3):
         try:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             pid = _read_pid(path)
@@ -167,8 +168,19 @@ def claim(settings: Settings, program: str) -> tuple[PidClaim, list[Finding]]:
                 Finding("stale-pid", f"{path}: stale PID file of pid {pid} (not running) removed")
             )
             continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
+        except OSError as exc:  # a full ESD_DATA (no room for run/): unclaimed, said
+            found.append(Finding("pid-file", f"{path}: cannot make the PID file ({exc})"))
+            return PidClaim(None), found
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+        except OSError as exc:  # a full ESD_DATA: the run goes on unclaimed, and says so
+            with contextlib.suppress(OSError):
+                path.unlink()
+            found.append(
+                Finding("pid-file", f"{path}: cannot write the PID file ({exc.strerror or exc})")
+            )
+            return PidClaim(None), found
         return PidClaim(path), found
     return PidClaim(None), found
 
