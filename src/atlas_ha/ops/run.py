@@ -233,6 +233,8 @@ def _info() -> crash.RunInfo:
 
 
 def _scan(settings: Settings, run_: Run) -> None:
+    if not settings.esd_data.is_dir() or not crash.scan_due(settings, time.time()):
+        return  # no ESD_DATA (never made here), or scanned less than a minute ago
     try:
         crash.scan_cores(settings, run_.log, run_.info())
     except AtlasError as exc:  # a broken store or core never stops the run
