@@ -13,7 +13,7 @@ import pytest
 
 from atlas_ha.daemon import control
 from atlas_ha.daemon.loop import Daemon, read_heartbeat
-from atlas_ha.errors import SuspendedError
+from atlas_ha.errors import StartRefusedError, SuspendedError
 from atlas_ha.lab.group import SimGroup
 from atlas_ha.sync.cycle import cycle
 from atlas_ha.sync.suspension import resume, suspend, suspended
@@ -81,7 +81,8 @@ def test_daemon_start_status_stop(group: SimGroup) -> None:
     state = json.loads(cli(group, "A", "daemon", "status", "--json").stdout)
     assert state["running"] and state["pid"] == pid and state["heartbeat_age"] < 10
     second = cli(group, "A", "daemon", "run")  # a second instance refuses to run
-    assert second.returncode == 12 and f"a daemon runs already on A (pid {pid})" in second.stderr
+    assert second.returncode == StartRefusedError.exit_code, second.stderr  # the start handler
+    assert f"another daemon-run runs already (pid {pid}" in second.stderr
     stopped = cli(group, "A", "daemon", "stop")
     assert stopped.returncode == 0 and f"daemon {pid} stopped" in stopped.stdout
     assert not control.process_alive(pid)  # the process itself, not only its PID file

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from tests.unit.test_ops_crashes import settings_in
 
+from atlas_ha.layout.esd import EsdData
 from atlas_ha.ops import crash
 from atlas_ha.ops.notify import read_events
 from atlas_ha.ops.run import run
@@ -61,10 +62,12 @@ def core_dir(tmp_path: Path) -> Path:
 
 
 def test_a_real_core_is_picked_up_once_with_its_program_and_signal(
-    tmp_path: Path, core_dir: Path
+    tmp_path: Path, core_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(crash, "SCAN_EVERY", 0.0)  # every run scans (rate limit: below)
     settings = settings_in(tmp_path, crashes={"core_dir": "cores"})
     core = segfault_in(core_dir)
+    crashed_at = core.stat().st_mtime
     info = crash.read_core_info(core)
     assert info.signal_name == "SIGSEGV"
     assert Path(info.program).name.startswith("python"), info
@@ -78,8 +81,9 @@ def test_a_real_core_is_picked_up_once_with_its_program_and_signal(
     assert store.core(row["signature"]) == raw
     shown = store.show(row["signature"])
     assert shown["core_bytes"] == len(lzma.compress(raw)) < len(raw)
-    assert shown["occurrences"][0]["program"] == "verify-run"
-    assert shown["occurrences"][0]["log_file"] == str(first.log_file)
+    seen = shown["occurrences"][0]  # the core's own time and program, the scanning run's log
+    assert seen["program"] == info.program and seen["time"] == crashed_at
+    assert seen["log_file"] == str(first.log_file)
     segfault_in(core_dir)  # the same crash again
     with run(settings, "verify-run"):
         pass
@@ -104,3 +108,68 @@ def test_coredumpctl_json_is_parsed() -> None:
     (entry,) = crash.parse_coredumpctl(text)
     assert entry["pid"] == 4242 and entry["exe"] == "/usr/sbin/nginx"
     assert crash.parse_coredumpctl("not json") == []
+
+
+COREDUMPCTL_LIST = (  # `coredumpctl --json=short --no-pager list`, as systemd 252 prints it
+    '[{"time":1733065200123456,"pid":4242,"uid":33,"gid":33,"sig":11,"corefile":"present",'
+    '"exe":"/usr/sbin/nginx","size":413696},'
+    '{"time":1733065300000000,"pid":4243,"uid":0,"gid":0,"sig":6,"corefile":"missing",'
+    '"exe":"/usr/sbin/smbd","size":null}]'
+)
+
+
+@pytest.fixture
+def fake_coredumpctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `coredumpctl` on PATH printing recorded output; `dump PID -o OUT` writes a core
+    (not an ELF one: what the entry says must stand in) and notes each call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "coredumpctl.calls"
+    script = bin_dir / "coredumpctl"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        'case "$*" in\n'
+        f"  *list*) cat <<'EOF'\n{COREDUMPCTL_LIST}\nEOF\n;;\n"
+        '  dump*) printf "core of %s" "$2" > "$4";;\n'
+        "  *) exit 2;;\nesac\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return calls
+
+
+def test_coredumpctl_cores_are_recorded_with_their_own_time_and_program(
+    tmp_path: Path, fake_coredumpctl: Path
+) -> None:
+    settings = settings_in(tmp_path, crashes={"coredumpctl": "yes"})
+    lines: list[str] = []
+    found = crash.scan_cores(settings, lines.append, crash.RunInfo("boot", "/x/boot.log"))
+    assert [outcome for _sig, outcome in found] == ["new"]  # the missing core: skipped
+    store = crash.store_for(settings)
+    (row,) = store.summaries()
+    assert row["title"] == "nginx killed by SIGSEGV"
+    (seen,) = store.show(row["signature"])["occurrences"]
+    assert seen["time"] == 1733065200.123456 and seen["program"] == "/usr/sbin/nginx"
+    assert store.core(row["signature"]) == b"core of 4242"
+    assert crash.scan_cores(settings, lines.append, crash.RunInfo("boot", None)) == []  # seen
+    assert fake_coredumpctl.read_text().count("dump 4242") == 1
+
+
+def test_the_wrapper_scans_for_cores_at_most_once_a_minute(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path, crashes={"core_dir": "cores"})
+    cores = tmp_path / "cores"
+    cores.mkdir()
+    with run(settings, "boot"):
+        pass
+    core = cores / "core"
+    core.write_bytes(b"not an ELF core")
+    os.utime(core, (core.stat().st_mtime - 10,) * 2)  # settled
+    with run(settings, "boot"):
+        pass
+    assert core.exists()  # scanned less than a minute ago: left for a later run
+    stamp = EsdData(settings.esd_data).core_scan_stamp_file
+    os.utime(stamp, (stamp.stat().st_mtime - 61,) * 2)
+    with run(settings, "boot"):
+        pass
+    assert not core.exists()  # taken in

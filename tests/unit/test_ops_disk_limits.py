@@ -2,11 +2,12 @@
 a SyncCycle into a SID_DATA below its free-space limit is refused by the start handler
 (exit 40, a log line, an event) and writes nothing, while a run that does not write SID_DATA
 only warns; a full log disk never stops a cycle: the wrapper degrades to the console and the
-event record says so."""
+event record says so; a full ESD_DATA as a whole (PID files, events, logs) neither."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,20 @@ def test_a_full_log_disk_never_stops_a_cycle(pair: SimGroup) -> None:
     degraded = [e for e in read_events(a.settings) if e["kind"] == "log-degraded"]
     (event,) = [e for e in degraded if e["program"] == "sync-cycle"]
     assert "No space left on device" in event["text"] and event["run"] in done.stderr
+
+
+def test_a_full_esd_data_never_stops_a_cycle(pair: SimGroup) -> None:
+    """Not only logs/: the whole ESD_DATA full (PID files, events, crash store, logs)."""
+    a = pair.servers["A"].server()
+    esd = a.settings.esd_data
+    with small_filesystem(esd, "4m"):
+        fill(esd)
+        done = cli(pair, "A", "sync", "cycle")
+        assert done.returncode == 0, done.stderr
+        assert "SEC1: equal" in done.stdout
+        assert "log file unusable" in done.stderr and "No space left on device" in done.stderr
+        assert "start check esd-free" in done.stderr  # the start handler saw it too
+        assert "start check pid-file" in done.stderr and "(running anyway)" in done.stderr
+        assert "ALERT log-degraded" in done.stderr  # no room for the event: said on stderr
+        assert " INFO " in done.stderr and "create (PRI,2)" in done.stderr  # lines kept
+        assert re.search(r" exit 0 after \d+\.\d{3} s", done.stderr), done.stderr

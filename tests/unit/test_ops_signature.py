@@ -105,3 +105,30 @@ def test_core_signature_keeps_functions_and_library_names_only() -> None:
     )
     assert one.signature == two.signature and "at __memmove_avx (libc.so.6)" in one.cleaned
     assert of_core("python3.11", "SIGABRT", bt_a).signature != one.signature
+
+
+def _group(*members: Exception) -> ExceptionGroup[Exception]:
+    try:
+        raise ExceptionGroup("round failed", list(members))
+    except ExceptionGroup as group:
+        return group
+
+
+def _raised(kind: type[Exception]) -> Exception:
+    try:
+        raise kind("member")
+    except Exception as exc:
+        return exc
+
+
+def test_exception_group_members_are_part_of_the_signature() -> None:
+    """A task group's failures: which members failed matters, not their order."""
+    one = of_exception(_group(_raised(ValueError), _raised(KeyError)))
+    other = of_exception(_group(_raised(ValueError), _raised(OSError)))
+    assert one.signature != other.signature
+    assert "    exception KeyError" in one.cleaned and "with 2 members" in one.cleaned
+    again = of_exception(_group(_raised(KeyError), _raised(ValueError)))  # another order
+    assert again.signature == one.signature
+    nested = of_exception(_group(_group(_raised(ValueError)), _raised(KeyError)))
+    assert nested.signature not in (one.signature, other.signature)
+    assert "        exception ValueError" in nested.cleaned

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tests.unit.test_ops_crashes import settings_in
 
+from atlas_ha.errors import StartRefusedError
 from atlas_ha.layout.rundir import program_pid_file
 from atlas_ha.ops import start
 from atlas_ha.ops.notify import read_events
@@ -51,7 +52,14 @@ def test_a_stale_pid_file_is_removed_and_logged_and_ours_released(
     log = lines_of(settings.esd_data)
     assert f"stale PID file of pid {live_pid} (not running) removed" in log
     assert "stale PID file of pid None" in log
-    assert read_events(settings) == []  # housekeeping, not an alert
+    assert f"WARNING {this_id(log)} start check stale-pid" in log
+    events = read_events(settings)  # the run before crashed or was killed: an event each
+    assert [(e["check"], e["refused"]) for e in events] == [("stale-pid", False)] * 2
+    assert f"pid {live_pid} (not running)" in events[0]["text"]
+
+
+def this_id(log: str) -> str:
+    return log.split(" ", 3)[2]
 
 
 def test_another_live_instance_is_a_warning_and_an_event(tmp_path: Path, atlas_like: int) -> None:
@@ -92,3 +100,51 @@ def test_memory_and_load_limits_warn(tmp_path: Path) -> None:
 
 def test_free_space_is_measured_on_the_nearest_existing_parent(tmp_path: Path) -> None:
     assert start.free_bytes(tmp_path / "not" / "made" / "yet") == start.free_bytes(tmp_path)
+
+
+def test_a_second_daemon_is_refused(tmp_path: Path, atlas_like: int) -> None:
+    """Two daemons on one server would cycle and verify against each other."""
+    settings = settings_in(tmp_path, logs={"destination": "file"})
+    pid_file = program_pid_file(settings.esd_data, "daemon-run")
+    pid_file.parent.mkdir(parents=True)
+    pid_file.write_text(f"{atlas_like}\n")
+    ran = []
+    with (
+        pytest.raises(StartRefusedError, match="another daemon-run runs already"),
+        run(settings, "daemon-run"),
+    ):
+        ran.append(True)
+    assert ran == [] and pid_file.read_text() == f"{atlas_like}\n"  # the other's, untouched
+    (event,) = read_events(settings)
+    assert event["check"] == "instance" and event["refused"] is True
+
+
+LIMITS = ["sid_min_free_mb", "esd_min_free_mb", "root_min_free_mb"]
+
+
+@pytest.mark.parametrize("limit", LIMITS)
+def test_each_free_space_limit_is_checked(tmp_path: Path, limit: str) -> None:
+    settings = settings_in(tmp_path, limits={k: (1 << 30 if k == limit else 0) for k in LIMITS})
+    check = limit.removesuffix("_min_free_mb") + "-free"
+    found = [f for f in start.resources(settings, "sync-cycle") if f.check.endswith("-free")]
+    assert [(f.check, f.refuse) for f in found] == [(check, check == "sid-free")]
+    assert f"below the limit of {1 << 30} MiB ([limits] {limit})" in found[0].text
+
+
+@pytest.mark.parametrize(
+    ("program", "asked", "refused"),
+    [
+        ("ssh-command", "rsync --server --sender -logDtpre.iLsfxCIvu --numeric-ids . Env1/", False),
+        ("ssh-command", "rsync --server -logDtpre.iLsfxCIvu --delete . Env1/", True),
+        ("ssh-command", "atlas-ha serve", True),
+        ("serve", "", True),
+        ("boot", "", False),
+    ],
+)
+def test_a_full_sid_data_refuses_only_the_runs_that_may_write_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str, asked: str, refused: bool
+) -> None:
+    settings = settings_in(tmp_path, limits={"sid_min_free_mb": 1 << 30})
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", asked)
+    (found,) = [f for f in start.resources(settings, program) if f.check == "sid-free"]
+    assert found.refuse is refused

@@ -10,6 +10,8 @@ from pathlib import Path
 from tests.unit.raid.conftest import make_md
 from tests.verifier.test_verifier_health_net import SELF, fixture_roots, health
 
+from atlas_ha.layout.esd import EsdData
+from atlas_ha.raid.record import Record
 from atlas_ha.settings import RaidSettings
 from atlas_ha.verifier.api import Context
 from atlas_ha.verifier.kinds.health import HealthVerifier, mdstat
@@ -81,3 +83,18 @@ def test_an_unreadable_mdstat_is_a_warning_naming_the_line(tmp_path: Path) -> No
     (tmp_path / "mdstat").write_text("Personalities : [raid1]\nmd0 : active raid1 sda[x]\n")
     status, notes = mdstat(tmp_path / "mdstat")
     assert status == Status.WARNING and f"{tmp_path}/mdstat:2:" in notes[0]
+
+
+def test_the_slot_of_the_last_rotate_out_is_expected_as_raid_status_shows_it(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """No [raid.rotating]: the rotation record's last rotate-out names the rotating slot
+    (raid/rotate.py rotating_map, the same fallback `raid status` uses)."""
+    esd = EsdData(ctx.server.settings.esd_data)
+    esd.root.mkdir(parents=True, exist_ok=True)
+    Record(esd).add("md0", "rotate-out", slot=1)  # another slot: still degraded
+    status, _ = verify(ctx, tmp_path / "a", ROTATED_OUT)
+    assert status == Status.CRITICAL
+    Record(esd).add("md0", "rotate-out", slot=2)
+    status, summary = verify(ctx, tmp_path / "b", ROTATED_OUT)
+    assert status == Status.OK, summary

@@ -18,6 +18,7 @@ from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
 MDADM = Path("/sbin/mdadm")
+WIPEFS = Path("/sbin/wipefs")
 MODULES_ROOT = Path("/lib/modules")
 WANTED = ("virtio_pci", "virtio_blk", "md-mod", "raid1")
 BEGIN = "=====BEGIN "
@@ -43,6 +44,8 @@ def missing() -> str | None:
         return f"{BUSYBOX} missing (apt-get install busybox-static)"
     if not MDADM.is_file():
         return f"{MDADM} missing (apt-get install mdadm)"
+    if not WIPEFS.is_file():
+        return f"{WIPEFS} missing (apt-get install util-linux)"
     if kernel() is None:
         return "no readable /boot/vmlinuz-* with /lib/modules (apt-get install linux-image-amd64)"
     if shutil.which("cpio") is None:
@@ -175,6 +178,7 @@ def build_initramfs(work: Path, script: str, src: Path | None = None) -> Path:
     for applet in ("sh", "mount", "insmod", "cat", "echo", "sleep", "dd", "poweroff", "ls"):
         (root / "bin" / applet).symlink_to("busybox")
     copy_with_libraries(root, MDADM)
+    copy_with_libraries(root, WIPEFS)  # rotate-in lists a disk's signatures first
     python = add_python(root, src) if src is not None else "false"
     loads = []
     for n, rel in enumerate(module_order(modules)):

@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
     p.add_argument("array")
     p.add_argument("device", help="the disk to add, e.g. /dev/sdc")
     p.add_argument("--no-wait", action="store_true", help="return once the recovery started")
+    p.add_argument(
+        "--force", action="store_true", help="wipe a disk carrying a filesystem or partitions too"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_rotate_in)
     p = rsub.add_parser("check", help="compare the mirrors (sync_action check), mismatch_cnt")
@@ -103,7 +106,9 @@ def cmd_rotate_out(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_in(args: argparse.Namespace) -> int:
-    result = _rotation(args).rotate_in(args.array, args.device, wait=not args.no_wait)
+    result = _rotation(args).rotate_in(
+        args.array, args.device, wait=not args.no_wait, force=args.force
+    )
     if args.json:
         print_json(result)
         return 0

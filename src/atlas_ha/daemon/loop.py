@@ -30,6 +30,8 @@ from atlas_ha.transport.keep import KeptConnections
 
 TICK = 5.0  # seconds between heartbeats
 REPLAN = 300.0  # seconds: the Verifier re-reads the (synced) services file this often
+RESTART = 10.0  # seconds: the Verifier starts again this long after a round crashed
+VERIFY_ROUND = "verify-round"  # the run (ops/run.py) of one planning period of the Verifier
 
 
 def heartbeat_path(server: Server) -> Path:
@@ -128,23 +130,35 @@ def verifier_schedule(
 ) -> Callable[[threading.Event], None]:
     """The Verifier schedule for the daemon: this server's checks, recorded in its results
     database; re-planned every `replan` seconds so services added by a SyncCycle (a synced
-    services file) are verified without a restart."""
+    services file) are verified without a restart. Each planning period is one run of the
+    wrapper (`verify-round`: its run id, start checks, closing line); a round that crashes
+    is recorded as a crash and the schedule starts again after RESTART seconds."""
     from atlas_ha.verifier.plan import control_for, open_results, plan
 
-    def run(stop: threading.Event) -> None:
-        while not stop.is_set():
-            period = threading.Event()
-            deadline = server.clock.monotonic() + replan
-            relay = threading.Thread(target=_relay, args=(stop, period, deadline, server))
-            relay.start()
-            try:
+    def one_round(stop: threading.Event) -> None:
+        period = threading.Event()
+        deadline = server.clock.monotonic() + replan
+        relay = threading.Thread(target=_relay, args=(stop, period, deadline, server))
+        relay.start()
+        try:
+            with wrapped_run(server.settings, VERIFY_ROUND, clock=server.clock):
                 the_plan = plan(server)
                 with open_results(server, the_plan.role) as results:
                     control_for(the_plan, results).run_forever(period)
-            except AtlasError as exc:
-                log(f"ALERT verifier: {exc}")
-                period.wait()
+        except AtlasError as exc:
+            log(f"ALERT verifier: {exc}")
+            period.wait()
+        finally:
+            period.set()
             relay.join()
+
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                one_round(stop)
+            except Exception as exc:  # recorded by the wrapper: the Verifier goes on
+                log(f"ALERT verifier round crashed ({type(exc).__name__}: {exc}); restarting")
+                stop.wait(RESTART)
 
     return run
 
@@ -152,6 +166,6 @@ def verifier_schedule(
 def _relay(stop: threading.Event, period: threading.Event, deadline: float, server: Server) -> None:
     """End one planning period at `deadline` or at `stop`, whichever comes first."""
     while not stop.wait(min(1.0, max(0.0, deadline - server.clock.monotonic()))):
-        if server.clock.monotonic() >= deadline:
+        if period.is_set() or server.clock.monotonic() >= deadline:
             break
     period.set()

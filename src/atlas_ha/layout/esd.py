@@ -184,6 +184,11 @@ class EsdData:
         return self.root / "crashes" / "crashes.sqlite"
 
     @property
+    def core_scan_stamp_file(self) -> Path:
+        """Its mtime: when a run last scanned for new core files (ops/crash.py scan_due)."""
+        return self.root / "crashes" / "core-scan.stamp"
+
+    @property
     def web_log_file(self) -> Path:
         """The status page's server log (report/web/server.py): never the caller's terminal."""
         return self.logs_dir / "web.log"

@@ -38,6 +38,7 @@ from atlas_ha.system import Runner
 
 MIB = 1 << 20
 SETTLE = 2.0  # s: a core younger than this may still be being written; the next run takes it
+SCAN_EVERY = 60.0  # s: the run wrapper scans for new cores at most this often per server
 RECORDED = "_atlas_ha_crash_recorded"  # set on an exception once recorded (no second record)
 
 
@@ -61,10 +62,23 @@ def store_for(settings: Settings) -> CrashStore:
 
 
 def _record(
-    settings: Settings, crash: signature.Crash, kind: str, run: RunInfo, core: bytes | None = None
+    settings: Settings,
+    crash: signature.Crash,
+    kind: str,
+    run: RunInfo,
+    core: bytes | None = None,
+    *,
+    when: float | None = None,
+    program: str | None = None,
 ) -> str:
+    """`when`, `program`: a core's own time and crashed executable (not the scanning run's)."""
     seen = Occurrence(
-        time.time(), settings.name, role_of(settings), run.program, __version__, run.log_file
+        time.time() if when is None else when,
+        settings.name,
+        role_of(settings),
+        program or run.program,
+        __version__,
+        run.log_file,
     )
     store = store_for(settings)
     try:
@@ -240,13 +254,36 @@ def scan_cores(
 
 
 def _take_core(
-    settings: Settings, core: Path, run: RunInfo, runner: Runner, log: Callable[[str], None]
+    settings: Settings,
+    core: Path,
+    run: RunInfo,
+    runner: Runner,
+    log: Callable[[str], None],
+    when: float | None = None,
+    exe: str | None = None,
+    signal_name: str | None = None,
 ) -> tuple[str, str]:
+    """Record `core`; its occurrence has the core's time (`when`, else the file's mtime) and
+    the crashed executable (`exe`, else what the core's notes say); `exe` and `signal_name`
+    (coredumpctl's) stand in for what the core's notes do not say."""
     info = read_core_info(core)
+    info = CoreInfo(
+        exe if exe and info.program == "unknown" else info.program,
+        signal_name if signal_name and info.signal_name == "unknown" else info.signal_name,
+    )
     crash = signature.of_core(info.program, info.signal_name, backtrace(runner, info.program, core))
-    size = core.stat().st_size
-    data = core.read_bytes() if size <= settings.crashes.max_core_mb * MIB else None
-    outcome = _record(settings, crash, "core", run, data)
+    st = core.stat()
+    data = core.read_bytes() if st.st_size <= settings.crashes.max_core_mb * MIB else None
+    size = st.st_size
+    outcome = _record(
+        settings,
+        crash,
+        "core",
+        run,
+        data,
+        when=st.st_mtime if when is None else when,
+        program=exe or info.program,
+    )
     kept = "stored compressed" if data is not None else f"not stored ({size} bytes > max_core_mb)"
     what = f"{info.program} ({info.signal_name})"
     log(f"core {core} of {what}: {crash.signature[:12]} {outcome}, {kept}")
@@ -265,6 +302,38 @@ def parse_coredumpctl(text: str) -> list[dict[str, object]]:
     return [
         e for e in data if isinstance(e, dict) and isinstance(e.get("pid"), int) and "time" in e
     ]
+
+
+def _time_and_exe(entry: dict[str, object]) -> tuple[float | None, str | None, str | None]:
+    """A coredumpctl entry's time (µs since the epoch -> s), executable and signal name."""
+    stamp, exe, sig = entry.get("time"), entry.get("exe"), entry.get("sig")
+    when = stamp / 1e6 if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
+    name = None
+    if isinstance(sig, int) and not isinstance(sig, bool):
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+    return when, exe if isinstance(exe, str) and exe else None, name
+
+
+def scan_due(settings: Settings, now: float, every: float | None = None) -> bool:
+    """Whether this run scans for cores: at most once every `every` (SCAN_EVERY) seconds per
+    server (the stamp file's mtime; one in the future, a clock set back, does not count).
+    Taking the turn touches the stamp; a stamp that cannot be written lets the scan run."""
+    every = SCAN_EVERY if every is None else every
+    stamp = EsdData(settings.esd_data).core_scan_stamp_file
+    try:
+        last = stamp.stat().st_mtime
+    except OSError:
+        last = None
+    if last is not None and 0 <= now - last < every:
+        return False
+    with contextlib.suppress(OSError):
+        stamp.parent.mkdir(mode=0o700, exist_ok=True)
+        stamp.touch()
+        os.utime(stamp, (now, now))
+    return True
 
 
 def _scan_coredumpctl(
@@ -293,7 +362,7 @@ def _scan_coredumpctl(
                 except AtlasError as exc:
                     log(f"coredumpctl dump {entry['pid']}: {exc}")
                     continue
-                found.append(_take_core(settings, out, run, runner, log))
+                found.append(_take_core(settings, out, run, runner, log, *_time_and_exe(entry)))
             store.mark_core_seen(key)
     finally:
         store.close()

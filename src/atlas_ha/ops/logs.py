@@ -3,10 +3,11 @@
 Every line is `<UTC timestamp> <LEVEL> <run id> <message>`. A file is opened with O_APPEND and
 each line is one write(2), so several processes appending to one daily file never tear or
 lose each other's lines, and no file is ever renamed while someone may write it: a daily log
-changes at UTC midnight by opening the next day's name. Finished logs (a run whose process
-is gone, a day older than yesterday) are compressed beside themselves (gzip, written
-atomically, then the original removed) and removed oldest first while the retention limits
-of `[logs]` (count, bytes, a minimum of free disk) are crossed.
+changes at UTC midnight by opening the next day's name. Finished logs (a per-run log whose
+run wrote its closing `exit` line or whose process is gone, a day older than yesterday) are
+compressed beside themselves (gzip, written atomically, then the original removed) and
+removed oldest first while the retention limits of `[logs]` (count, bytes, a minimum of free
+disk) are crossed.
 
 A log file that cannot be written (a full disk, a read-only mount) never stops the run: the
 handler degrades to the console (stderr) for the rest of the run and reports it once
@@ -19,7 +20,9 @@ import contextlib
 import gzip
 import logging
 import os
+import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +37,31 @@ from atlas_ha.settings import LogSettings
 
 MIB = 1 << 20
 DAY = 86400.0
+CLOSING_RE = re.compile(r"^\S+ \S+ \S+ exit -?\d+ after \d+(\.\d+)? s$")
+TAIL = 8192  # bytes read from a log's end to find its last line
+
+_open_lock = threading.Lock()
+_open_here: dict[Path, int] = {}  # the per-run logs this process's runs write now
+
+
+def _opened(path: Path) -> None:
+    with _open_lock:
+        _open_here[path] = _open_here.get(path, 0) + 1
+
+
+def _closed(path: Path) -> None:
+    with _open_lock:
+        left = _open_here.get(path, 0) - 1
+        if left > 0:
+            _open_here[path] = left
+        else:
+            _open_here.pop(path, None)
+
+
+def open_here(path: Path) -> bool:
+    """A run of this process writes `path` now."""
+    with _open_lock:
+        return path in _open_here
 
 
 class WallClock(Protocol):
@@ -124,6 +152,7 @@ class RunHandler(logging.Handler):
             path.parent.mkdir(exist_ok=True)  # ESD_DATA/logs, never ESD_DATA itself
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
             self._path = path
+            _opened(path)
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
@@ -143,6 +172,8 @@ class RunHandler(logging.Handler):
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
+            if self._path is not None:
+                _closed(self._path)
         self._fd = None
 
     def close(self) -> None:
@@ -184,11 +215,33 @@ def log_files(esd: EsdData) -> list[LogFile]:
 
 
 def finished(log: LogFile, now: float) -> bool:
-    """Nobody writes it any more: its run's process is gone, or its day is before yesterday
-    (a line stamped 23:59:59.9 yesterday may still be on its way)."""
+    """Nobody writes it any more. A per-run log: compressed, or its process is gone, or (a
+    process running many runs: the daemon's nested SyncCycles carry its PID) no run of this
+    process writes it now and its last line is a run's closing `exit` line. A daily log: its
+    day is before yesterday (a line stamped 23:59:59.9 yesterday may still be on its way)."""
     if log.pid is not None:
-        return not alive(log.pid)
+        if log.compressed or not alive(log.pid):
+            return True
+        if log.pid == os.getpid() and open_here(log.path):
+            return False
+        return closed_by_its_run(log.path)
     return log.day is not None and log.day < time.strftime("%Y-%m-%d", time.gmtime(now - DAY))
+
+
+def closed_by_its_run(path: Path) -> bool:
+    """The last line of `path` (continuation lines aside) is a run's closing line."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL))
+            tail = handle.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return False
+    if not tail.endswith("\n"):
+        return False  # a line still being written
+    heads = [line for line in tail.splitlines() if line and not line.startswith(" ")]
+    return bool(heads) and CLOSING_RE.match(heads[-1]) is not None
 
 
 @dataclass
@@ -202,11 +255,15 @@ def free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def prune(esd: EsdData, limits: LogSettings, now: float) -> Pruned:
+def prune(esd: EsdData, limits: LogSettings, now: float, spare: Path | None = None) -> Pruned:
     """Compress finished logs, then remove the oldest finished ones while more than
-    `keep_files`, more than `keep_mb` together or less than `min_free_mb` free on ESD_DATA."""
+    `keep_files`, more than `keep_mb` together or less than `min_free_mb` free on ESD_DATA.
+    `spare`: the log of the run that just ended, left as it is for the next prune (one may
+    still read it)."""
     done = Pruned([], [])
     for log in log_files(esd):
+        if log.path == spare:
+            continue
         if not log.compressed and finished(log, now):
             try:
                 compress(log.path)
@@ -224,7 +281,7 @@ def prune(esd: EsdData, limits: LogSettings, now: float) -> Pruned:
             or (low is not None and low < limits.min_free_mb * MIB)
         ):
             break
-        if not finished(log, now):
+        if log.path == spare or not finished(log, now):
             continue
         with contextlib.suppress(FileNotFoundError):
             log.path.unlink()
@@ -303,19 +360,3 @@ def lines(path: Path, run_id: str | None = None) -> Iterator[str]:
                 keep = len(parts) > 2 and parts[2] == run_id
             if keep:
                 yield line.rstrip("\n")
-
-
-def follow(path: Path, stop: Callable[[], bool], poll: float = 0.5) -> Iterator[str]:
-    """The lines appended to `path` from its current end on, until `stop()`."""
-    with path.open("r", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.seek(0, os.SEEK_END)
-        partial = ""
-        while not stop():
-            chunk = handle.readline()
-            if not chunk:
-                time.sleep(poll)
-                continue
-            partial += chunk
-            if partial.endswith("\n"):
-                yield partial.rstrip("\n")
-                partial = ""

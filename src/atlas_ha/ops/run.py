@@ -10,7 +10,8 @@ process), an origin (`local`, or `remote` for the runs a partner requests: `ssh-
 never stdout, which the partner protocol and the commands' output own). Its log is one file
 per run or per day (`[logs] daily`), see ops/logs.py. The first run of a process installs
 the crash hooks (sys.excepthook, threading.excepthook), and every run first takes the new
-core files into the crash store. Its last line says its exit code and duration.
+core files into the crash store. Its last line says its exit code and duration; a
+partner's rsync runs as its child (`run_child`), so its exit code and duration are logged.
 
 Lines logged from a thread that opened no run of its own go to the process's first run
 (the daemon's Verifier thread writes into the daemon's log).
@@ -22,6 +23,8 @@ import contextlib
 import itertools
 import logging
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -230,6 +233,8 @@ def _info() -> crash.RunInfo:
 
 
 def _scan(settings: Settings, run_: Run) -> None:
+    if not settings.esd_data.is_dir() or not crash.scan_due(settings, time.time()):
+        return  # no ESD_DATA (never made here), or scanned less than a minute ago
     try:
         crash.scan_cores(settings, run_.log, run_.info())
     except AtlasError as exc:  # a broken store or core never stops the run
@@ -239,6 +244,7 @@ def _scan(settings: Settings, run_: Run) -> None:
 
 
 def _finish(settings: Settings | None, run_: Run, first: bool, clock: Clock) -> None:
+    own = run_.log_file
     if run_.handler is not None:
         run_.logger.removeHandler(run_.handler)
         run_.handler.close()
@@ -250,17 +256,45 @@ def _finish(settings: Settings | None, run_: Run, first: bool, clock: Clock) -> 
             _hooks.pop()()
     if settings is not None and run_.handler is not None and run_.handler.to_file:
         with contextlib.suppress(OSError):  # retention never fails a run
-            logs.prune(EsdData(settings.esd_data), settings.logs, clock.now())
+            logs.prune(EsdData(settings.esd_data), settings.logs, clock.now(), spare=own)
 
 
-def handover(what: str) -> None:
-    """The process becomes another program (exec): close the current run's log with a line
-    saying so (an exec'd rsync writes no closing line of ours)."""
-    run_ = current()
-    if run_ is not None:
-        run_.log(f"exec {what}: the run continues as that program", console=False)
-        if run_.handler is not None:
-            run_.handler.close()
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+def run_child(argv: list[str], cwd: Path, what: str) -> int:
+    """Run `argv` (a partner's checked rsync) as this run's child in `cwd`, on this process's
+    stdin/stdout (the ssh channel), and wait: its exit code and duration go to the run's
+    log, and the run's closing line carries its code. SIGTERM, SIGHUP and SIGINT reaching
+    this process are passed on to the child (sshd ending the session ends the rsync), and
+    the child is killed if this process fails while it runs. A child killed by signal N
+    gives 128 + N, as a shell would."""
+    current_run = current()
+
+    def say(text: str, level: str = "INFO") -> None:
+        if current_run is not None:
+            current_run.log(text, level, console=False)
+
+    began = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, close_fds=True)
+    say(f"{what}: {argv[0]} pid {proc.pid} in {cwd}")
+    before: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in FORWARDED:
+            before[signum] = signal.signal(signum, lambda n, _f: proc.send_signal(n))
+    try:
+        code = proc.wait()
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    code = 128 - code if code < 0 else code
+    took = time.monotonic() - began
+    level = "INFO" if code == 0 else "WARNING"
+    say(f"{what}: {Path(argv[0]).name} exit {code} after {took:.3f} s", level)
+    return code
 
 
 def program_of(args: Mapping[str, Any]) -> str:

@@ -108,16 +108,39 @@ def chain(exc: BaseException) -> list[tuple[BaseException, str]]:
     return found
 
 
-def of_exception(exc: BaseException) -> Crash:
+MAX_GROUP_DEPTH = 8  # exception groups nested deeper than this are hashed by type only
+
+
+def _cleaned(exc: BaseException, depth: int, seen: set[int]) -> list[str]:
+    """The cleaned lines of `exc`'s chain; an exception group's members follow its own
+    frames, indented, each a chain of its own, in sorted order (the same failures of a task
+    group finishing in another order are one signature)."""
     lines: list[str] = []
     for current, leads in chain(exc):
         lines.append(f"exception {type_name(type(current))}")
         lines += _frames(current.__traceback__)
+        members = getattr(current, "exceptions", None)
+        if isinstance(current, BaseExceptionGroup) and isinstance(members, tuple):
+            if depth >= MAX_GROUP_DEPTH or id(current) in seen:
+                lines.append("with members (not followed)")
+            else:
+                seen.add(id(current))
+                blocks = sorted(
+                    "\n".join("    " + line for line in _cleaned(member, depth + 1, seen))
+                    for member in members
+                    if isinstance(member, BaseException)
+                )
+                lines += [f"with {len(blocks)} members", *blocks]
         if leads == "caused":
             lines.append("which caused")
         elif leads == "during":
             lines.append("during whose handling")
-    cleaned = "\n".join(lines) + "\n"
+    return lines
+
+
+def of_exception(exc: BaseException) -> Crash:
+    """The signature of an uncaught exception: its chain, and an exception group's members."""
+    cleaned = "\n".join(_cleaned(exc, 0, set())) + "\n"
     title = f"{type_name(type(exc))}: {clean_message(str(exc))}".rstrip(": ")
     raw = "".join(traceback.format_exception(exc))
     return Crash(hashlib.sha256(cleaned.encode()).hexdigest(), cleaned, title, raw)

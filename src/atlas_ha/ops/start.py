@@ -2,22 +2,24 @@
 system resources against `[limits]`.
 
   * process profile: a program of `single_instance` keeps its PID in
-    `ESD_DATA/run/<program>.pid` while it runs; another live instance is a warning, a PID
-    file whose process is gone (or is no atlas-ha program: a reused PID) is removed and
-    logged;
+    `ESD_DATA/run/<program>.pid` while it runs; another live instance is a warning (a
+    refusal for `REFUSE_SECOND`: a second daemon), a PID file whose process is gone (or is
+    no atlas-ha program: a reused PID) is removed, logged and recorded as an event (the run
+    before crashed or was killed);
   * resources: free space on ESD_DATA, SID_DATA and the system root, MemAvailable, the
     1-minute load per CPU.
 
 A limit crossed is a log line and an event record (`notify.emit_alert`), and a refusal
 (StartRefusedError) where running would be unsafe: a program that writes SID_DATA
-(`SID_WRITERS`) with SID_DATA below `sid_min_free_mb`. Otherwise a warning, and the run goes on.
+(`SID_WRITERS`, `writes_sid`) with SID_DATA below `sid_min_free_mb`, a second daemon.
+Otherwise a warning, and the run goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +45,27 @@ SID_WRITERS = frozenset(
     }
 )
 
+# a second live instance of these is refused, not only warned: two daemons on one server
+# would drive SyncCycles and Verifier rounds against each other
+REFUSE_SECOND = frozenset({"daemon-run"})
+
+
+def writes_sid(program: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a run of `program` may write SID_DATA. A forced-command session that asks for
+    the reading side of an rsync (`rsync --server --sender`: a partner pulls a snapshot)
+    only reads it; every other partner session may receive."""
+    if program not in SID_WRITERS:
+        return False
+    if program == "ssh-command":
+        asked = (os.environ if environ is None else environ).get("SSH_ORIGINAL_COMMAND", "")
+        return asked.split()[:3] != ["rsync", "--server", "--sender"]
+    return True
+
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # "sid-free", "esd-free", "root-free", "memory", "load", "instance", "stale-pid"
+    check: str  # "sid-free", "esd-free", "root-free", "memory", "load", "instance", "stale-pid",
+    # "pid-file"
     text: str
     refuse: bool = False
 
@@ -75,7 +94,7 @@ def resources(settings: Settings, program: str) -> list[Finding]:
     limits = settings.limits
     found: list[Finding] = []
     for check, path, limit_mb, refuse in (
-        ("sid-free", settings.sid_data, limits.sid_min_free_mb, program in SID_WRITERS),
+        ("sid-free", settings.sid_data, limits.sid_min_free_mb, writes_sid(program)),
         ("esd-free", settings.esd_data, limits.esd_min_free_mb, False),
         ("root-free", settings.system_root, limits.root_min_free_mb, False),
     ):
@@ -147,10 +166,10 @@ def claim(settings: Settings, program: str) -> tuple[PidClaim, list[Finding]]:
     if not settings.esd_data.is_dir():
         return PidClaim(None), []  # no ESD_DATA (not set up, not mounted): never made here
     path = program_pid_file(settings.esd_data, program)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
     found: list[Finding] = []
     for _attempt in range(3):
         try:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             pid = _read_pid(path)
@@ -158,7 +177,11 @@ def claim(settings: Settings, program: str) -> tuple[PidClaim, list[Finding]]:
                 return PidClaim(None), found  # a nested run of the same program
             if pid is not None and is_atlas_process(pid):
                 found.append(
-                    Finding("instance", f"another {program} runs already (pid {pid}, {path})")
+                    Finding(
+                        "instance",
+                        f"another {program} runs already (pid {pid}, {path})",
+                        program in REFUSE_SECOND,
+                    )
                 )
                 return PidClaim(None), found
             with contextlib.suppress(FileNotFoundError):
@@ -167,8 +190,19 @@ def claim(settings: Settings, program: str) -> tuple[PidClaim, list[Finding]]:
                 Finding("stale-pid", f"{path}: stale PID file of pid {pid} (not running) removed")
             )
             continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
+        except OSError as exc:  # a full ESD_DATA (no room for run/): unclaimed, said
+            found.append(Finding("pid-file", f"{path}: cannot make the PID file ({exc})"))
+            return PidClaim(None), found
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+        except OSError as exc:  # a full ESD_DATA: the run goes on unclaimed, and says so
+            with contextlib.suppress(OSError):
+                path.unlink()
+            found.append(
+                Finding("pid-file", f"{path}: cannot write the PID file ({exc.strerror or exc})")
+            )
+            return PidClaim(None), found
         return PidClaim(path), found
     return PidClaim(None), found
 
@@ -188,19 +222,18 @@ def check(
     held, found = claim(settings, program)
     found += resources(settings, program)
     for finding in found:
-        level = "INFO" if finding.check == "stale-pid" else "ERROR" if finding.refuse else "WARNING"
+        level = "ERROR" if finding.refuse else "WARNING"
         verdict = "refusing to run" if finding.refuse else "running anyway"
         log(level, f"start check {finding.check}: {finding.text} ({verdict})")
-        if finding.check != "stale-pid":
-            emit_alert(
-                settings,
-                "start-limit",
-                f"{program}: {finding.text}",
-                check=finding.check,
-                program=program,
-                origin=origin,
-                refused=finding.refuse,
-            )
+        emit_alert(  # a stale PID file too: the run before crashed or was killed
+            settings,
+            "start-limit",
+            f"{program}: {finding.text}",
+            check=finding.check,
+            program=program,
+            origin=origin,
+            refused=finding.refuse,
+        )
     refusals = [f for f in found if f.refuse]
     if refusals:
         held.release()

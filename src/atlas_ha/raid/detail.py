@@ -22,6 +22,11 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}(?::[0-9a-f]{8}){3}$")
 ROLE_WORDS = {"spare", "faulty", "journal"}
 
 
+def decimal(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" or "፩", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True)
 class DetailMember:
     key: str  # the device part of the key: "dev_vdc"
@@ -72,7 +77,7 @@ def _required(values: dict[str, str], key: str, where: str) -> str:
 
 def _number(values: dict[str, str], key: str, where: str) -> int:
     text = _required(values, key, where)
-    if not text.isdigit():
+    if not decimal(text):
         raise FormatError(where, None, f"{key}={text!r}: expected a number")
     return int(text)
 
@@ -90,7 +95,7 @@ def parse_detail(text: str, where: str = "mdadm --detail --export") -> Detail:
     for number, key, value in _pairs(text, where):
         if m := DEVICE_RE.match(key):
             slot = devs.setdefault(m.group(1), {})
-            if m.group(2) == "ROLE" and not (value.isdigit() or value in ROLE_WORDS):
+            if m.group(2) == "ROLE" and not (decimal(value) or value in ROLE_WORDS):
                 raise FormatError(
                     where, number, f"{key}={value!r}: expected a slot or {ROLE_WORDS}"
                 )
@@ -106,8 +111,8 @@ def parse_detail(text: str, where: str = "mdadm --detail --export") -> Detail:
             DetailMember(
                 key,
                 parts["DEV"],
-                int(role) if role.isdigit() else None,
-                None if role.isdigit() else role,
+                int(role) if decimal(role) else None,
+                None if decimal(role) else role,
             )
         )
     members.sort(key=lambda m: (m.role is None, m.role or 0, m.device))

@@ -1,22 +1,25 @@
 """The RAID1 third-disk rotation (SPEC 7.6, docs/backup.md) over mdadm.
 
-rotate-out ARRAY --member UUID-or-DEV: refuses unless the array is clean and not syncing and
+rotate-out ARRAY --member UUID-or-DEV: refuses unless the array is clean, not syncing (nor
+frozen) and
 >= 2 in-sync members remain; records the member's UUID and event count (EsdData.
 raid_record_file) before `mdadm --fail` and `--remove`.
 
 rotate-in ARRAY DEVICE: a returning disk is stale by design. `mdadm --re-add` of a stale
 disk can be accepted through the write-intent bitmap and leave a mirror whose blocks differ
 (the bitmap remembers the writes since the last disk left the slot, not since this disk
-did). So rotate-in never re-adds: it wipes the md superblock (`--zero-superblock`) and
-`--add`s the disk as new, which forces a full recovery; afterwards a `check` compares the
-mirrors and a mismatch_cnt > 0 is an alert: in the rotation record, and (given the
-settings) an operation's alert record and the ops_alert event (ops/notify.py; the alert
-engine sends it through the channels). Each step is refused with a RaidError naming
-the array, the member and what was expected.
+did). So rotate-in never re-adds (and refuses a disk carrying another signature, a
+filesystem or a partition table, unless forced): it wipes the md superblock
+(`--zero-superblock`) and `--add`s the disk as new, which forces a full recovery;
+afterwards a `check` compares the mirrors and a mismatch_cnt > 0 is an alert: in the
+rotation record, and (given the settings) an operation's alert record and the ops_alert
+event (ops/notify.py; the alert engine sends it through the channels). Each step is refused
+with a RaidError naming the array, the member and what was expected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +58,11 @@ def refuse_rotate_out(view: ArrayView, member: str) -> None:
         raise RaidError(
             f"{where}: array_state {view.array_state}; expected clean before removing "
             f"{slot.describe()}"
+        )
+    if view.sync_action == "frozen":
+        raise RaidError(
+            f"{where}: sync_action frozen; expected idle before removing {slot.describe()} "
+            "(something froze md's sync: a resync may be pending; let it run first)"
         )
     if view.syncing:
         action = view.progress.action if view.progress else view.sync_action
@@ -107,6 +115,35 @@ def refuse_rotate_in(
         )
 
 
+def foreign(found: list[str]) -> list[str]:
+    """The signatures `wipefs` listed (`TYPE OFFSET`) other than an md superblock's."""
+    return [entry for entry in found if entry.split()[:1] != ["linux_raid_member"]]
+
+
+def refuse_foreign_signatures(view: ArrayView, device: str, found: list[str]) -> None:
+    """Raise RaidError if `device` carries signatures other than an md superblock (a
+    filesystem, a partition table)."""
+    other = foreign(found)
+    if other:
+        raise RaidError(
+            f"{view.name} ({view.uuid}): {device} carries {', '.join(other)} (wipefs); expected "
+            f"a blank disk or one of {view.name}'s rotating disks. Rotating it in destroys "
+            "that data: check the disk, then repeat with --force"
+        )
+
+
+def rotating_map(raid: RaidSettings, esd: EsdData) -> dict[str, tuple[int, ...]]:
+    """The rotating slots of every array: [raid.rotating], else the slot of the array's last
+    rotate-out in the rotation record (what `raid status` and the health kind both show)."""
+    found: dict[str, tuple[int, ...]] = {}
+    with contextlib.suppress(FormatError, OSError):  # a broken record: the settings only
+        for name, events in Record(esd).load().items():
+            slots = [e.get("slot") for e in events if e.get("kind") == "rotate-out"]
+            if slots and isinstance(slots[-1], int):
+                found[name] = (slots[-1],)
+    return {**found, **raid.rotating}
+
+
 class Rotation:
     def __init__(
         self,
@@ -149,11 +186,27 @@ class Rotation:
         return sysfs_mod.arrays(self.raid.sys)
 
     def rotating_slots(self, array: str) -> tuple[int, ...]:
-        configured = self.raid.rotating.get(array)
-        if configured is not None:
-            return configured
-        last = self.record.last(array, "rotate-out")
-        return (int(last["slot"]),) if last and isinstance(last.get("slot"), int) else ()
+        return rotating_map(self.raid, self.esd).get(array, ())
+
+    def _run_tool(self, argv: list[str], array: str) -> Completed:
+        try:
+            return self.runner.run(argv, timeout=120)
+        except AtlasError as exc:
+            raise RaidError(f"{array}: {' '.join(argv)} failed: {exc}") from exc
+
+    def signatures(self, device: str, array: str) -> list[str]:
+        """What `wipefs` (listing only, --no-act) finds on `device`: "TYPE OFFSET" each."""
+        try:
+            done = self.runner.run(
+                ["wipefs", "--no-act", "--noheadings", "--output", "TYPE,OFFSET", device],
+                timeout=60,
+            )
+        except AtlasError as exc:
+            raise RaidError(
+                f"{array}: cannot check {device} for other signatures ({exc}); expected wipefs "
+                "(util-linux), or repeat with --force"
+            ) from exc
+        return [" ".join(line.split()) for line in done.stdout.splitlines() if line.strip()]
 
     def view(self, array: str) -> ArrayView:
         name = short(array)
@@ -213,7 +266,11 @@ class Rotation:
                 raise RaidError(f"{name}: {slot.describe()} is still a member after --remove")
             return {"removed": event, "array": after.as_dict()}
 
-    def rotate_in(self, array: str, device: str, wait: bool = True) -> dict[str, Any]:
+    def rotate_in(
+        self, array: str, device: str, wait: bool = True, force: bool = False
+    ) -> dict[str, Any]:
+        """`force`: wipe a disk carrying other signatures (a filesystem, a partition table)
+        too; never one of another md array or a member of a running one."""
         name = short(array)
         with locked(self.esd.raid_lock_file):
             view = self.view(name)
@@ -221,6 +278,17 @@ class Rotation:
             anywhere = {m.name for a in (stat.arrays if stat else ()) for m in a.members}
             exam = self.examine(device, name)
             refuse_rotate_in(view, device, exam, anywhere)
+            try:
+                found = self.signatures(device, name)
+            except RaidError:
+                if not force:
+                    raise
+                found = []  # forced: wipefs missing, mdadm's own superblock is replaced
+            if not force:
+                refuse_foreign_signatures(view, device, found)
+            elif other := foreign(found):
+                self.say(f"{name}: {device} carries {', '.join(other)}; wiping (--force)")
+                self._run_tool(["wipefs", "--all", device], array=name)
             if exam is not None:
                 # stale by design: wipe it so md cannot take it back through the bitmap
                 self.say(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.raid.detail import decimal
 
 ARRAY_STATES = {
     "clear",
@@ -103,7 +104,7 @@ def _text(path: Path) -> str:
 
 def _int(path: Path) -> int:
     text = _text(path)
-    if not text.isdigit():
+    if not decimal(text):
         raise FormatError(path, 1, f"expected a number, not {text[:40]!r}")
     return int(text)
 
@@ -141,7 +142,7 @@ def read(sys_root: Path, array: str) -> MdSysfs:
         if unknown:
             raise FormatError(dev / "state", 1, f"unknown device state {unknown[0]!r}")
         slot_text = _text(dev / "slot")
-        if slot_text != "none" and not slot_text.isdigit():
+        if slot_text != "none" and not decimal(slot_text):
             raise FormatError(
                 dev / "slot", 1, f"expected a slot number or 'none', not {slot_text!r}"
             )
@@ -164,7 +165,7 @@ def read(sys_root: Path, array: str) -> MdSysfs:
         sync_completed=completed,
         mismatch_cnt=_int(md / "mismatch_cnt") if (md / "mismatch_cnt").exists() else 0,
         last_sync_action=last,
-        sync_speed=int(speed) if speed and speed.isdigit() else None,
-        size_kib=int(size_text) if size_text and size_text.isdigit() else None,
+        sync_speed=int(speed) if speed and decimal(speed) else None,
+        size_kib=int(size_text) if size_text and decimal(size_text) else None,
         devices=tuple(devices),
     )

@@ -17,7 +17,7 @@ DESTINATIONS = ("console", "file", "both", "none")
 class LogSettings:
     destination: str = "both"
     remote_destination: str = "both"
-    daily: tuple[str, ...] = ("daemon-run",)
+    daily: tuple[str, ...] = ("daemon-run", "verify-round")
     keep_files: int = 1000
     keep_mb: int = 500
     min_free_mb: int = 64

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from atlas_ha.errors import RefusedError
 from atlas_ha.layout.sid import grant_file, send_grant_file
-from atlas_ha.ops.run import handover
+from atlas_ha.ops.run import run_child
 from atlas_ha.settings import Settings
 from atlas_ha.transport.authority import check_grant, checked_key_role
 
@@ -78,15 +78,11 @@ def forced_command(settings: Settings, role: str | None, session: Callable[[str,
     if argv[:3] == ["rsync", "--server", "--sender"]:
         root, envs = granted_send_root(settings.sid_data, peer, key_role)
         source = checked_rsync(argv, root, peer, envs, sender=True)
-        os.chdir(root)
-        handover(f"rsync --sender from {peer}")
-        os.execv(RSYNC, [RSYNC, *argv[1:-1], source])  # noqa: S606 (fixed program, checked args)
+        return run_child([RSYNC, *argv[1:-1], source], root, f"rsync --sender from {peer}")
     if argv[:2] == ["rsync", "--server"] and "--sender" not in argv:
         root, envs = granted_root(settings.sid_data, peer, key_role)
         dest = checked_rsync(argv, root, peer, envs)
-        os.chdir(root)
-        handover(f"rsync receiving from {peer}")
-        os.execv(RSYNC, [RSYNC, *argv[1:-1], dest])  # noqa: S606 (fixed program, checked args)
+        return run_child([RSYNC, *argv[1:-1], dest], root, f"rsync receiving from {peer}")
     raise RefusedError(f"refused from {peer}: {original!r} is not an atlas-ha operation")
 
 

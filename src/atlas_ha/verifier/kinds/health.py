@@ -25,8 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from atlas_ha.errors import FormatError
+from atlas_ha.layout.esd import EsdData
 from atlas_ha.raid import mdstat as md_parse
 from atlas_ha.raid import sysfs as md_sysfs
+from atlas_ha.raid.rotate import rotating_map
 from atlas_ha.verifier.api import Context, Target, Verifier
 from atlas_ha.verifier.profile import (
     JUDGEMENT_STATUS,
@@ -66,9 +68,9 @@ class HealthVerifier(Verifier):
         for path in paths:
             measured.append(_disk(ctx, path, service, failures))
         measured += _load(proc, service) + _memory(proc, service) + _temps(sys_root, service)
-        raid_status, raid_notes = mdstat(
-            proc / "mdstat", sys_root, ctx.server.settings.raid.rotating
-        )
+        settings = ctx.server.settings
+        rotating = rotating_map(settings.raid, EsdData(settings.esd_data))  # as `raid status`
+        raid_status, raid_notes = mdstat(proc / "mdstat", sys_root, rotating)
         if raid_status == Status.CRITICAL:
             failures += raid_notes
         profile = from_checks(failures, "healthy", measured)
