@@ -42,10 +42,9 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
             aspect.convert(tx, fa, fb, b.device)
     if a.sync_paths != b.sync_paths:
         tx.replace_listed(a.sync_paths, b.sync_paths)
+    entries = tx.materialise(target)
     newer = max(src_env, dst_env)
     program = server.esd.converter_program(newer)
-    entries = tx.materialise(target, link=not program.exists())  # a site program may write
-    # the target's files in place: then no object is shared with the source
     if program.exists():
         direction = "up" if dst_env > src_env else "down"
         try:
