@@ -300,10 +300,10 @@ def _runs(times: list[float]) -> str:
     return ", ".join(f"{t:.2f}" for t in times)
 
 
-def write_section(out: Path, section: str) -> None:
-    """Replace the section of the same title in `out` (up to the next `## `), or append it."""
+def write_section(out: Path, section: str, title: str = SECTION) -> None:
+    """Replace the section `title` in `out` (up to the next `## `), or append it."""
     text = out.read_text() if out.exists() else ""
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(re.escape(title) + r"\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _m: section + "\n", text)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 
 from atlas_ha.context import Server
 from atlas_ha.daemon.loop import REPLAN, Daemon, read_heartbeat, verifier_schedule
+from atlas_ha.daemon.watch import ChangeWatch
 from atlas_ha.daemon.web import status_page
 from atlas_ha.doctor.checks import log_doctor
 from atlas_ha.errors import ServerStateError, StillRunningError
@@ -74,8 +75,10 @@ def run(
         log_doctor(server.settings.config_file, log)  # logged; it does not refuse (docs)
         verifier = verifier_schedule(server, log, replan) if with_verifier else None
         keep = kept_connections(server.settings, server.clock)
+        wanted = server.settings.daemon
+        watch = ChangeWatch(server, wanted.debounce, log) if wanted.watch else None
         with status_page(server, log):  # the status page, for as long as the daemon runs
-            Daemon(server, interval, verifier, log=log, keep=keep).run(stop)
+            Daemon(server, interval, verifier, log=log, keep=keep, watch=watch).run(stop)
     finally:
         release(server)
 

@@ -4,7 +4,9 @@ Each turn decides one thing and returns it as one sentence; that sentence is wha
 shows and what `atlas-ha daemon status` reports. The first SyncCycle runs one interval after
 start (a booting server does not cycle at once). Between turns the loop wakes every few
 seconds to write its heartbeat (SID_DATA/.results/daemon.json: pid, started, heartbeat, the
-last sentence), which is how its liveness is verified.
+last sentence), which is how its liveness is verified. With a change watcher (daemon/watch.py,
+`[daemon] watch`) the PRI also cycles soon after a synced path changes; the sentence of a
+SyncCycle says what started it (a change, the period, a request).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas_ha.context import Server
+from atlas_ha.daemon.watch import ChangeWatch
 from atlas_ha.errors import EXIT_DIFFERENCES, AtlasError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.ops.run import run as wrapped_run
@@ -57,9 +60,10 @@ class Daemon:
     next_cycle: float = field(default=0.0)
     keep: KeptConnections | None = None  # the SECs' connections, kept between SyncCycles
     alerts: AlertRounds = field(default_factory=AlertRounds)  # a round after every turn
+    watch: ChangeWatch | None = None  # change-triggered SyncCycles (PRI)
 
-    def turn(self) -> str:
-        """One decision: cycle now, or why not."""
+    def turn(self, why: str = "") -> str:
+        """One decision: cycle now, or why not; `why`: what started this cycle."""
         server = self.server
         try:
             role = server.role()
@@ -80,7 +84,8 @@ class Daemon:
             return f"SyncCycle failed: {exc}"
         states = ", ".join(f"{c.sec} {c.state}" for c in report.compare) or "no SECs"
         verdict = "all equal" if report.all_equal else "NOT all equal"
-        return f"SyncCycle done in {report.finished - report.started:.1f} s: {verdict} ({states})"
+        took = f"SyncCycle done in {report.finished - report.started:.1f} s"
+        return f"{took}{f', started by {why}' if why else ''}: {verdict} ({states})"
 
     def beat(self) -> None:
         path = heartbeat_path(self.server)
@@ -106,15 +111,24 @@ class Daemon:
         self.sentence = f"started; first SyncCycle decision in {self.interval:g} s"
         self.log(self.sentence)
         self.beat()
-        while not stop.wait(min(TICK, max(0.0, self.next_cycle - clock.monotonic()))):
+        if self.watch is not None:
+            self.watch.start(stop)
+        while not self._wait(stop):
+            why = f"the period ({self.interval:g} s)"
             if (asked := take_cycle_request(self.server)) is not None:  # the status page's
                 self.log(f"SyncCycle requested by {asked.get('by')}")
                 self.next_cycle = clock.monotonic()
+                why = f"a request of {asked.get('by')}"
+            due = self.watch.due() if self.watch is not None else None
+            if self.watch is not None and due is not None and clock.monotonic() >= due:
+                self.next_cycle, why = clock.monotonic(), self.watch.take()
             if clock.monotonic() >= self.next_cycle:
-                self.sentence = self.alerts.after(self.server, self.turn())
+                self.sentence = self.alerts.after(self.server, self.turn(why))
                 self.log(self.sentence)
                 record_after_turn(self.server, self.log)  # the event log (report/)
                 self.next_cycle = clock.monotonic() + self.interval
+                if self.watch is not None:
+                    self.watch.refresh()  # the cycle may have changed the path lists
             self.beat()
         if self.keep is not None:
             self.keep.close_all()
@@ -123,6 +137,21 @@ class Daemon:
         self.beat()
         if verifier is not None:
             verifier.join(timeout=TICK)
+        if self.watch is not None:
+            self.watch.join(timeout=TICK)
+
+    def _wait(self, stop: threading.Event) -> bool:
+        """Sleep until the next heartbeat, cycle or due change (or `stop`); True: stopped."""
+        now = self.server.clock.monotonic()
+        until = min(TICK, max(0.0, self.next_cycle - now))
+        due = self.watch.due() if self.watch is not None else None
+        if due is not None:
+            until = min(until, max(0.0, due - now))
+        if self.watch is None or self.watch.off is not None:
+            return stop.wait(until)
+        self.watch.wake.wait(until)  # the watcher also sets it when `stop` is set
+        self.watch.wake.clear()
+        return stop.is_set()
 
 
 def verifier_schedule(

@@ -68,6 +68,12 @@ Operations (ops/, docs/operating.md)::
     coredumpctl = "auto"                # auto | yes | no
     max_core_mb = 512                   # bigger cores are recorded but not stored
     remove_cores = true                 # remove a core from core_dir once stored
+
+The daemon (settings/daemon.py)::
+
+    [daemon]
+    watch = true                        # PRI: a change to a synced path starts a SyncCycle
+    debounce = 0.5                      # seconds of quiet before it starts
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ from atlas_ha import plugins
 from atlas_ha.errors import SettingsError
 from atlas_ha.layout import policy
 from atlas_ha.model import ROLE_RE, toml_line
+from atlas_ha.settings.daemon import DaemonSettings, _daemon
 from atlas_ha.settings.ops import CrashSettings, Limits, LogSettings, _crashes, _limits, _logs
 from atlas_ha.settings.raid import RaidSettings, _raid
 from atlas_ha.settings.web import (
@@ -102,6 +109,7 @@ __all__ = [
     "WEB_ROLES",
     "CrashSettings",
     "Credential",
+    "DaemonSettings",
     "Limits",
     "LogSettings",
     "RaidSettings",
@@ -128,6 +136,7 @@ TOP_KEYS = {
     "limits",
     "crashes",
     "checker_path",
+    "daemon",  # [daemon]: DaemonSettings
 }
 SYNC_KEYS = {"mass_deletion_percent", "mass_deletion_min", "rejected"}
 REJECTED = ("report", "refuse")
@@ -189,6 +198,7 @@ class Settings:
         return {**os.environ, "PATH": self.checker_path}
 
     web: WebSettings = field(default_factory=lambda: WebSettings())
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     def hooks_for(self, event: str, role: str | None) -> list[list[str]]:
         extra = self.role_hooks.get(role, {}).get(event, []) if role else []
@@ -289,6 +299,7 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
         refuse_rejected=rejected == "refuse",
         checker_path=checker_path,
         web=_report_web(data.get("report", {}), path),
+        daemon=_daemon(data.get("daemon", {}), path),
     )
 
 

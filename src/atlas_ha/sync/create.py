@@ -124,6 +124,13 @@ def _remove_vanished(area: Area, tree: str, entries: Manifest, copies: objects.S
     objects.prune(area.tree_dir(tree), tops, keep, found=copies)
 
 
+def listed_paths(area: Area) -> list[str]:
+    """Every path the next Create of `area` reads: its SyncFilePaths and IdentFilePaths (what
+    the daemon watches for changes, daemon/watch.py); [] for an area without path lists."""
+    sync = _sync_paths_of(area)
+    return sync + [p for p in area.ident_paths() if p not in sync]
+
+
 def _sync_paths_of(area: Area) -> list[str]:
     """SyncFilePaths = all SyncFilePathsSvc* + SyncFilePathsSpecial (SPEC 8.2), when the area
     has SyncFilePathsSpecial; else the SyncFilePaths it holds."""
