@@ -74,6 +74,14 @@ class ConversionTx:
             like, tree=tree, path=path, type="dir", mode=mode, size=0, sha256="", target=""
         )
 
+    def absent(self, tree: str, path: str, like: Entry) -> None:
+        """Stage `path` as listed but absent (as Create records a listed path the system
+        lacks), unless the snapshot holds something there."""
+        if (tree, path) not in self.entries:
+            self.entries[(tree, path)] = replace(
+                like, tree=tree, path=path, type="absent", mode=0, size=0, sha256="", target=""
+            )
+
     def remove(self, tree: str, path: str) -> None:
         self.entries.pop((tree, path), None)
         self.contents.pop((tree, path), None)

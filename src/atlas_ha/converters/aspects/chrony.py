@@ -24,10 +24,13 @@ def convert_chrony(tx: ConversionTx, src: str, dst: str, device: str) -> None:
         tx.write("SyncFiles", target, content, conf)
     elif conf is not None:
         tx.rename("SyncFiles", main, target)
-    if conf is not None and conf.type != "absent":
-        for path in chrony.paths(dst)[1:]:  # Debian's directories, as its package ships them
-            if tx.entry("SyncFiles", path) is None:
-                tx.mkdir("SyncFiles", path, conf)
+    for path in chrony.paths(dst)[1:]:  # Debian's directories, as its package ships them
+        if conf is not None and conf.type != "absent" and tx.entry("SyncFiles", path) is None:
+            tx.mkdir("SyncFiles", path, conf)
+        elif conf is not None and conf.type == "absent":
+            # no chrony here: the directories are listed and absent, as a Debian Create
+            # without chrony records them (else Compare finds them "only on PRI")
+            tx.absent("SyncFiles", path, conf)
     tx.replace_listed(chrony.paths(src), chrony.paths(dst))
 
 
