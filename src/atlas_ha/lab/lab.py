@@ -48,6 +48,10 @@ CLIENT = ("client", "198.51.100.100")
 PRI_DATA = "client data on the PRI's disk"  # the page of the PRI's disk (what clients get)
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
+# the lab's cycles come from its interval and `lab cycle` (tests count and time them): its
+# daemons start no change-triggered SyncCycles (daemon/watch.py), whose kept connections
+# would also outlive a test's partitions
+NO_WATCH = "\n[daemon]\nwatch = false  # the lab: cycles by interval and `lab cycle` only\n"
 CYCLE_INTERVAL = 300.0
 # what a lab server runs, stopped in this order (by PID); the anchor holds its namespaces
 PROCESSES = (
@@ -224,6 +228,7 @@ class Lab:
         for name, sim in self.group.servers.items():
             with sim.config.open("a") as settings:  # its status page, behind the token
                 settings.write(pages.section(self.page_listen(name), digest))
+                settings.write(NO_WATCH)
             services.client_data(
                 self.base / "disks" / f"disk-{name}",
                 PRI_DATA if roles[name] == "PRI" else f"skeleton of the {roles[name]} disk",
