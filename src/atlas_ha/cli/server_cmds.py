@@ -11,6 +11,7 @@ from atlas_ha.cli.common import colour_on, print_json, server_from
 from atlas_ha.context import Server
 from atlas_ha.doctor.checks import init_and_doctor
 from atlas_ha.errors import ConversionError, SettingsError
+from atlas_ha.layout.esd import read_envs
 from atlas_ha.model import MasterConfig
 from atlas_ha.settings import locate
 from atlas_ha.sync.boot import boot, shutdown
@@ -24,6 +25,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("init", help="set up this server (EnvID, envs.toml, MasterConfig, area)")
     p.add_argument("--name", required=True)
     p.add_argument("--env", type=int, required=True, help="this server's EnvVersion")
+    p.add_argument(
+        "--envs",
+        type=Path,
+        metavar="FILE",
+        help="the site's envs.toml, the same file on every server: its EnvVersions "
+        "instead of the reference environments (docs/install.md)",
+    )
     p.add_argument("--system-root", type=Path, default=Path("/"))
     p.add_argument("--esd-data", type=Path, required=True)
     p.add_argument("--sid-data", type=Path, required=True)
@@ -76,7 +84,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         master = MasterConfig.from_dict(
             {"group": args.group, "role": args.role, "partners": partners}, "--partner"
         )
-    request = InitRequest(settings, args.env, master)
+    envs = read_envs(args.envs) if args.envs else None
+    request = InitRequest(settings, args.env, master, envs)
     report, doctor = init_and_doctor(request, Server(settings, runner=Runner()))
     for line in report.done:
         print(f"init: wrote {line}")

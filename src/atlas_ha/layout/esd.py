@@ -309,6 +309,17 @@ class EsdData:
         atomic_write(self.env_id_file, f"{env_id}\n")
 
 
+def read_envs(path: Path) -> dict[int, EnvDef]:
+    """A site's own envs.toml (`init --envs FILE`): its EnvVersions, checked as envs.toml is."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, None, f"UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise FormatError(path, None, f"a readable envs.toml ({exc.strerror or exc})") from exc
+    return parse_envs(text, path)
+
+
 def parse_envs(text: str, where: Path) -> dict[int, EnvDef]:
     try:
         data = tomllib.loads(text)

@@ -45,7 +45,9 @@ def default_paths(env: EnvDef) -> tuple[list[str], list[str]]:
 def init(request: InitRequest, runner: Runner) -> list[str]:
     """Perform the set-up; return a line per thing done."""
     s = request.settings
-    defs = request.envs or {v: REFERENCE[v] for v in range(1, request.env + 1)}
+    given = request.envs or REFERENCE
+    # a server describes 1..its own EnvVersion; a site's file may go on (its newer servers)
+    defs = {v: d for v, d in given.items() if v <= request.env}
     if set(defs) != set(range(1, request.env + 1)):
         raise ServerStateError(f"envs for 1..{request.env} are needed, got {sorted(defs)}")
     done = []

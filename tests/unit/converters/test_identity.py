@@ -1,4 +1,5 @@
-"""Properties and error cases of the identity converters (rhel-ifcfg, debian, networkd)."""
+"""Properties and error cases of the identity converters (rhel-ifcfg, rhel7-ifcfg, debian,
+networkd)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from atlas_ha.converters.identity import FORMATS, Identity
 from atlas_ha.errors import ConversionError
 
 RHEL, DEBIAN, NETWORKD = "rhel-ifcfg", "debian-interfaces", "networkd"
+RHEL7 = "rhel7-ifcfg"
 IFCFG = "/etc/sysconfig/network-scripts/ifcfg-eth0"
 NETWORK = "/etc/sysconfig/network"
 HOSTNAME = "/etc/hostname"
@@ -208,7 +210,23 @@ def messy_networkd(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
     return {HOSTNAME: f"{ident.hostname}\n".encode(), path: text.encode()}
 
 
-MESSY = {RHEL: messy_rhel, DEBIAN: messy_debian, NETWORKD: messy_networkd}
+@st.composite
+def messy_rhel7(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
+    """RHEL 7+: the host name in /etc/hostname; /etc/sysconfig/network a comment, or with
+    NETWORKING=yes and/or the same HOSTNAME= again."""
+    files = draw(messy_rhel(ident))
+    note = draw(comments)
+    network = note
+    if draw(st.booleans()):
+        network += f"NETWORKING={quote(draw, 'yes')}\n"
+    if draw(st.booleans()):
+        network += f"HOSTNAME={quote(draw, ident.hostname)}\n"
+    files[NETWORK] = network.encode()
+    files["/etc/hostname"] = f"{note}{ident.hostname}\n".encode()
+    return files
+
+
+MESSY = {RHEL: messy_rhel, RHEL7: messy_rhel7, DEBIAN: messy_debian, NETWORKD: messy_networkd}
 
 
 @given(st.data(), identities, st.sampled_from(FORMATS))

@@ -16,6 +16,7 @@ from atlas_ha.errors import ConversionError
 
 STOCK = Path(__file__).parents[2] / "fixtures" / "stock"
 RHEL, DEBIAN, NETWORKD = "rhel-ifcfg", "debian-interfaces", "networkd"
+RHEL7 = "rhel7-ifcfg"
 HASH_FMT, SHADOW_FMT = "passwd-hash", "shadow"
 PASSWD, SHADOW, GROUP = "/etc/passwd", "/etc/shadow", "/etc/group"
 IFCFG = "/etc/sysconfig/network-scripts/ifcfg-eth0"
@@ -34,6 +35,11 @@ def debian_identity() -> dict[str, bytes]:
 
 def rocky_identity(network: str, ifcfg: str) -> dict[str, bytes]:
     return {"/etc/sysconfig/network": read(f"rocky9/{network}"), IFCFG: read(f"rocky9/{ifcfg}")}
+
+
+def rocky7_identity(network: str, ifcfg: str) -> dict[str, bytes]:
+    """A stock RHEL/Rocky 7+ system in the rhel7-ifcfg format: /etc/hostname included."""
+    return {"/etc/hostname": read("rocky9/hostname"), **rocky_identity(network, ifcfg)}
 
 
 def networkd_identity() -> dict[str, bytes]:
@@ -69,6 +75,25 @@ def test_rocky9_network_file_without_hostname_names_the_file_and_the_fix() -> No
     assert "HOSTNAME=" in caught.value.expected and "/etc/hostname" in caught.value.expected
 
 
+@pytest.mark.parametrize("network", ["network-empty", "network-hostname"])
+@pytest.mark.parametrize("ifcfg", ["ifcfg-eth0", "ifcfg-eth0-nm"])
+def test_rocky9_stock_files_parse_unedited_in_the_rhel7_format(network: str, ifcfg: str) -> None:
+    """anaconda's comment-only /etc/sysconfig/network needs no edit: rhel7-ifcfg reads the
+    host name from /etc/hostname (a HOSTNAME= there, if any, must agree)."""
+    got = identity.parse(RHEL7, rocky7_identity(network, ifcfg))
+    search = ("example.org",) if ifcfg == "ifcfg-eth0" else ()
+    assert got == Identity("sec1", "eth0", "192.0.2.12", 24, "192.0.2.1", ("192.0.2.1",), search)
+
+
+def test_rhel7_two_different_host_names_are_refused_naming_both_files() -> None:
+    files = rocky7_identity("network-empty", "ifcfg-eth0")
+    files["/etc/sysconfig/network"] = b"# Created by anaconda\nHOSTNAME=other\n"
+    with pytest.raises(ConversionError) as caught:
+        identity.parse(RHEL7, files)
+    assert (caught.value.path, caught.value.line) == ("/etc/sysconfig/network", 2)
+    assert "HOSTNAME=other differs from /etc/hostname (sec1)" in caught.value.expected
+
+
 def test_networkd_static_file_parses() -> None:
     got = identity.parse(NETWORKD, networkd_identity())
     assert got == Identity(
@@ -81,6 +106,9 @@ def test_networkd_static_file_parses() -> None:
     [
         (RHEL, rocky_identity("network-hostname", "ifcfg-eth0"), DEBIAN),
         (RHEL, rocky_identity("network-hostname", "ifcfg-eth0-nm"), NETWORKD),
+        (RHEL7, rocky7_identity("network-empty", "ifcfg-eth0"), DEBIAN),
+        (RHEL7, rocky7_identity("network-empty", "ifcfg-eth0-nm"), RHEL),
+        (DEBIAN, debian_identity(), RHEL7),
         (DEBIAN, debian_identity(), NETWORKD),
         (DEBIAN, debian_identity(), RHEL),
         (NETWORKD, networkd_identity(), DEBIAN),

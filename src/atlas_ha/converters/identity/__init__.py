@@ -6,6 +6,9 @@ Formats (names as used in envs.toml):
   ``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOOTPROTO=none``,
   ``ONBOOT=yes``, ``IPADDR``, ``PREFIX`` or ``NETMASK``, ``GATEWAY``, ``DNS1``, ``DNS2``, ...).
   Values may be double- or single-quoted; shell expansion is not supported.
+- ``rhel7-ifcfg``: RHEL/Rocky 7 and later: ``/etc/hostname``, ``/etc/sysconfig/network`` as
+  anaconda leaves it (a comment; a ``HOSTNAME=`` there must agree) and the same
+  ``ifcfg-<dev>`` file (:mod:`.rhel7`).
 - ``debian-interfaces``: ``/etc/hostname`` and ``/etc/network/interfaces`` with the loopback
   stanza and one ``auto <dev>`` / ``iface <dev> inet static`` stanza holding ``address A/P``
   (or ``address A`` + ``netmask M``), ``gateway`` and ``dns-nameservers``.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from atlas_ha.converters.identity import debian, networkd, rhel
+from atlas_ha.converters.identity import debian, networkd, rhel, rhel7
 from atlas_ha.converters.identity.debian import INTERFACES
 from atlas_ha.converters.identity.model import (
     DEBIAN,
@@ -33,6 +36,7 @@ from atlas_ha.converters.identity.model import (
     HOSTNAME_FILE,
     NETWORKD,
     RHEL,
+    RHEL7,
     Identity,
     _check_format,
     _device_ok,
@@ -41,12 +45,23 @@ from atlas_ha.converters.identity.networkd import NETWORKD_DIR
 from atlas_ha.converters.identity.rhel import IFCFG_DIR, SYSCONFIG_NETWORK
 
 _Paths = Callable[[str], tuple[str, ...]]
-_PATHS: dict[str, _Paths] = {RHEL: rhel.paths, DEBIAN: debian.paths, NETWORKD: networkd.paths}
+_PATHS: dict[str, _Paths] = {
+    RHEL: rhel.paths,
+    RHEL7: rhel7.paths,
+    DEBIAN: debian.paths,
+    NETWORKD: networkd.paths,
+}
 _Parser = Callable[[Mapping[str, bytes]], Identity]
-_PARSERS: dict[str, _Parser] = {RHEL: rhel.parse, DEBIAN: debian.parse, NETWORKD: networkd.parse}
+_PARSERS: dict[str, _Parser] = {
+    RHEL: rhel.parse,
+    RHEL7: rhel7.parse,
+    DEBIAN: debian.parse,
+    NETWORKD: networkd.parse,
+}
 _Renderer = Callable[[Identity], tuple[str, ...]]
 _RENDERERS: dict[str, _Renderer] = {
     RHEL: rhel.render,
+    RHEL7: rhel7.render,
     DEBIAN: debian.render,
     NETWORKD: networkd.render,
 }
@@ -92,6 +107,7 @@ __all__ = [
     "NETWORKD",
     "NETWORKD_DIR",
     "RHEL",
+    "RHEL7",
     "SYSCONFIG_NETWORK",
     "Identity",
     "address_of",

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from atlas_ha.errors import ConversionError
 
 RHEL = "rhel-ifcfg"
+RHEL7 = "rhel7-ifcfg"
 DEBIAN = "debian-interfaces"
 NETWORKD = "networkd"
-FORMATS: tuple[str, ...] = (RHEL, DEBIAN, NETWORKD)
+FORMATS: tuple[str, ...] = (RHEL, RHEL7, DEBIAN, NETWORKD)
 
 HOSTNAME_FILE = "/etc/hostname"
 

@@ -8,7 +8,7 @@ ignore it) and ``/etc/sysconfig/network-scripts/ifcfg-<dev>`` (``DEVICE``, ``BOO
 The host name must be in ``HOSTNAME=``: RHEL 7 and later keep it in ``/etc/hostname``, which
 is not one of this format's files (adding it would change every Env1 snapshot's
 IdentFilePaths); an installer's ``/etc/sysconfig/network`` without ``HOSTNAME=`` is refused
-naming the file and the fix.
+naming the file and the fix: the format ``rhel7-ifcfg`` (:mod:`.rhel7`) is RHEL 7 and later's.
 
 The keys NetworkManager and anaconda write with their default values are accepted and carry
 no identity: ``TYPE=Ethernet``, ``NAME``, ``UUID``, ``PROXY_METHOD=none``,
@@ -154,7 +154,8 @@ def _rhel_hostname(network: _Vars) -> str:
             SYSCONFIG_NETWORK,
             None,
             "expected HOSTNAME=<name> (RHEL 7+ keeps the host name in /etc/hostname, which "
-            "the rhel-ifcfg format does not hold: add the line here)",
+            "the rhel-ifcfg format does not hold: describe this EnvVersion with identity = "
+            '"rhel7-ifcfg" in envs.toml, on every server)',
         )
     return _host(SYSCONFIG_NETWORK, *network["HOSTNAME"])
 
@@ -174,9 +175,18 @@ def _check_inert(path: str, env: _Vars) -> None:
 
 def parse(files: Mapping[str, bytes]) -> Identity:
     """Read the identity held in ``files`` (keyed by absolute system path)."""
+    return parse_interface(files, _rhel_hostname(network_vars(files)))
+
+
+def network_vars(files: Mapping[str, bytes]) -> _Vars:
+    """The assignments of ``/etc/sysconfig/network`` (``NETWORKING=yes``, ``HOSTNAME``)."""
     network = _shell_vars(SYSCONFIG_NETWORK, _need(files, SYSCONFIG_NETWORK), _NETWORK_KEYS)
     _expect_value(SYSCONFIG_NETWORK, network, "NETWORKING", ("yes",))
-    hostname = _rhel_hostname(network)
+    return network
+
+
+def parse_interface(files: Mapping[str, bytes], hostname: str) -> Identity:
+    """The identity of the one ``ifcfg-<device>`` file of ``files``, with ``hostname``."""
     found = sorted(
         p
         for p in files
@@ -213,11 +223,15 @@ def _words(item: tuple[int, str]) -> tuple[int, list[str]]:
 
 def render(ident: Identity) -> tuple[str, ...]:
     """The canonical texts of the files of :func:`paths`, in the same order."""
+    return (f"NETWORKING=yes\nHOSTNAME={ident.hostname}\n", render_interface(ident))
+
+
+def render_interface(ident: Identity) -> str:
+    """The canonical text of the ``ifcfg-<device>`` file of ``ident``."""
     gateway = "" if ident.gateway is None else f"GATEWAY={ident.gateway}\n"
     dns = "".join(f"DNS{i}={server}\n" for i, server in enumerate(ident.dns, start=1))
     domain = f'DOMAIN="{" ".join(ident.search)}"\n' if ident.search else ""
     return (
-        f"NETWORKING=yes\nHOSTNAME={ident.hostname}\n",
         f"DEVICE={ident.device}\nBOOTPROTO=none\nONBOOT=yes\n"
-        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}{domain}",
+        f"IPADDR={ident.address}\nPREFIX={ident.prefix}\n{gateway}{dns}{domain}"
     )
