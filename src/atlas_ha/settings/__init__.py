@@ -91,6 +91,7 @@ from atlas_ha.model import ROLE_RE, toml_line
 from atlas_ha.settings.daemon import DaemonSettings, _daemon
 from atlas_ha.settings.ops import CrashSettings, Limits, LogSettings, _crashes, _limits, _logs
 from atlas_ha.settings.raid import RaidSettings, _raid
+from atlas_ha.settings.tables import table as _table
 from atlas_ha.settings.web import (
     DEFAULT_LISTEN,
     LOCAL_HOSTS,
@@ -304,17 +305,16 @@ def from_dict(data: dict[str, object], path: Path) -> Settings:
 
 
 def _report(raw: object, path: Path) -> ReportSettings:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [report] must be a table")
-    unknown = set(raw) - REPORT_KEYS
-    if unknown:
-        raise SettingsError(
-            f"{path}: [report] unknown keys {sorted(unknown)}; expected {sorted(REPORT_KEYS)}"
-        )
+    raw = _table(raw, path, "report", REPORT_KEYS)
     values: dict[str, float] = {}
     for key in sorted(STATUS_KEYS):
         value = raw.get(key, getattr(ReportSettings, key))
-        if type(value) not in (int, float) or not value > 0 or value == float("inf"):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not value > 0
+            or value == float("inf")
+        ):
             unit = "days" if key.endswith("_days") else "seconds"
             raise SettingsError(
                 f"{path}: [report] {key} = a positive number of {unit}, got {value!r}"
@@ -324,13 +324,7 @@ def _report(raw: object, path: Path) -> ReportSettings:
 
 
 def _deletion_guard(raw: object, path: Path) -> DeletionGuard:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [sync] must be a table")
-    unknown = set(raw) - SYNC_KEYS
-    if unknown:
-        raise SettingsError(
-            f"{path}: [sync] unknown keys {sorted(unknown)}; expected {sorted(SYNC_KEYS)}"
-        )
+    raw = _table(raw, path, "sync", SYNC_KEYS)
     percent = raw.get("mass_deletion_percent", DeletionGuard.percent)
     minimum = raw.get("mass_deletion_min", DeletionGuard.minimum)
     if type(percent) is not int or not 0 <= percent <= 100:

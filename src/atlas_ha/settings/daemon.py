@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import SettingsError
+from atlas_ha.settings.tables import table as _table
 
 DAEMON_KEYS = {"watch", "debounce"}
 
@@ -25,13 +26,7 @@ class DaemonSettings:
 
 
 def _daemon(raw: object, path: Path) -> DaemonSettings:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [daemon] must be a table")
-    unknown = set(raw) - DAEMON_KEYS
-    if unknown:
-        raise SettingsError(
-            f"{path}: [daemon] unknown keys {sorted(unknown)}; expected {sorted(DAEMON_KEYS)}"
-        )
+    raw = _table(raw, path, "daemon", DAEMON_KEYS)
     watch = raw.get("watch", DaemonSettings.watch)
     if not isinstance(watch, bool):
         raise SettingsError(f"{path}: [daemon] watch = true or false, got {watch!r}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import SettingsError
+from atlas_ha.settings.tables import table as _table
 
 # --- operations: [logs], [limits], [crashes] (ops/; docs/operating.md) ---
 
@@ -39,17 +40,6 @@ class CrashSettings:
     coredumpctl: str = "auto"
     max_core_mb: int = 512
     remove_cores: bool = True
-
-
-def _table(raw: object, path: Path, name: str, keys: set[str]) -> dict[str, object]:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [{name}] must be a table")
-    unknown = set(raw) - keys
-    if unknown:
-        raise SettingsError(
-            f"{path}: [{name}] unknown keys {sorted(unknown)}; expected {sorted(keys)}"
-        )
-    return raw
 
 
 def _count(table: dict[str, object], key: str, default: int, path: Path, name: str) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlas_ha.errors import SettingsError
+from atlas_ha.settings.tables import table as _table
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,7 @@ class RaidSettings:
 
 
 def _raid(raw: object, path: Path) -> RaidSettings:
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: [raid] must be a table")
-    unknown = set(raw) - {"mdadm", "proc", "sys", "poll", "rotating"}
-    if unknown:
-        raise SettingsError(f"{path}: [raid] unknown keys {sorted(unknown)}")
+    raw = _table(raw, path, "raid", {"mdadm", "proc", "sys", "poll", "rotating"})
     strings = {}
     for key in ("mdadm", "proc", "sys"):
         value = raw.get(key, getattr(RaidSettings, key))
