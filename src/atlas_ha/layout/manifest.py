@@ -72,13 +72,54 @@ _DEFAULTS: dict[str, object] = {
 }
 _CACHE: dict[str, Manifest] = {}  # manifest text -> its entries (frozen), a few recent ones
 _CACHE_SIZE = 4
+# Line -> its entry, and entry -> its line: an Entry is a pure function of its line, so the
+# Manifests of one cycle (the areas of every EnvVersion, before and after one changed file)
+# share almost all their lines and a parse or render pays JSON work only for the lines that
+# changed. Two generations bound the memory: when the young one holds LINES_KEPT lines it
+# becomes the old one (and the old one is dropped); a line found in the old one moves back.
+LINES_KEPT = 65536
+_lines_young: dict[str, Entry] = {}
+_lines_old: dict[str, Entry] = {}
+_rendered_young: dict[int, tuple[Entry, str]] = {}  # id(entry) -> (the entry, kept alive; line)
+_rendered_old: dict[int, tuple[Entry, str]] = {}
 _str = json.dumps  # a JSON string literal, exactly as json.dumps(dict) writes one
 
 
 def render(entries: Iterable[Entry]) -> str:
     """One line per entry, keys sorted: what `json.dumps(vars(e), sort_keys=True)` writes."""
     rows = sorted(entries, key=lambda e: (TREES.index(e.tree), e.path))
-    return HEADER + "\n" + "".join(_render_line(e) for e in rows)
+    return HEADER + "\n" + "".join(_line_of(e) for e in rows)
+
+
+def _line_of(e: Entry) -> str:
+    """The line of `e` (with its newline), remembered from a parse or an earlier render."""
+    known = _rendered_young.get(id(e)) or _rendered_old.get(id(e))
+    if known is not None and known[0] is e:
+        return known[1]
+    line = _render_line(e)
+    _remember(line[:-1], e, canonical=True)
+    return line
+
+
+def _remember(line: str, e: Entry, canonical: bool) -> None:
+    """Keep `line` -> `e`; and `e` -> `line` when `line` is what render writes for `e` (a
+    line parsed from another writer's Manifest may differ in spacing or key order)."""
+    global _lines_young, _lines_old, _rendered_young, _rendered_old
+    if len(_lines_young) >= LINES_KEPT or len(_rendered_young) >= LINES_KEPT:
+        _lines_old, _lines_young = _lines_young, {}
+        _rendered_old, _rendered_young = _rendered_young, {}
+    _lines_young[line] = e
+    if canonical:
+        _rendered_young[id(e)] = (e, line + "\n")
+
+
+def _known_line(line: str) -> Entry | None:
+    e = _lines_young.get(line)
+    if e is None:
+        e = _lines_old.get(line)
+        if e is not None:
+            _remember(line, e, canonical=_rendered_old.get(id(e), (None,))[0] is e)
+    return e
 
 
 def _render_line(e: Entry) -> str:
@@ -111,7 +152,10 @@ def _parse(text: str, where: Path | str) -> Manifest:
     for number, line in enumerate(lines[1:], start=2):
         if not line:
             continue
-        entry = _parse_line(line, where, number)
+        entry = _known_line(line)
+        if entry is None:
+            entry = _parse_line(line, where, number)
+            _remember(line, entry, canonical=_render_line(entry) == line + "\n")
         key = (entry.tree, entry.path)
         if key in result:
             raise FormatError(where, number, f"each object once; {entry.path} repeats")
