@@ -54,8 +54,13 @@ def init(request: InitRequest, runner: Runner) -> list[str]:
     s.config_file.parent.mkdir(parents=True, exist_ok=True)
     if write_if_changed(s.config_file, render(s), mode=0o644):
         done.append(f"settings {s.config_file}")
-    EsdData(s.esd_data).write(request.env, defs)
-    done.append(f"EnvID {request.env} and envs.toml in {s.esd_data}")
+    # the newer ones are kept apart, for the doctor's test conversion up (layout/esd.py)
+    newer = {v: d for v, d in given.items() if v > request.env}
+    EsdData(s.esd_data).write(request.env, defs, newer)
+    done.append(
+        f"EnvID {request.env} and envs.toml in {s.esd_data}"
+        + (f" (and the group's newer Env{', Env'.join(map(str, sorted(newer)))})" if newer else "")
+    )
     sid = SidData(s.sid_data)
     if request.master is None:
         sid.master_config()  # must exist and parse
