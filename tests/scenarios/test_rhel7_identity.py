@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.initargv import init_argv
 
 from atlas_ha.cli.main import main
 from atlas_ha.converters import identity
@@ -91,28 +92,7 @@ def rocky_root(root: Path) -> None:
 
 
 def sec1_init(base: Path, *more: str) -> list[str]:
-    return [
-        "--config",
-        str(base / "atlas-ha.toml"),
-        "init",
-        "--name",
-        "B",
-        "--env",
-        "1",
-        *more,
-        "--system-root",
-        str(base / "root"),
-        "--esd-data",
-        str(base / "esd"),
-        "--sid-data",
-        str(base / "sid"),
-        "--group",
-        "acme",
-        "--role",
-        "SEC1",
-        "--partner",
-        "PRI=192.0.2.11",
-    ]
+    return init_argv(base, "B", 1, "SEC1", "PRI=192.0.2.11", *more)
 
 
 def test_init_with_the_sites_envs_reads_a_stock_rocky9_unedited(
