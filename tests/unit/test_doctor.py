@@ -28,9 +28,11 @@ from atlas_ha.doctor.checks import (
 )
 from atlas_ha.errors import EXIT_DOCTOR, SettingsError
 from atlas_ha.lab.group import SimGroup
-from atlas_ha.layout.esd import REFERENCE, EnvDef
+from atlas_ha.layout.esd import REFERENCE, EnvDef, EsdData
 from atlas_ha.layout.sid import role_authorized_keys, role_host_key, role_key_file
+from atlas_ha.settings import load
 from atlas_ha.sync.init import settings_for
+from atlas_ha.transport.sshd_dropin import write_sshd_dropin
 
 STOCK = Path(__file__).parents[1] / "fixtures" / "stock" / "debian12"
 FILES = {
@@ -323,3 +325,29 @@ def test_a_file_that_converts_down_but_not_up_is_named_before_any_cycle(
     (group.servers["B"].base / "esd/envs-newer.toml").unlink()
     check = named(doctor(group.servers["B"].config), "test conversion to Env2")
     assert check.status == SKIP and "envs-newer.toml" in check.detail
+
+
+def test_a_dropin_written_before_the_first_version_use_is_named_stale(
+    ssh: Path, tmp_path: Path
+) -> None:
+    dropins = tmp_path / "sshd_config.d"
+    dropins.mkdir()
+    settings = load(ssh)
+
+    def check() -> Check:
+        return named(doctor(ssh, online=False, dropin_dir=dropins), "sshd drop-in")
+
+    assert check().status == SKIP  # none yet
+    write_sshd_dropin(settings, dropins)
+    assert check().status == OK
+    # the first `version use` creates ESD_DATA/bin/current: the drop-in's PATH changes
+    esd = EsdData(settings.esd_data)
+    (esd.versions_dir / "0.2.0" / "bin").mkdir(parents=True)
+    esd.current_version_link.symlink_to("0.2.0")
+    stale = check()
+    assert stale.status == FAIL and "first `version use`" in stale.detail
+    assert stale.fix == f"atlas-ha keys sshd-config --write {dropins} and reload sshd"
+    write_sshd_dropin(settings, dropins)
+    assert check().status == OK
+    (dropins / "atlas-ha.conf").write_text("# the admin's own\nPasswordAuthentication no\n")
+    assert check().status == SKIP  # not atlas-ha's: left alone

@@ -47,7 +47,7 @@ from atlas_ha.sync.join import Joined, accept
 from atlas_ha.system import console_script
 from atlas_ha.transport.hostkeys import known_roles
 from atlas_ha.transport.rolekeys import line_options_and_key, line_role
-from atlas_ha.transport.sshd_dropin import SSHD_PATH
+from atlas_ha.transport.sshd_dropin import DROPIN_DIR, DROPIN_NAME, SSHD_PATH, sshd_dropin
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.drift import init_and_record
 
@@ -56,6 +56,7 @@ COMMAND_RE = re.compile(r'(?:^|,)command="([^"]*)"')
 # seconds the hellos may take, all partners together (they are sent at once); at the daemon's
 # start less, so that partners down at boot delay it by a few seconds at most
 HELLO_TIMEOUT = 15.0
+DROPIN_HEADER = "# atlas-ha: written by `atlas-ha keys sshd-config`"
 START_HELLO_TIMEOUT = 4.0
 TOOLS = (("rsync", ["rsync", "--version"]), ("git", ["git", "--version"]), ("ssh", ["ssh", "-V"]))
 
@@ -84,9 +85,15 @@ class Report:
         return [c for c in self.checks if c.status == FAIL]
 
 
-def doctor(config: Path, online: bool = True, hello_timeout: float = HELLO_TIMEOUT) -> Report:
+def doctor(
+    config: Path,
+    online: bool = True,
+    hello_timeout: float = HELLO_TIMEOUT,
+    dropin_dir: Path = DROPIN_DIR,
+) -> Report:
     """Every check of the server whose settings are `config` (`online`: also the hello to
-    each partner, all at once, each given `hello_timeout` seconds)."""
+    each partner, all at once, each given `hello_timeout` seconds; `dropin_dir`: where
+    sshd's drop-ins are)."""
     report = Report()
     try:
         settings = load(config)
@@ -112,6 +119,7 @@ def doctor(config: Path, online: bool = True, hello_timeout: float = HELLO_TIMEO
     if ssh:
         report.checks += _keys(settings, server)
         report.checks += _forced_commands(settings)
+        report.checks.append(_dropin(settings, dropin_dir))
     if online:
         report.checks += _hellos(server, partner_envs, hello_timeout)
     report.checks += _conversions(server, partner_envs)
@@ -371,6 +379,33 @@ def _forced_commands(settings: Settings) -> Iterator[Check]:
             yield Check(name, OK, f"{match.group(1)} starts (and refuses outside ssh)")
         else:
             yield Check(name, FAIL, f"{match.group(1)}: exit {done.returncode}: {said[0]}", fix)
+
+
+def _dropin(settings: Settings, directory: Path) -> Check:
+    """atlas-ha's sshd drop-in is what `keys sshd-config` writes now: after the first
+    `version use` (its PATH then starts with ESD_DATA/bin/current/bin) or a new role host
+    key, one written before is stale, and partners' forced commands would run the old
+    program. A drop-in atlas-ha did not write (no header of its own) is left alone."""
+    path = directory / DROPIN_NAME
+    name = "sshd drop-in"
+    write = f"atlas-ha keys sshd-config --write {directory} and reload sshd"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return Check(name, SKIP, f"{path}: none (sshd reads atlas-ha's keys only with it: {write})")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Check(name, FAIL, f"{path}: unreadable ({exc})", f"remove it, then {write}")
+    if not text.startswith(DROPIN_HEADER):
+        return Check(name, SKIP, f"{path}: not written by atlas-ha (left alone)")
+    if text != sshd_dropin(settings):
+        return Check(
+            name,
+            FAIL,
+            f"{path} is not what `atlas-ha keys sshd-config` writes now (written before the "
+            "first `version use` or before the role's host key?)",
+            write,
+        )
+    return Check(name, OK, f"{path}: current")
 
 
 def _hellos(server: Server, partner_envs: dict[str, int], timeout: float) -> Iterator[Check]:
