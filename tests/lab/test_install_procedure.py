@@ -267,6 +267,7 @@ def test_the_documented_procedure_reaches_an_equal_first_cycle(
     out = pri.step(pri_steps[3], reply[0])
     assert "doctor: green" in out, out
     assert "ok   hello to SEC1 at 192.0.2.12: SEC1, Env1" in out
+    assert "ok   sshd drop-in: /etc/ssh/sshd_config.d/atlas-ha.conf: current" in out
     assert "FAIL" not in out
     # no operating-system file was edited by the set-up: only the drop-in was added to
     # /etc/ssh (the first cycle then installs the PRI's accounts on SEC1, as it should)

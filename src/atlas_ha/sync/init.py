@@ -59,7 +59,11 @@ def init(request: InitRequest, runner: Runner) -> list[str]:
     EsdData(s.esd_data).write(request.env, defs, newer)
     done.append(
         f"EnvID {request.env} and envs.toml in {s.esd_data}"
-        + (f" (and the group's newer Env{', Env'.join(map(str, sorted(newer)))})" if newer else "")
+        + (
+            f" (newer Env{', Env'.join(map(str, sorted(newer)))} apart, for the doctor)"
+            if newer
+            else ""
+        )
     )
     sid = SidData(s.sid_data)
     if request.master is None:
