@@ -7,14 +7,22 @@ root namespace), and a mount namespace each (`lab.host.start_daemon`) in which t
 own directory is bound over /srv, its stock /etc/ssh over /etc/ssh, an empty home over /root
 and a /usr/local/bin holding only the `atlas-ha` link of docs/install.md section 1: what a
 fresh server has, without touching the machine's. PRI has Debian 12's files
-(Env2), SEC1 Rocky 9's (Env1), both from tests/fixtures/stock, and Debian's stock
-sshd_config (RHEL's includes its drop-ins at the top the same way). Nothing of `atlas-ha lab`
-sets anything up: every step under test is a command of the procedure blocks of
-docs/install.md, read from the page and run in the server's namespaces, with only these
-substitutions: `--system-root` for the test's stock root, ESD_DATA below /srv, the settings
-at $ATLAS_HA_CONFIG, `systemctl reload ssh(d)` is starting the server's sshd (there is no
-systemd here; the fresh server's sshd was not running), and TOKEN is the token the partner's
-command printed. The commands are counted.
+(Env2), SEC1 a stock Rocky 9's (Env1) as its installer leaves them: /etc/hostname, the
+comment-only /etc/sysconfig/network, the NetworkManager keyfile (0600), /etc/shadow with the
+default aging (0000), all from tests/fixtures/stock, and Debian's stock sshd_config (RHEL's
+includes its drop-ins at the top the same way). The group's envs.toml (Rocky 9 = Env1,
+Debian 12 = Env2) is the `envs.toml` block of docs/install.md, written once and given to both
+servers' `init --envs`. Nothing of `atlas-ha lab` sets anything up: every step under test is
+a command of the procedure blocks of docs/install.md, read from the page and run in the
+server's namespaces, with only these substitutions: `--system-root` for the test's stock
+root, ESD_DATA and the envs.toml below /srv, the settings at $ATLAS_HA_CONFIG, `systemctl
+reload ssh(d)` is starting the server's sshd (there is no systemd here; the fresh server's
+sshd was not running), and TOKEN is the token the partner's command printed. The commands
+are counted.
+
+(It replaced a variant with the reference Env1, `rhel-ifcfg` + `passwd-hash`, on made-up
+RHEL-like files: no stock RHEL/Rocky 7+ is that; the reference Env1 stays covered by the
+lab's own tests and the scenarios.)
 """
 
 from __future__ import annotations
@@ -61,10 +69,11 @@ FILES = {
         ("rocky9/shadow", "etc/shadow"),
         ("rocky9/group", "etc/group"),
         ("rocky9/hostname", "etc/hostname"),
-        ("rocky9/network-hostname", "etc/sysconfig/network"),
-        ("rocky9/ifcfg-eth0", "etc/sysconfig/network-scripts/ifcfg-eth0"),
+        ("rocky9/network-empty", "etc/sysconfig/network"),
+        ("rocky9/eth0.nmconnection", "etc/NetworkManager/system-connections/eth0.nmconnection"),
     ],
 }
+ENVS = "/etc/atlas-ha/envs.toml"  # where docs/install.md has the administrator put it
 ANCHOR = (
     'mount --bind "$1" /srv && mount --bind "$1/root/etc/ssh" /etc/ssh && '
     'mount --bind "$1/usrlocalbin" /usr/local/bin && '
@@ -76,6 +85,14 @@ ANCHOR = (
 PYTHON = Path(os.path.realpath(sys.base_prefix))
 KEEP = str(PYTHON.relative_to("/root")) if PYTHON.is_relative_to("/root") else ""
 TOKEN_RE = re.compile(r"atlas-ha join (atlas-ha-join:\S+)")
+
+
+def envs_block() -> str:
+    """The group's envs.toml as docs/install.md gives it."""
+    marker = "<!-- envs.toml -->\n```toml\n"
+    text = INSTALL.read_text()
+    assert marker in text, "docs/install.md has no envs.toml block"
+    return text.split(marker, 1)[1].split("```", 1)[0]
 
 
 def procedure(role: str) -> list[str]:
@@ -101,7 +118,7 @@ class Server:
         for fixture, path in FILES[self.role]:
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(STOCK / fixture, root / path)
-            os.chmod(root / path, 0o644)
+            os.chmod(root / path, 0o600 if path.endswith(".nmconnection") else 0o644)
         # /etc/shadow as the distributions ship it: Debian root:shadow 0640, RHEL 0000
         shadow_gid = grp.getgrnam("shadow").gr_gid if self.role == "PRI" else 0
         os.chown(root / "etc/shadow", 0, shadow_gid)
@@ -116,6 +133,8 @@ class Server:
         (self.base / "usrlocalbin").mkdir(mode=0o755)
         (self.base / "usrlocalbin/atlas-ha").symlink_to(Path(sys.executable).parent / "atlas-ha")
         (self.base / "unbound").mkdir()
+        # the group's envs.toml, the same file on every server (atlas-ha's, not the OS's)
+        (self.base / "envs.toml").write_text(envs_block())
         for d in [self.base, root, root / "etc", self.base / "unbound"]:
             os.chmod(d, 0o755)
         proc = host.start_daemon(
@@ -160,6 +179,7 @@ class Server:
             return ""
         assert words[0] == "atlas-ha", line
         words = [w.replace("/var/lib/atlas-ha/esd", "/srv/esd") for w in words]
+        words = [w.replace(ENVS, "/srv/envs.toml") for w in words]
         if words[1] == "init":
             words += ["--system-root", "/srv/root"]
         if "TOKEN" in words:
@@ -228,12 +248,14 @@ def test_the_documented_procedure_reaches_an_equal_first_cycle(
     pri_steps, sec_steps = procedure("PRI"), procedure("SEC1")
     # PRI 1: init prints the doctor (offline) and the PRI's join token
     out = pri.step(pri_steps[0])
-    assert "init: test conversion to Env1: ok" in out
+    assert "init: test conversion to Env1: ok" in out  # Debian 12 -> Rocky 9's formats
     assert "init: doctor (offline" in out
     pri_token = TOKEN_RE.findall(out)
     assert len(pri_token) == 1, out
     # SEC1 1-4: init, the sshd drop-in, sshd, join with the PRI's token (prints the reply)
-    sec.step(sec_steps[0])
+    out = sec.step(sec_steps[0])
+    assert "ok   identity files: nm-keyfile" in out, out  # the stock Rocky 9, unedited
+    assert "ok   accounts files: shadow" in out, out
     assert "`sshd -t` accepts it" in sec.step(sec_steps[1])
     sec.step(sec_steps[2])
     out = sec.step(sec_steps[3], pri_token[0])
@@ -245,6 +267,7 @@ def test_the_documented_procedure_reaches_an_equal_first_cycle(
     out = pri.step(pri_steps[3], reply[0])
     assert "doctor: green" in out, out
     assert "ok   hello to SEC1 at 192.0.2.12: SEC1, Env1" in out
+    assert "ok   sshd drop-in: /etc/ssh/sshd_config.d/atlas-ha.conf: current" in out
     assert "FAIL" not in out
     # no operating-system file was edited by the set-up: only the drop-in was added to
     # /etc/ssh (the first cycle then installs the PRI's accounts on SEC1, as it should)
@@ -264,6 +287,10 @@ def test_the_documented_procedure_reaches_an_equal_first_cycle(
     # doctor on SEC1 is green too (its hello to the PRI)
     done = sec.run(["atlas-ha", "doctor"])
     assert done.returncode == 0, done.stdout + done.stderr
+    # ... and it test-converted SEC1's files up to the PRI's Env2 (the PRI's ConvertToNewer)
+    assert "ok   test conversion to Env2: this server's files convert" in done.stdout
+    # the administrator wrote one file of atlas-ha's own (envs.toml), no file of the OS
+    assert "--envs /etc/atlas-ha/envs.toml" in pri_steps[0] and ENVS in sec_steps[0]
 
 
 def test_join_over_ssh_with_the_admins_own_access(servers: dict[str, Server]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.initargv import init_argv
 
 from atlas_ha.cli.main import main
 from atlas_ha.context import Server
@@ -50,28 +51,8 @@ def debian_root(root: Path) -> None:
         shutil.copyfile(STOCK / name, root / path)
 
 
-def init_argv(base: Path) -> list[str]:
-    return [
-        "--config",
-        str(base / "atlas-ha.toml"),
-        "init",
-        "--name",
-        "A",
-        "--env",
-        "2",
-        "--system-root",
-        str(base / "root"),
-        "--esd-data",
-        str(base / "esd"),
-        "--sid-data",
-        str(base / "sid"),
-        "--group",
-        "acme",
-        "--role",
-        "PRI",
-        "--partner",
-        "SEC1=192.0.2.12",
-    ]
+def pri_init(base: Path, *more: str) -> list[str]:
+    return init_argv(base, "A", 2, "PRI", "SEC1=192.0.2.12", *more)
 
 
 def test_init_test_converts_stock_files_and_prints_what_next(
@@ -80,14 +61,28 @@ def test_init_test_converts_stock_files_and_prints_what_next(
     debian_root(tmp_path / "root")
     (tmp_path / "root/etc/network/interfaces.d").mkdir()
     (tmp_path / "root/etc/network/interfaces.d/50-cloud").write_text("auto eth1\n")
-    assert main(init_argv(tmp_path)) == 0
+    assert main(pri_init(tmp_path)) == 0
     out = capsys.readouterr().out
     assert f"init: wrote settings {tmp_path / 'atlas-ha.toml'}" in out
     assert "init: test conversion to Env1: ok" in out
     assert "interfaces.d holds 50-cloud" in out
-    assert f"atlas-ha --config {tmp_path / 'atlas-ha.toml'} keys generate" in out
-    assert "keys sshd-config --write /etc/ssh/sshd_config.d" in out
-    assert "sync cycle" in out.split("next:")[1]
+    steps = out.split("next:")[1]
+    # the local transport: no ssh, so no keys, no sshd; only what applies
+    assert "sshd" not in steps and "keys " not in steps, steps
+    assert f"atlas-ha --config {tmp_path / 'atlas-ha.toml'} boot" in steps
+    assert "sync cycle" in steps
+
+
+def test_init_with_ssh_prints_the_sshd_steps_and_nothing_of_them_for_local(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    debian_root(tmp_path / "root")
+    assert main(pri_init(tmp_path, "--transport", "ssh")) == 0
+    steps = capsys.readouterr().out.split("next:")[1].splitlines()
+    assert "keys sshd-config --write /etc/ssh/sshd_config.d" in steps[1]
+    assert steps[2].strip().startswith("systemctl reload ssh")
+    assert "atlas-ha join atlas-ha-join:" in steps[3] and "sync cycle" in steps[4]
+    assert not any("&& sshd -t &&" in step or "keys generate" in step for step in steps)
 
 
 def test_init_names_a_file_that_cannot_convert_before_the_first_cycle(
@@ -98,7 +93,7 @@ def test_init_names_a_file_that_cannot_convert_before_the_first_cycle(
     lines = shadow.read_text().splitlines()
     lines[3] = lines[3].replace(":0:99999:7:::", ":0:90:7:::")  # a maximum password age
     shadow.write_text("\n".join(lines) + "\n")
-    assert main(init_argv(tmp_path)) == 4  # ConversionError's exit code
+    assert main(pri_init(tmp_path)) == 4  # ConversionError's exit code
     out = capsys.readouterr().out
     assert "init: test conversion to Env1: FAILS: /etc/shadow:4:" in out
     assert "maximum password age" in out

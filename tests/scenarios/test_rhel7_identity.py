@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.initargv import init_argv
 
 from atlas_ha.cli.main import main
 from atlas_ha.converters import identity
@@ -91,28 +92,7 @@ def rocky_root(root: Path) -> None:
 
 
 def sec1_init(base: Path, *more: str) -> list[str]:
-    return [
-        "--config",
-        str(base / "atlas-ha.toml"),
-        "init",
-        "--name",
-        "B",
-        "--env",
-        "1",
-        *more,
-        "--system-root",
-        str(base / "root"),
-        "--esd-data",
-        str(base / "esd"),
-        "--sid-data",
-        str(base / "sid"),
-        "--group",
-        "acme",
-        "--role",
-        "SEC1",
-        "--partner",
-        "PRI=192.0.2.11",
-    ]
+    return init_argv(base, "B", 1, "SEC1", "PRI=192.0.2.11", *more)
 
 
 def test_init_with_the_sites_envs_reads_a_stock_rocky9_unedited(
@@ -149,3 +129,36 @@ def test_init_refuses_an_envs_file_that_is_not_one_naming_it(tmp_path: Path) -> 
     assert caught.value.path == str(bad)
     assert main(sec1_init(tmp_path, "--envs", str(bad))) == FormatError.exit_code
     assert not (tmp_path / "esd").exists()  # nothing written
+
+
+def keyfile_envs(top: int) -> dict[int, EnvDef]:
+    """The reference environments, Env1 being a stock Rocky 9 (a NetworkManager keyfile)."""
+    envs = demo_envs(top)
+    formats = {**envs[1].formats, "identity": "nm-keyfile", "accounts": "shadow"}
+    envs[1] = replace(envs[1], description="Rocky 9", formats=formats)
+    return envs
+
+
+def test_a_failover_onto_a_keyfile_sec_installs_the_pris_identity_as_a_private_keyfile(
+    tmp_path: Path,
+) -> None:
+    group = SimGroup(tmp_path / "g", envs=keyfile_envs)
+    group.build({"A": (2, "PRI"), "B": (1, "SEC1")})
+    for name in group.servers:
+        group.boot(name)
+    report = cycle(group.servers["A"].server(quiet))
+    assert {c.sec: c.state for c in report.compare} == {"SEC1": "equal"}
+    group.shutdown("A", "B")
+    disk_a = group.unplug("A")
+    group.unplug("B")
+    group.plug(disk_a, "B")
+    result = group.boot("B")
+    keyfile = "/etc/NetworkManager/system-connections/eth0.nmconnection"
+    assert (result.role, result.env) == ("PRI", 1) and keyfile in result.installed
+    installed = group.servers["B"].file(keyfile)
+    assert installed.stat().st_mode & 0o777 == 0o600  # NetworkManager reads no other
+    ident = identity.parse(
+        "nm-keyfile",
+        {p: group.servers["B"].file(p).read_bytes() for p in identity.paths("nm-keyfile")},
+    )
+    assert (ident.hostname, ident.address) == ("pri", ADDRESSES["PRI"])

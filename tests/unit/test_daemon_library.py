@@ -51,7 +51,7 @@ def test_run_claims_the_pid_file_runs_the_loop_and_releases_it(
     lines: list[str] = []
     control.run(a, 300.0, stop, lines.append, with_verifier=False)
     assert seen[0] == f"{os.getpid()}\n" and not control.pid_file(a).exists()
-    assert lines[0] == "doctor: green (14 checks)"  # the preflight, before anything starts
+    assert lines[0] == "doctor: green (15 checks)"  # the preflight (every older Env tested)
     # a test group serves no status page (SimGroup's [report] listen = ""): no line, no ALERT
     assert lines[1:] == ["started; first SyncCycle decision in 300 s", "stopped"]
     assert (read_heartbeat(a) or {}).get("interval") == 300.0

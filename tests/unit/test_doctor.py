@@ -6,15 +6,33 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from atlas_ha.cli.main import main
-from atlas_ha.doctor.checks import FAIL, OK, Check, Report, doctor, log_doctor
+from atlas_ha.doctor.checks import (
+    FAIL,
+    OK,
+    SKIP,
+    START_HELLO_TIMEOUT,
+    Check,
+    Report,
+    doctor,
+    log_doctor,
+)
 from atlas_ha.errors import EXIT_DOCTOR, SettingsError
+from atlas_ha.lab.group import SimGroup
+from atlas_ha.layout.esd import REFERENCE, EnvDef, EsdData
 from atlas_ha.layout.sid import role_authorized_keys, role_host_key, role_key_file
+from atlas_ha.settings import load
 from atlas_ha.sync.init import settings_for
+from atlas_ha.transport.sshd_dropin import write_sshd_dropin
 
 STOCK = Path(__file__).parents[1] / "fixtures" / "stock" / "debian12"
 FILES = {
@@ -26,7 +44,9 @@ FILES = {
 }
 
 
-def make_server(tmp: Path, transport: str = "local") -> Path:
+def make_server(
+    tmp: Path, transport: str = "local", partners: tuple[str, ...] = ("SEC1=192.0.2.12",)
+) -> Path:
     root = tmp / "root"
     for fixture, path in FILES.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +56,9 @@ def make_server(tmp: Path, transport: str = "local") -> Path:
     argv = ["--config", str(config), "init", "--name", "A", "--env", "2"]
     argv += ["--system-root", str(root), "--esd-data", str(tmp / "esd")]
     argv += ["--sid-data", str(tmp / "sid"), "--group", "g", "--role", "PRI"]
-    argv += ["--partner", "SEC1=192.0.2.12", "--transport", transport]
+    for partner in partners:
+        argv += ["--partner", partner]
+    argv += ["--transport", transport]
     if transport == "local":
         argv += ["--registry", str(tmp / "registry")]
     assert main(argv) == 0
@@ -227,3 +249,105 @@ def test_init_with_ssh_writes_the_transport(tmp_path: Path) -> None:
         settings_for(config, "A", tmp_path, tmp_path, tmp_path, None, None, "local", None, "22")
     s = settings_for(config, "A", tmp_path, tmp_path, tmp_path, None, None, "ssh", "atlas", "2222")
     assert s.transport_options == {"user": "atlas", "port": "2222"}
+
+
+@pytest.fixture
+def silent_sshds() -> Iterator[list[socket.socket]]:
+    """Two addresses on loopback (127.0.0.2 and .3) that accept a connection and never say
+    anything: partners whose sshd hangs (ssh waits for the banner until its ConnectTimeout,
+    10 s)."""
+    first = socket.create_server(("127.0.0.2", 0))
+    port = first.getsockname()[1]
+    second = socket.create_server(("127.0.0.3", port))
+    yield [first, second]
+    first.close()
+    second.close()
+
+
+def test_partners_that_do_not_answer_delay_the_daemons_start_a_few_seconds_only(
+    tmp_path: Path, silent_sshds: list[socket.socket]
+) -> None:
+    port = silent_sshds[0].getsockname()[1]
+    config = make_server(tmp_path, "ssh", ("SEC1=127.0.0.2", "SEC2=127.0.0.3"))
+    text = config.read_text().replace('kind = "ssh"\n', 'kind = "ssh"\nbind = "any"\n')
+    config.write_text(text.replace('kind = "ssh"\n', f'kind = "ssh"\nport = "{port}"\n'))
+    lines: list[str] = []
+    started = time.monotonic()
+    report = log_doctor(config, lines.append)
+    took = time.monotonic() - started
+    assert took < START_HELLO_TIMEOUT + 3, took  # not 2 x ssh's 10 s, one after the other
+    for role, address in (("SEC1", "127.0.0.2"), ("SEC2", "127.0.0.3")):
+        check = named(report, f"hello to {role} at {address}")
+        assert check.status == FAIL
+        assert check.detail == f"no answer within {START_HELLO_TIMEOUT:g} s"
+    assert sum("ALERT doctor: hello to SEC" in line for line in lines) == 2
+    for listener in silent_sshds:  # both were tried (their ssh connected), at once
+        listener.settimeout(0)
+        listener.accept()[0].close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("doctor-hello-")]
+
+
+# -- the test conversion up, to a partner's newer EnvVersion ------------------------------
+
+
+def odd_site(_top: int) -> dict[int, EnvDef]:
+    """A site numbering whose Env2 keeps no shadow: a SEC's shadow converts to no older
+    EnvVersion (it has none) but not up to its PRI's Env2 when it holds a password age."""
+    env1 = {**REFERENCE[1].formats, "identity": "rhel7-ifcfg", "accounts": "shadow"}
+    env2 = {**REFERENCE[2].formats, "accounts": "passwd-hash"}
+    return {
+        1: replace(REFERENCE[1], description="Rocky 9", formats=env1),
+        2: replace(REFERENCE[2], description="Debian 12, no shadow", formats=env2),
+    }
+
+
+def test_a_file_that_converts_down_but_not_up_is_named_before_any_cycle(
+    tmp_path: Path,
+) -> None:
+    group = SimGroup(tmp_path / "g", envs=odd_site)
+    group.build({"A": (2, "PRI"), "B": (1, "SEC1")})
+    for name in group.servers:
+        group.boot(name)
+    shadow = group.servers["B"].file("/etc/shadow")
+    lines = shadow.read_text().splitlines()
+    lines[1] = lines[1].split(":")[0] + ":" + lines[1].split(":")[1] + ":19700:0:90:7:::"
+    shadow.write_text("\n".join(lines) + "\n")
+    pri = doctor(group.servers["A"].config)
+    assert named(pri, "test conversion to Env1").status == OK  # down: passwd-hash -> shadow
+    sec = doctor(group.servers["B"].config)
+    assert named(sec, "hello to PRI at 127.0.2.11").status == OK
+    check = named(sec, "test conversion to Env2")  # up: SEC1's snapshot on the PRI
+    assert check.status == FAIL, check
+    assert check.detail.startswith("/etc/shadow:2: ") and "maximum password age" in check.detail
+    assert not (group.servers["A"].base / "unbound/SID_DATA/SEC1").exists()  # no cycle ran
+    # without the group's newer definitions the doctor says it cannot test (not green-washed
+    # as ok, not red either: the PRI converts with its own)
+    (group.servers["B"].base / "esd/envs-newer.toml").unlink()
+    check = named(doctor(group.servers["B"].config), "test conversion to Env2")
+    assert check.status == SKIP and "envs-newer.toml" in check.detail
+
+
+def test_a_dropin_written_before_the_first_version_use_is_named_stale(
+    ssh: Path, tmp_path: Path
+) -> None:
+    dropins = tmp_path / "sshd_config.d"
+    dropins.mkdir()
+    settings = load(ssh)
+
+    def check() -> Check:
+        return named(doctor(ssh, online=False, dropin_dir=dropins), "sshd drop-in")
+
+    assert check().status == SKIP  # none yet
+    write_sshd_dropin(settings, dropins)
+    assert check().status == OK
+    # the first `version use` creates ESD_DATA/bin/current: the drop-in's PATH changes
+    esd = EsdData(settings.esd_data)
+    (esd.versions_dir / "0.2.0" / "bin").mkdir(parents=True)
+    esd.current_version_link.symlink_to("0.2.0")
+    stale = check()
+    assert stale.status == FAIL and "first `version use`" in stale.detail
+    assert stale.fix == f"atlas-ha keys sshd-config --write {dropins} and reload sshd"
+    write_sshd_dropin(settings, dropins)
+    assert check().status == OK
+    (dropins / "atlas-ha.conf").write_text("# the admin's own\nPasswordAuthentication no\n")
+    assert check().status == SKIP  # not atlas-ha's: left alone

@@ -4,12 +4,15 @@ naming its fix; green (`Report.ok`) only when a first SyncCycle would work.
 Checks, in order (a check that cannot run because an earlier one failed is not run):
 settings; the system root, ESD_DATA and SID_DATA (owners, modes, and with the ssh transport
 every parent directory, which sshd's StrictModes requires of an authorized_keys file); the
-identity and account files parse; the test conversion (sync/preflight.py) to every EnvVersion
-the partners use (all older ones of envs.toml when a partner did not answer); with ssh: the
+identity and account files parse; the test conversion (sync/preflight.py) to every older
+EnvVersion (every Create is followed by ConvertToOlder) and up to the newest EnvVersion a
+partner answered with (its ConvertToNewer of this server's snapshot; the newer definitions are
+the group's, recorded by `init` in ESD_DATA/envs-newer.toml); with ssh: the
 role's client and host keys, known_hosts and authorized_keys lines of every partner role, the
 forced command each line names (run here as sshd would, under the drop-in's PATH and
 ATLAS_HA_CONFIG: it must start and refuse for want of an ssh client, nothing else); the hello
-to each partner (the transport of the settings); rsync, git and ssh and their versions; the
+to each partner (the transport of the settings; all partners at once, bounded by one timeout:
+doctor/hellos.py); rsync, git and ssh and their versions; the
 services file and each service's reload program. Nothing is written.
 
 `init` runs it offline (no hello: the partners are not joined yet) and prints it; the
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from atlas_ha.context import Server
 from atlas_ha.converters import accounts, identity
+from atlas_ha.doctor.hellos import hello_all
 from atlas_ha.errors import AtlasError, RefusedError
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout import policy
@@ -38,20 +42,22 @@ from atlas_ha.layout.esd import server_known_hosts
 from atlas_ha.layout.sid import SidData, role_authorized_keys, role_host_key, role_key_file
 from atlas_ha.settings import Settings, load
 from atlas_ha.sync import preflight
-from atlas_ha.sync.address import own_address
 from atlas_ha.sync.init import InitReport, InitRequest
 from atlas_ha.sync.join import Joined, accept
 from atlas_ha.system import console_script
-from atlas_ha.transport import make_transport
 from atlas_ha.transport.hostkeys import known_roles
-from atlas_ha.transport.protocol import Hello
 from atlas_ha.transport.rolekeys import line_options_and_key, line_role
-from atlas_ha.transport.sshd_dropin import SSHD_PATH
+from atlas_ha.transport.sshd_dropin import DROPIN_DIR, DROPIN_NAME, SSHD_PATH, sshd_dropin
 from atlas_ha.verifier import services as services_mod
 from atlas_ha.verifier.drift import init_and_record
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 COMMAND_RE = re.compile(r'(?:^|,)command="([^"]*)"')
+# seconds the hellos may take, all partners together (they are sent at once); at the daemon's
+# start less, so that partners down at boot delay it by a few seconds at most
+HELLO_TIMEOUT = 15.0
+DROPIN_HEADER = "# atlas-ha: written by `atlas-ha keys sshd-config`"
+START_HELLO_TIMEOUT = 4.0
 TOOLS = (("rsync", ["rsync", "--version"]), ("git", ["git", "--version"]), ("ssh", ["ssh", "-V"]))
 
 
@@ -79,9 +85,15 @@ class Report:
         return [c for c in self.checks if c.status == FAIL]
 
 
-def doctor(config: Path, online: bool = True) -> Report:
+def doctor(
+    config: Path,
+    online: bool = True,
+    hello_timeout: float = HELLO_TIMEOUT,
+    dropin_dir: Path = DROPIN_DIR,
+) -> Report:
     """Every check of the server whose settings are `config` (`online`: also the hello to
-    each partner)."""
+    each partner, all at once, each given `hello_timeout` seconds; `dropin_dir`: where
+    sshd's drop-ins are)."""
     report = Report()
     try:
         settings = load(config)
@@ -107,8 +119,9 @@ def doctor(config: Path, online: bool = True) -> Report:
     if ssh:
         report.checks += _keys(settings, server)
         report.checks += _forced_commands(settings)
+        report.checks.append(_dropin(settings, dropin_dir))
     if online:
-        report.checks += _hellos(server, partner_envs)
+        report.checks += _hellos(server, partner_envs, hello_timeout)
     report.checks += _conversions(server, partner_envs)
     report.checks += _tools()
     report.checks += _services(settings)
@@ -137,7 +150,7 @@ def log_doctor(config: Path, log: Callable[[str], None]) -> Report:
     Verifier; a partner down at boot (a failing hello) must not leave this server without
     them, and the cycle retries on its own."""
     try:
-        report = doctor(config)
+        report = doctor(config, hello_timeout=START_HELLO_TIMEOUT)
     except Exception as exc:  # the preflight never keeps the daemon from starting
         log(f"ALERT doctor: internal error {type(exc).__name__}: {exc}")
         return Report()
@@ -262,15 +275,34 @@ def _policy(server: Server) -> Iterator[Check]:
 
 
 def _conversions(server: Server, partner_envs: dict[str, int]) -> Iterator[Check]:
-    wanted = set(partner_envs.values()) or set(range(1, server.env_id))
+    """Every older EnvVersion (each Create is followed by ConvertToOlder down to Env1), and
+    every newer one up to the newest a partner uses (that partner's ConvertToNewer of this
+    server's snapshot), with the group's newer definitions `init` recorded."""
     for result in preflight.test_convert(server):
-        if result.env not in wanted:
-            continue
-        name = f"test conversion to Env{result.env}"
-        if result.problem is None:
-            yield Check(name, OK, "this server's files convert")
-        else:
-            yield Check(name, FAIL, result.problem, "see docs/converters.md; fix the file named")
+        yield _conversion_check(result)
+    upto = max(partner_envs.values(), default=0)
+    if upto <= server.env_id:
+        return
+    newer = server.esd.newer_envs()
+    unknown = [v for v in range(server.env_id + 1, upto + 1) if v not in newer]
+    if unknown:
+        where = server.esd.newer_envs_file
+        yield Check(
+            f"test conversion to Env{upto}",
+            SKIP,
+            f"a partner uses Env{upto}; Env{', Env'.join(map(str, unknown))} not described in "
+            f"{where} (`atlas-ha init --envs FILE` with the group's envs.toml records it)",
+        )
+        return
+    for result in preflight.test_convert_newer(server, newer, upto):
+        yield _conversion_check(result)
+
+
+def _conversion_check(result: preflight.TestConversion) -> Check:
+    name = f"test conversion to Env{result.env}"
+    if result.problem is None:
+        return Check(name, OK, "this server's files convert")
+    return Check(name, FAIL, result.problem, "see docs/converters.md; fix the file named")
 
 
 def _keys(settings: Settings, server: Server) -> Iterator[Check]:
@@ -349,26 +381,45 @@ def _forced_commands(settings: Settings) -> Iterator[Check]:
             yield Check(name, FAIL, f"{match.group(1)}: exit {done.returncode}: {said[0]}", fix)
 
 
-def _hellos(server: Server, partner_envs: dict[str, int]) -> Iterator[Check]:
-    master = server.master()
-    for role, partner in sorted(master.partners.items()):
-        name = f"hello to {role} at {partner.address}"
-        try:
-            transport = make_transport(server.settings)
-            conn = transport.connect(role, partner, own_address(server))
-            try:
-                answer = conn.request(Hello.offer(master.render()))
-            finally:
-                conn.close()
-        except AtlasError as exc:
-            fix = (
-                "run `atlas-ha join` on both servers; on the partner `atlas-ha keys "
-                "sshd-config --write` and reload sshd; run `atlas-ha doctor` there"
-            )
-            yield Check(name, FAIL, str(exc), fix)
-            continue
-        partner_envs[role] = answer.env
-        yield Check(name, OK, f"{answer.role}, Env{answer.env}")
+def _dropin(settings: Settings, directory: Path) -> Check:
+    """atlas-ha's sshd drop-in is what `keys sshd-config` writes now: after the first
+    `version use` (its PATH then starts with ESD_DATA/bin/current/bin) or a new role host
+    key, one written before is stale, and partners' forced commands would run the old
+    program. A drop-in atlas-ha did not write (no header of its own) is left alone."""
+    path = directory / DROPIN_NAME
+    name = "sshd drop-in"
+    write = f"atlas-ha keys sshd-config --write {directory} and reload sshd"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return Check(name, SKIP, f"{path}: none (sshd reads atlas-ha's keys only with it: {write})")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Check(name, FAIL, f"{path}: unreadable ({exc})", f"remove it, then {write}")
+    if not text.startswith(DROPIN_HEADER):
+        return Check(name, SKIP, f"{path}: not written by atlas-ha (left alone)")
+    if text != sshd_dropin(settings):
+        return Check(
+            name,
+            FAIL,
+            f"{path} is not what `atlas-ha keys sshd-config` writes now (written before the "
+            "first `version use` or before the role's host key?)",
+            write,
+        )
+    return Check(name, OK, f"{path}: current")
+
+
+def _hellos(server: Server, partner_envs: dict[str, int], timeout: float) -> Iterator[Check]:
+    fix = (
+        "run `atlas-ha join` on both servers; on the partner `atlas-ha keys "
+        "sshd-config --write` and reload sshd; run `atlas-ha doctor` there"
+    )
+    for hello in hello_all(server, timeout):
+        name = f"hello to {hello.role} at {hello.partner.address}"
+        if hello.answer is None:
+            yield Check(name, FAIL, hello.problem(), fix)
+        else:
+            partner_envs[hello.role] = hello.answer.env
+            yield Check(name, OK, f"{hello.answer.role}, Env{hello.answer.env}")
 
 
 def _tools() -> Iterator[Check]:

@@ -139,6 +139,13 @@ class EsdData:
     def envs_file(self) -> Path:
         return self.root / "envs.toml"
 
+    @property
+    def newer_envs_file(self) -> Path:
+        """The group's EnvVersions newer than this server's (from `init --envs FILE`, or the
+        reference ones): read only by the doctor's test conversion up to a partner's newer
+        EnvVersion. For everything else a server knows only its own and older (envs.toml)."""
+        return self.root / "envs-newer.toml"
+
     def converter_program(self, env: int) -> Path:
         return self.root / "converters" / f"Env{env}"
 
@@ -301,12 +308,26 @@ class EsdData:
         defs[env] = replace(defs[env], fingerprint=dict(fingerprint))
         atomic_write(self.envs_file, render_envs(defs))
 
-    def write(self, env_id: int, defs: dict[int, EnvDef]) -> None:
+    def newer_envs(self) -> dict[int, EnvDef]:
+        """The EnvVersions of `newer_envs_file` above this server's EnvID (none without it)."""
+        text = read_text_or_none(self.newer_envs_file)
+        if text is None:
+            return {}
+        top = self.env_id()
+        return {v: d for v, d in parse_envs(text, self.newer_envs_file).items() if v > top}
+
+    def write(
+        self, env_id: int, defs: dict[int, EnvDef], newer: dict[int, EnvDef] | None = None
+    ) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "converters").mkdir(exist_ok=True)
         (self.root / "logs").mkdir(exist_ok=True)
         atomic_write(self.envs_file, render_envs(defs))
         atomic_write(self.env_id_file, f"{env_id}\n")
+        if newer:
+            atomic_write(self.newer_envs_file, render_envs(newer))
+        else:
+            self.newer_envs_file.unlink(missing_ok=True)
 
 
 def read_envs(path: Path) -> dict[int, EnvDef]:

@@ -54,8 +54,17 @@ def init(request: InitRequest, runner: Runner) -> list[str]:
     s.config_file.parent.mkdir(parents=True, exist_ok=True)
     if write_if_changed(s.config_file, render(s), mode=0o644):
         done.append(f"settings {s.config_file}")
-    EsdData(s.esd_data).write(request.env, defs)
-    done.append(f"EnvID {request.env} and envs.toml in {s.esd_data}")
+    # the newer ones are kept apart, for the doctor's test conversion up (layout/esd.py)
+    newer = {v: d for v, d in given.items() if v > request.env}
+    EsdData(s.esd_data).write(request.env, defs, newer)
+    done.append(
+        f"EnvID {request.env} and envs.toml in {s.esd_data}"
+        + (
+            f" (newer Env{', Env'.join(map(str, sorted(newer)))} apart, for the doctor)"
+            if newer
+            else ""
+        )
+    )
     sid = SidData(s.sid_data)
     if request.master is None:
         sid.master_config()  # must exist and parse
@@ -110,18 +119,11 @@ def init_and_check(request: InitRequest, runner: Runner) -> InitReport:
             "systemctl reload ssh                 # (sshd on RHEL): sshd reads the drop-in",
             f"atlas-ha join {token}  # paste on {peer}, then paste the reply it prints here",
         ]
-    else:
-        steps = [
-            f"{cli} keys generate        # this role's ssh key, on the Unbound Data",
-            f"{cli} keys authorize --role ROLE PUBKEY   # each partner role's key "
-            "(docs/install.md, section 4)",
-            f"{cli} keys sshd-config --write /etc/ssh/sshd_config.d && sshd -t && "
-            "systemctl reload ssh",
-        ]
+    else:  # local: one machine, no ssh, no keys, no sshd; a server answers once booted
+        then = "" if role == "PRI" else "; then the first cycle on the PRI"
+        steps = [f"{cli} boot                 # Role/Identity Install, answers here{then}"]
     if role == "PRI":
         steps.append(f"{cli} sync cycle           # once every SEC is set up: the first cycle")
-    elif request.settings.transport != "ssh":
-        steps.append(f"{cli} boot                 # then run the first cycle on the PRI")
     return InitReport(done, conversions, preflight.notes(server), steps)
 
 

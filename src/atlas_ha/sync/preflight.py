@@ -18,6 +18,7 @@ from atlas_ha.context import Server
 from atlas_ha.converters import accounts, chrony, identity, postgresql
 from atlas_ha.converters.identity.debian import INTERFACES_D
 from atlas_ha.errors import ConversionError
+from atlas_ha.layout.esd import EnvDef
 
 Files = dict[str, bytes]
 _Step = Callable[[str, str, Files], Files]
@@ -86,7 +87,20 @@ def _read(server: Server, paths: tuple[str, ...]) -> Files:
 def test_convert(server: Server) -> list[TestConversion]:
     """Convert this server's files to every older EnvVersion of its envs.toml (ConvertToOlder,
     one adjacent step at a time as a cycle does): one result per target, newest first."""
-    envs, top = server.envs, server.env_id
+    return _chain(server, server.envs, list(range(server.env_id - 1, 0, -1)))
+
+
+def test_convert_newer(
+    server: Server, newer: Mapping[int, EnvDef], upto: int
+) -> list[TestConversion]:
+    """Convert this server's files up to every EnvVersion above its own up to `upto`
+    (ConvertToNewer, as the newer partner will do with this server's snapshot), with the
+    definitions of the newer EnvVersions in `newer`: one result per target, oldest first."""
+    return _chain(server, {**newer, **server.envs}, list(range(server.env_id + 1, upto + 1)))
+
+
+def _chain(server: Server, envs: Mapping[int, EnvDef], targets: list[int]) -> list[TestConversion]:
+    top = server.env_id
     own = envs[top]
     current = {
         name: _read(server, _paths(name, fmt, own.device))
@@ -95,9 +109,10 @@ def test_convert(server: Server) -> list[TestConversion]:
     }
     results: list[TestConversion] = []
     failed: str | None = None
-    for target in range(top - 1, 0, -1):
+    previous = top
+    for target in targets:
         if failed is None:
-            a, b = envs[target + 1], envs[target]
+            a, b = envs[previous], envs[target]
             try:
                 for name, files in list(current.items()):
                     fa, fb = a.formats.get(name), b.formats.get(name)
@@ -105,15 +120,15 @@ def test_convert(server: Server) -> list[TestConversion]:
                         current[name] = _STEPS[name](fa, fb, files)
             except ConversionError as exc:
                 failed = str(exc)
-                results.append(TestConversion(target, failed))
-                continue
-            results.append(TestConversion(target, None))
+            results.append(TestConversion(target, failed))
         else:
-            results.append(TestConversion(target, f"not reached (Env{target + 1} fails)"))
+            results.append(TestConversion(target, f"not reached (Env{previous} fails)"))
+        previous = target
     return results
 
 
 test_convert.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+test_convert_newer.__test__ = False  # type: ignore[attr-defined]
 
 
 def notes(server: Server) -> list[str]:

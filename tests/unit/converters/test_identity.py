@@ -226,7 +226,60 @@ def messy_rhel7(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
     return files
 
 
-MESSY = {RHEL: messy_rhel, RHEL7: messy_rhel7, DEBIAN: messy_debian, NETWORKD: messy_networkd}
+@st.composite
+def messy_nmkeyfile(draw: st.DrawFn, ident: Identity) -> dict[str, bytes]:
+    """A NetworkManager keyfile as anaconda or nmcli write it: the keys without identity,
+    the gateway in address1= or on its own line, lists with or without the last `;`."""
+    pad, note = draw(spaces), draw(comments)
+    end = draw(st.sampled_from(["", ";"]))
+    connection = [f"interface-name{pad}={pad}{ident.device}", "type=ethernet"]
+    connection += draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "id=System eth0",
+                    "uuid=5fb06bd0-0bb0-7ffb-45f1-d6edd65f3e03",
+                    "autoconnect-priority=-999",
+                    "timestamp=1704067200",
+                    "autoconnect=true",
+                ]
+            ),
+            unique=True,
+        )
+    )
+    ipv4 = ["method=manual"]
+    if ident.gateway and draw(st.booleans()):
+        ipv4 += [f"address1={ident.address}/{ident.prefix},{ident.gateway}"]
+    else:
+        ipv4 += [f"address1={ident.address}/{ident.prefix}"]
+        ipv4 += [f"gateway={ident.gateway}"] if ident.gateway else []
+    if ident.dns:
+        ipv4 += ["dns=" + ";".join(ident.dns) + end]
+    if ident.search:
+        ipv4 += ["dns-search=" + ";".join(ident.search) + end]
+    sections = {
+        "connection": draw(st.permutations(connection)),
+        "ethernet": [],
+        "ipv4": draw(st.permutations(ipv4)),
+        "ipv6": ["method=auto"] + (["addr-gen-mode=stable-privacy"] if draw(st.booleans()) else []),
+        "proxy": [],
+    }
+    order = draw(st.permutations(list(sections)))
+    text = "".join(
+        f"{note}[{name}]\n" + "".join(f"{line}\n" for line in sections[name]) + "\n"
+        for name in order
+    )
+    path = f"/etc/NetworkManager/system-connections/{ident.device}.nmconnection"
+    return {HOSTNAME: f"{ident.hostname}\n".encode(), path: text.encode()}
+
+
+MESSY = {
+    RHEL: messy_rhel,
+    RHEL7: messy_rhel7,
+    DEBIAN: messy_debian,
+    NETWORKD: messy_networkd,
+    "nm-keyfile": messy_nmkeyfile,
+}
 
 
 @given(st.data(), identities, st.sampled_from(FORMATS))

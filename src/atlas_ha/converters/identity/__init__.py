@@ -12,6 +12,8 @@ Formats (names as used in envs.toml):
 - ``debian-interfaces``: ``/etc/hostname`` and ``/etc/network/interfaces`` with the loopback
   stanza and one ``auto <dev>`` / ``iface <dev> inet static`` stanza holding ``address A/P``
   (or ``address A`` + ``netmask M``), ``gateway`` and ``dns-nameservers``.
+- ``nm-keyfile``: RHEL/Rocky 9 and later: ``/etc/hostname`` and the NetworkManager keyfile
+  ``/etc/NetworkManager/system-connections/<dev>.nmconnection`` (:mod:`.nmkeyfile`).
 - ``networkd``: ``/etc/hostname`` and ``/etc/systemd/network/10-<dev>.network`` with
   ``[Match] Name=<dev>`` and ``[Network] Address=A/P``, ``Gateway=``, ``DNS=`` (repeatable).
 
@@ -28,13 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from atlas_ha.converters.identity import debian, networkd, rhel, rhel7
+from atlas_ha.converters.identity import debian, networkd, nmkeyfile, rhel, rhel7
 from atlas_ha.converters.identity.debian import INTERFACES
 from atlas_ha.converters.identity.model import (
     DEBIAN,
     FORMATS,
     HOSTNAME_FILE,
     NETWORKD,
+    NMKEYFILE,
     RHEL,
     RHEL7,
     Identity,
@@ -50,6 +53,7 @@ _PATHS: dict[str, _Paths] = {
     RHEL7: rhel7.paths,
     DEBIAN: debian.paths,
     NETWORKD: networkd.paths,
+    NMKEYFILE: nmkeyfile.paths,
 }
 _Parser = Callable[[Mapping[str, bytes]], Identity]
 _PARSERS: dict[str, _Parser] = {
@@ -57,6 +61,7 @@ _PARSERS: dict[str, _Parser] = {
     RHEL7: rhel7.parse,
     DEBIAN: debian.parse,
     NETWORKD: networkd.parse,
+    NMKEYFILE: nmkeyfile.parse,
 }
 _Renderer = Callable[[Identity], tuple[str, ...]]
 _RENDERERS: dict[str, _Renderer] = {
@@ -64,6 +69,7 @@ _RENDERERS: dict[str, _Renderer] = {
     RHEL7: rhel7.render,
     DEBIAN: debian.render,
     NETWORKD: networkd.render,
+    NMKEYFILE: nmkeyfile.render,
 }
 
 
@@ -73,6 +79,11 @@ def paths(fmt: str, device: str = "eth0") -> tuple[str, ...]:
     if not _device_ok(device):
         raise ValueError(f"invalid device name {device!r}")
     return _PATHS[fmt](device)
+
+
+def private_paths(fmt: str, device: str = "eth0") -> tuple[str, ...]:
+    """The identity files of ``fmt`` that must be readable by root only (mode 0600)."""
+    return paths(fmt, device)[1:] if fmt == NMKEYFILE else ()
 
 
 def parse(fmt: str, files: Mapping[str, bytes]) -> Identity:
@@ -106,6 +117,7 @@ __all__ = [
     "INTERFACES",
     "NETWORKD",
     "NETWORKD_DIR",
+    "NMKEYFILE",
     "RHEL",
     "RHEL7",
     "SYSCONFIG_NETWORK",
@@ -114,5 +126,6 @@ __all__ = [
     "convert",
     "parse",
     "paths",
+    "private_paths",
     "render",
 ]

@@ -17,7 +17,8 @@ RHEL = "rhel-ifcfg"
 RHEL7 = "rhel7-ifcfg"
 DEBIAN = "debian-interfaces"
 NETWORKD = "networkd"
-FORMATS: tuple[str, ...] = (RHEL, RHEL7, DEBIAN, NETWORKD)
+NMKEYFILE = "nm-keyfile"
+FORMATS: tuple[str, ...] = (RHEL, RHEL7, DEBIAN, NETWORKD, NMKEYFILE)
 
 HOSTNAME_FILE = "/etc/hostname"
 
