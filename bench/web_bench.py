@@ -27,11 +27,15 @@ cell alive). The page is served by uvicorn on a free loopback port, as the daemo
 
 Timed, side by side in one run, each `--requests` times (the whole HTTP request, render +
 transfer; median and 95th percentile):
-- cached: the strips read from the roll-ups are kept per roll-up change and hour
-  (report/web/source.py), so a request within the same hour and roll-up state reuses them;
-- first render: one new result folded into the roll-ups before each request (what the
-  daemon's recorder does after every turn; a new hour costs the same), so each request
-  reads the strips again. The fold itself is not timed.
+- cached: the strips read from the roll-ups are kept between renders (report/web/strips.py
+  StripCache), so a request within the same hour and roll-up state reuses them;
+- after a fold: one new result folded into the roll-ups before each request (what the
+  daemon's recorder does after every turn): the newest buckets are read again;
+- first of an hour: the hourly strips forgotten before each request
+  (`Source.forget_strips(day=False)`), so each request reads them whole, as the first render
+  of each hour does; first of a day: all of them (the 90-day strips too, 18,000 buckets),
+  as the first render of each day does.
+The fold and the forgetting are not timed.
 The 1-minute load average (`/proc/loadavg`) is printed beside each page's rows (the machine
 is shared); --out replaces or appends the section "Status page render" of that file.
 """
@@ -39,6 +43,7 @@ is shared); --out replaces or appends the section "Status page render" of that f
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -216,7 +221,8 @@ def one_more(server: Server, at: float) -> None:
 
 
 def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    """The 1-minute load average."""
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def free_port() -> int:
@@ -258,25 +264,42 @@ def main() -> int:
             lines = []
             source = Source(server)
             source.overview()
-            cached = timed(source.overview, args.requests)
-            first = timed(source.overview, args.requests, changed)
-            lines.append(("Source.overview() (no HTTP)", cached, first, load_average()))
+            lines.append(
+                (
+                    "Source.overview() (no HTTP)",
+                    timed(source.overview, args.requests),
+                    timed(source.overview, args.requests, changed),
+                    timed(source.overview, args.requests, hour(source)),
+                    timed(source.overview, args.requests, source.forget_strips),
+                    load_average(),
+                )
+            )
+            page_source = background.page.source
             for page in PAGES:
                 url = f"http://127.0.0.1:{port}{page}"
                 fetch(url)
-                cached = timed(lambda u=url: fetch(u), args.requests)  # type: ignore[misc]
-                first = timed(lambda u=url: fetch(u), args.requests, changed)  # type: ignore[misc]
-                lines.append((f"GET {page}", cached, first, load_average()))
+                get = functools.partial(fetch, url)
+                lines.append(
+                    (
+                        f"GET {page}",
+                        timed(get, args.requests),
+                        timed(get, args.requests, changed),
+                        timed(get, args.requests, hour(page_source)),
+                        timed(get, args.requests, page_source.forget_strips),
+                        load_average(),
+                    )
+                )
         finally:
             background.stop()
     table = [
-        "| what | cached p50 ms | cached p95 ms | first render p50 ms | first render p95 ms "
-        "| load (1 min) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| what | cached p50 | p95 | after a fold p50 | p95 | first of an hour p50 | p95 "
+        "| first of a day p50 | p95 | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| {what} | {ms(statistics.median(c))} | {ms(p95(c))} | {ms(statistics.median(f))} "
-            f"| {ms(p95(f))} | {load} |"
-            for what, c, f, load in lines
+            f"| {what} | "
+            + " | ".join(f"{ms(statistics.median(t))} | {ms(p95(t))}" for t in times)
+            + f" | {load} |"
+            for what, *times, load in lines
         ),
     ]
     section = "\n".join(
@@ -291,10 +314,13 @@ def main() -> int:
             f"{filled['raw_mb']:.1f} MB, written in {filled['raw_s']:.1f} s) and "
             f"{filled['buckets']} hourly and daily buckets for {args.days} days "
             f"({filled['rollups_mb']:.1f} MB, written in {filled['rollups_s']:.1f} s); one real "
-            "SyncCycle report; uvicorn on loopback, whole HTTP request timed. Cached: the "
-            "strips kept from the previous request; first render: one result folded into the "
-            "roll-ups before each request, so the strips are read again (as after each daemon "
-            "turn, or in a new hour). See the script's docstring.",
+            "SyncCycle report; uvicorn on loopback, whole HTTP request timed, in ms. Cached: "
+            "the strips kept from the previous request; after a fold: one result folded into "
+            "the roll-ups before each request (as after each daemon turn: the newest buckets "
+            "read again); first of an hour / of a day: the hourly / all strips read whole "
+            "before each request (as in the first render of each hour / day). Load: the "
+            "1-minute load average after the row's requests. "
+            "See the script's docstring.",
             "",
             *table,
             "",
@@ -304,6 +330,11 @@ def main() -> int:
     if args.out:
         write_section(Path(args.out), section)
     return 0
+
+
+def hour(source: Source) -> object:
+    """What a new hour does to the strips (the hourly ones read whole)."""
+    return functools.partial(source.forget_strips, day=False)
 
 
 def timed(what: object, count: int, before: object = None) -> list[float]:
