@@ -6,8 +6,9 @@ written directly with the counts one-minute results give (a fixed random seed: 1
 hours hold a WARNING, 0.3 % a CRITICAL); folding itself is timed on one day of raw results
 (288,000 rows through `Rollups.fold`, as the daemon would fold them over a day).
 
-Timed, REPEAT times each: `strips(HOUR, 24)` and `strips(DAY, 90)` for every cell (what the
-web page and the console read), median and p95.
+Timed, REPEAT times each: `strips(HOUR, 24)` and `strips(DAY, 90)` for every cell, and
+what the web page reads (report/web/strips.py): `worsts` whole (each new hour / day) and
+only the newest two buckets of each size (after each fold), median and p95.
 
     .venv/bin/python bench/report_bench.py [--repeat 20] [--out docs/benchmarks.md]
 """
@@ -106,6 +107,17 @@ def main() -> None:
             assert len(strips90) == cells and all(len(v) == 90 for v in strips90.values())
             h_med, h_p95 = timed(lambda: rollups.strips(HOUR, 24, NOW), args.repeat)
             d_med, d_p95 = timed(lambda: rollups.strips(DAY, 90, NOW), args.repeat)
+            # what the page reads (report/web/strips.py): worsts only, whole or the newest two
+            wh_med, wh_p95 = timed(lambda: rollups.worsts(HOUR, 24, NOW), args.repeat)
+            wd_med, wd_p95 = timed(lambda: rollups.worsts(DAY, 90, NOW), args.repeat)
+            recent = [bucket_start(NOW, size) - size for size in (HOUR, DAY)]
+            wr_med, wr_p95 = timed(
+                lambda: (
+                    rollups.worsts(HOUR, 24, NOW, recent[0]),
+                    rollups.worsts(DAY, 90, NOW, recent[1]),
+                ),
+                args.repeat,
+            )
             size = path.stat().st_size
         raw = [
             (server, service, NOW - DAY + m * 60 + 0.5, Status.OK if m % 97 else Status.WARNING)
@@ -130,6 +142,9 @@ def main() -> None:
 |---|---:|---:|
 | 24-hour strips (24 hourly buckets each, 4,800 rows) | {ms(h_med)} | {ms(h_p95)} |
 | 90-day strips (90 daily buckets each, 18,000 rows) | {ms(d_med)} | {ms(d_p95)} |
+| page: 24-hour worsts (`worsts`, whole: each new hour) | {ms(wh_med)} | {ms(wh_p95)} |
+| page: 90-day worsts (whole: each new day) | {ms(wd_med)} | {ms(wd_p95)} |
+| page, after a fold: the newest 2 hourly + 2 daily | {ms(wr_med)} | {ms(wr_p95)} |
 
 Folding one day of raw results ({len(raw):,} rows) into the buckets: {fold:.2f} s
 ({len(raw) / fold:,.0f} results/s); a daemon turn every 5 minutes folds ~1,000.

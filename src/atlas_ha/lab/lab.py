@@ -8,7 +8,8 @@
     DIR/sink/                      the SMTP sink the alert rules mail (lab/smtp_sink.py)
 
 Booting a server does what a real one does: Role/Identity Install, then the "OS" applies the
-installed identity (read in the server's own format) to its namespace, then starts sshd.
+installed identity (read in the server's own format) to its namespace, then starts sshd and
+what the server runs (lab/start.py: also what each server is given before its first boot).
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atlas_ha.converters import identity, postgresql
+from atlas_ha.converters import identity
 from atlas_ha.errors import EXIT_DIFFERENCES, EXIT_VERIFY_BASE, ServerStateError
-from atlas_ha.lab import dbpage, dns_mail, host, pages, postgres, samba, services, smtp_sink
+from atlas_ha.lab import host, pages, postgres, services, smtp_sink, start
 from atlas_ha.lab.group import SimGroup
-from atlas_ha.lab.keys import setup_keys, sshd_config
+from atlas_ha.lab.keys import setup_keys
 from atlas_ha.lab.loopnet import LoopNet
 from atlas_ha.lab.net import LabNet
+from atlas_ha.lab.start import CYCLE_INTERVAL
+from atlas_ha.lab.start import PRI_DATA as PRI_DATA  # the demo reads it here
 from atlas_ha.layout.atomic import atomic_write
-from atlas_ha.layout.esd import server_ssh_dir
 from atlas_ha.system import Completed, Runner
 from atlas_ha.verifier.profile import Status
-from atlas_ha.verifier.services import alert_rules_file
 
 ADDRESSES = {
     "PRI": "198.51.100.11",
@@ -45,14 +46,7 @@ ADDRESSES = {
     "SEC3": "198.51.100.14",
 }
 CLIENT = ("client", "198.51.100.100")
-PRI_DATA = "client data on the PRI's disk"  # the page of the PRI's disk (what clients get)
 SSH_PORT = 22
-SSHD = "/usr/sbin/sshd"
-# the lab's cycles come from its interval and `lab cycle` (tests count and time them): its
-# daemons start no change-triggered SyncCycles (daemon/watch.py), whose kept connections
-# would also outlive a test's partitions
-NO_WATCH = "\n[daemon]\nwatch = false  # the lab: cycles by interval and `lab cycle` only\n"
-CYCLE_INTERVAL = 300.0
 # what a lab server runs, stopped in this order (by PID); the anchor holds its namespaces
 PROCESSES = (
     "daemon_pid",
@@ -65,7 +59,7 @@ PROCESSES = (
     "nginx_pid",
     "sshd_pid",
     "anchor",
-)  # the lab's sync runner: seconds between SyncCycles on the PRI
+)
 
 
 @dataclass(frozen=True)
@@ -169,7 +163,7 @@ class Lab:
         self.group.pg_files = postgres.server_files(subnet)
         self.group.build({name: (envs[name], roles[name]) for name in envs})
         sink_python = smtp_sink.python()
-        self._install_services(envs, roles, sink_python is not None)
+        start.install_services(self, envs, roles, sink_python is not None)
         self.state = {
             "mode": self.mode.name,
             "cycle_interval": cycle_interval,
@@ -221,46 +215,6 @@ class Lab:
         """`[report] listen` of server `name`'s status page (lab/pages.py)."""
         return pages.listen(self.mode is LOOPBACK, list(self.group.servers).index(name))
 
-    def _install_services(
-        self, envs: dict[str, int], roles: dict[str, str], sink: bool = False
-    ) -> None:
-        digest = pages.write_auth(self.report_auth_file)
-        for name, sim in self.group.servers.items():
-            with sim.config.open("a") as settings:  # its status page, behind the token
-                settings.write(pages.section(self.page_listen(name), digest))
-                settings.write(NO_WATCH)
-            services.client_data(
-                self.base / "disks" / f"disk-{name}",
-                PRI_DATA if roles[name] == "PRI" else f"skeleton of the {roles[name]} disk",
-            )
-            if postgres.available():
-                postgres.init_cluster(
-                    self.runner,
-                    self.base / "disks" / f"disk-{name}",
-                    str(self.net.subnet),
-                    client_data=roles[name] == "PRI",
-                )
-            self._write_nginx(name, None)
-            if self.mode is LOOPBACK:
-                services.loop_docroot_link(sim.root, sim.base / "unbound")
-            else:
-                services.mirror_mount(sim.root, self.mountpoint, sim.base / "unbound")
-            extra = ""
-            if self.mode is NETNS and dns_mail.available():
-                dns_mail.write_hosts(sim.root, self.addresses["PRI"])
-                pri = self.addresses["PRI"]
-                extra = dns_mail.services(pri) + samba.services() + dbpage.services()
-            if roles[name] == "PRI":  # synced to the SECs by the first cycle
-                services.write_verifier_files(sim.root, extra)
-                if sink:  # the alert rules: mail to the sink on the client host
-                    rules = smtp_sink.rules(self.mode.client[1], self.mode.sink_port)
-                    atomic_write(alert_rules_file(sim.root), rules)
-            # nginx reloads by the services file, PostgreSQL by this hook (its config's place)
-            if postgres.available():
-                reload = " ".join(postgres.reload_argv(self._pgdata(name)))
-                with sim.config.open("a") as settings:
-                    settings.write(f'\n[hooks]\nafter_install = ["{reload}"]\n')
-
     # -- power -------------------------------------------------------------------------------
     def boot(self, name: str) -> list[str]:
         """Boot server `name` (see `boot_result`): what it installed, as lines to print."""
@@ -299,11 +253,11 @@ class Lab:
             )
             info.update(state="up", hostname=ident.hostname, address=ident.address, anchor=anchor)
             self._save()
-            info["sshd_pid"] = self._start_sshd(name, ident.address, anchor)
+            info["sshd_pid"] = start.start_sshd(self, name, ident.address, anchor)
         with _timed(timings, "nginx + PostgreSQL"):
-            self._start_services(name, anchor, ident.address)
+            start.start_services(self, name, anchor, ident.address)
         with _timed(timings, "sync runner"):
-            self._start_daemon(name, anchor)
+            start.start_daemon(self, name, anchor)
         info["boot_timings"] = timings
         info["installed"] = list(result["installed"])  # identity files installed from the disk
         self._save()
@@ -313,68 +267,8 @@ class Lab:
         result: dict[str, Any] = json.loads(self.atlas(name, ["boot", "--json"]).stdout)
         return result
 
-    def _start_daemon(self, name: str, anchor: int | None) -> None:
-        """The sync runner (`atlas-ha daemon run`): SyncCycles on the PRI every interval."""
-        sim, info = self.group.servers[name], self.servers()[name]
-        interval = float(self.state.get("cycle_interval", CYCLE_INTERVAL))
-        argv = [sys.executable, "-m", "atlas_ha", "--config", str(sim.config), "daemon", "run"]
-        info["daemon_pid"] = host.spawn(
-            anchor,
-            [*argv, "--interval", f"{interval:g}"],
-            sim.base / "daemon.log",
-            ready=b"started;",
-            what=f"the sync runner on {name}",
-        )
-
-    def _pgdata(self, name: str) -> Path:
-        """The cluster on the server's plugged disk, as the server sees it."""
-        if self.mode is LOOPBACK:  # no mount namespace: the server's own link to its disk
-            return self.group.servers[name].base / "unbound" / "pgdata"
-        return self.mountpoint / "pgdata"
-
-    def _write_nginx(self, name: str, address: str | None) -> Path:
-        """The main nginx.conf (Bound Data): in loopback mode it holds the listen address."""
-        sim = self.group.servers[name]
-        fmt = sim.server(lambda _l: None).envs[sim.env].formats["nginx"]
-        listen = f"{address}:{self.mode.http_port}" if address else None
-        return services.write_nginx(sim.root, sim.base / "run", fmt, listen)
-
     def nginx_argv(self, name: str, conf: Path, *extra: str) -> list[str]:
-        sim = self.group.servers[name]
-        # loopback: relative document roots resolve against the configuration directory,
-        # where `unbound` links to the plugged disk (as the Verifier's SetUp resolves them)
-        prefix = sim.root / "etc" / "nginx" if self.mode is LOOPBACK else sim.base / "run"
-        return services.nginx_argv(prefix, sim.base / "run", conf, *extra)
-
-    def _start_services(self, name: str, anchor: int | None, address: str) -> None:
-        sim, info = self.group.servers[name], self.servers()[name]
-        run = sim.base / "run"
-        if self.mode is NETNS and dns_mail.available():
-            info.update(dns_mail.start(anchor, sim.root, run, address))
-            if samba.available():
-                info["smbd_pid"] = samba.start(anchor, sim.root, run, address, self.mountpoint)
-        conf = self._write_nginx(name, address if self.mode is LOOPBACK else None)
-        info["nginx_pid"] = host.spawn(
-            anchor,
-            self.nginx_argv(name, conf, "-g", "daemon off;"),
-            run / "nginx.log",
-            what=f"nginx on {name}",
-        )
-        if postgres.available():
-            server = sim.server(lambda _l: None)
-            fmt = server.envs[server.env_id].formats["postgresql"]
-            conf_dir = sim.file(postgresql.conf_dir(fmt))
-            listen = (address, self.mode.pg_port) if self.mode is LOOPBACK else None
-            argv = postgres.postmaster_argv(self._pgdata(name), conf_dir, run / "pg", listen)
-            info["postgres_pid"] = host.spawn(
-                anchor,
-                argv,
-                run / "postgres.log",
-                ready=b"ready to accept connections",
-                what=f"PostgreSQL on {name}",
-            )
-            if self.mode is NETNS:  # the page from the database, behind nginx
-                info["dbpage_pid"] = dbpage.start(anchor, sim.root, run, address)
+        return start.nginx_argv(self, name, conf, *extra)
 
     def shutdown(self, *names: str) -> None:
         for name in names:
@@ -513,24 +407,6 @@ class Lab:
             },
             "disks": disks,
         }
-
-    # -- sshd ------------------------------------------------------------------------------------
-    def _start_sshd(self, name: str, address: str, anchor: int | None) -> int:
-        sim = self.group.servers[name]
-        disk = self.group.disk_of(name)
-        assert disk is not None
-        host_key = self.group.host_key(disk)
-        config = server_ssh_dir(sim.base / "esd") / "sshd_config"
-        atomic_write(config, sshd_config(sim, address, self.mode.ssh_port, host_key))
-        if os.geteuid() == 0:  # privilege separation directory (an unprivileged sshd has none)
-            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        return host.spawn(
-            anchor,
-            [SSHD, "-D", "-e", "-f", str(config)],
-            sim.base / "sshd.log",
-            ready=b"Server listening",
-            what=f"sshd on {name}",
-        )
 
 
 @contextlib.contextmanager

@@ -187,6 +187,19 @@ class VerifierResults(SqliteDb):
         )
         return [(int(i), str(s), str(t), float(b), str(st)) for i, s, t, b, st in rows]
 
+    def results_after(
+        self, last_id: int, limit: int = 100_000
+    ) -> list[tuple[int, str, str, float, str, str]]:
+        """(id, service, target role, started, status, summary) of the rows stored after row
+        `last_id`, oldest first, at most `limit`: what report/alerts/observe.py feeds the
+        alert engine (by the primary key: O(rows returned))."""
+        rows = self.db.execute(
+            "SELECT id, service, target_role, started, status, summary FROM results "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (last_id, limit),
+        )
+        return [(int(i), str(s), str(t), float(b), str(st), str(m)) for i, s, t, b, st, m in rows]
+
     def max_id(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0])
 

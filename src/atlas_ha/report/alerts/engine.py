@@ -1,6 +1,7 @@
 """The alert engine, pure: (rules, previous state, observations, now) -> (state, notifications).
 
-Per check or reachability subject, each observation (state.py has the vocabulary):
+Per check or reachability subject, each observation, oldest first (observe.py gives every
+Verifier result stored since the last round, not one per round; state.py has the vocabulary):
 1. its raw state is alerting when the subject's policy lists it in `states`; count the
    consecutive alerting (`fails`) and non-alerting (`oks`) results;
 2. hard state: OK -> the raw state after `failures` alerting results in a row; a problem

@@ -26,9 +26,9 @@ from atlas_ha.report import loader
 from atlas_ha.report.alerts import store as alert_store
 from atlas_ha.report.console import event_text
 from atlas_ha.report.model import GroupStatus, Inputs, build
-from atlas_ha.report.rollups import HOUR, bucket_start
+from atlas_ha.report.rollups import DAY, HOUR
 from atlas_ha.report.view import events_since
-from atlas_ha.report.web.strips import cell_strips
+from atlas_ha.report.web.strips import StripCache
 from atlas_ha.sync.cycle import last_cycle
 from atlas_ha.sync.status import server_status
 from atlas_ha.verifier.profile import Status
@@ -191,7 +191,7 @@ class Source:
     server: Server
     _stamp: tuple[Any, ...] = field(default=(), init=False)
     # the strips of the last render, while the roll-ups and the current hour are the same
-    _strips: tuple[tuple[Any, ...], dict[str, Any]] = field(default=((), {}), init=False)
+    _strips: StripCache = field(default_factory=StripCache, init=False)
 
     # -- what changes: the files whose change an open page must see -----------------------
     def watched(self) -> list[Path]:
@@ -357,19 +357,24 @@ class Source:
 
     # -- pieces -----------------------------------------------------------------------------
     def _cell_strips(self, role: str, now: float) -> dict[str, Any]:
-        """strips.cell_strips, read again only when the roll-ups changed (the recorder folds
-        after each daemon turn) or a new hour began (the slots move)."""
+        """The strips (report/web/strips.py StripCache): kept while the roll-ups and the
+        hour are the same; after a fold (the recorder, after each daemon turn) only the
+        newest buckets are read again, a new hour or another file reads them whole."""
         db = self.server.sid.rollups_file(role)
-        key: tuple[Any, ...] = (role, bucket_start(now, HOUR))
+        stats: list[tuple[int, int, int] | None] = []
         for path in (db, db.with_name(db.name + "-wal")):
             try:
                 st = path.stat()
-                key += ((st.st_ino, st.st_mtime_ns, st.st_size),)
+                stats.append((st.st_ino, st.st_mtime_ns, st.st_size))
             except OSError:
-                key += (None,)
-        if self._strips[0] != key:
-            self._strips = (key, cell_strips(self.server, role, now))
-        return self._strips[1]
+                stats.append(None)
+        file = stats[0][0] if stats[0] is not None else None
+        return self._strips.strips(db, now, (role, file), tuple(stats))
+
+    def forget_strips(self, day: bool = True) -> None:
+        """The next render reads the hourly strips whole, as the first one of an hour does
+        (`day`: and the daily ones, as the first of a day does)."""
+        self._strips.forget(HOUR, DAY) if day else self._strips.forget(HOUR)
 
     def _results(self, role: str) -> _Opened:
         return _Opened(self.server.sid.verifier_results_file(role))
