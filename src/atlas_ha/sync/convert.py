@@ -42,9 +42,9 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
             aspect.convert(tx, fa, fb, b.device)
     if a.sync_paths != b.sync_paths:
         tx.replace_listed(a.sync_paths, b.sync_paths)
-    entries = tx.materialise(target)
     newer = max(src_env, dst_env)
     program = server.esd.converter_program(newer)
+    entries = tx.materialise(target, link=_may_share(server, role, program))
     if program.exists():
         direction = "up" if dst_env > src_env else "down"
         try:
@@ -58,6 +58,23 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
     atomic_write(
         marker, json.dumps({"inputs": inputs, "target": _digest(target.manifest_file)}), mode=0o600
     )
+
+
+def _may_share(server: Server, role: str, program: Path) -> bool:
+    """Whether the step's target may share the source's copies of what it leaves unchanged
+    (hard links: one inode, so one mode, owner and mtime for both areas).
+
+    Only for this server's own role: its areas are written by Create, conversions and
+    restores alone, which never change a shared copy in place (`objects.place_known` copies
+    it first). Another role's areas are received: rsync sets a changed mode or owner of an
+    existing file in place, which would reach every area sharing that inode. Never with a
+    site converter program, which may write DST_AREA in place."""
+    if program.exists():
+        return False
+    try:
+        return server.role() == role
+    except AtlasError:  # no readable MasterConfig: nothing is shared
+        return False
 
 
 def _digest(path: Path) -> str:
