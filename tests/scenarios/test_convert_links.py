@@ -227,3 +227,17 @@ def test_materialise_without_links_unshares_a_shared_copy(group: SimGroup) -> No
     assert convert_to_newer(c, "PRI", 3) == [3]
     assert copy3.lstat().st_nlink == 1
     assert shared_in_received_areas(group) == []
+
+
+def test_a_chain_step_hands_on_exactly_the_manifest_it_wrote(group: SimGroup) -> None:
+    """convert_step's result feeds the next step instead of a parse of the Manifest."""
+    from atlas_ha.sync.convert import convert_step
+
+    assert cycle(group.servers["A"].server(quiet)).all_equal
+    c = group.servers["C"].server(quiet)
+    c.sid.converted_marker("SEC2", 2).unlink()
+    entries = convert_step(c, "SEC2", 3, 2)
+    assert entries is not None
+    written = {k: e for k, e in c.sid.area("SEC2", 2).manifest().items() if k[0] != "area"}
+    assert entries == written
+    assert convert_step(c, "SEC2", 3, 2) is None  # up to date: nothing written

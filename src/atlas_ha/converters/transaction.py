@@ -22,9 +22,12 @@ from atlas_ha.layout.sid import Area
 
 
 class ConversionTx:
-    def __init__(self, source: Area) -> None:
+    def __init__(self, source: Area, entries: Manifest | None = None) -> None:
+        """`entries`: the source's Manifest without its area entries, when the caller holds
+        it (the step before in a chain wrote it); read from the source otherwise."""
         self.source = source
-        self.entries: Manifest = {k: e for k, e in source.manifest().items() if k[0] != "area"}
+        known = source.manifest() if entries is None else entries
+        self.entries: Manifest = {k: e for k, e in known.items() if k[0] != "area"}
         self.contents: dict[tuple[str, str], bytes] = {}
         self.lists: dict[str, list[str]] = {
             "SyncFilePaths": source.sync_paths(),
