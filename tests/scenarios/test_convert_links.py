@@ -241,3 +241,23 @@ def test_a_chain_step_hands_on_exactly_the_manifest_it_wrote(group: SimGroup) ->
     written = {k: e for k, e in c.sid.area("SEC2", 2).manifest().items() if k[0] != "area"}
     assert entries == written
     assert convert_step(c, "SEC2", 3, 2) is None  # up to date: nothing written
+
+
+def test_a_restore_of_a_shared_copy_leaves_the_other_area_as_its_manifest_says(
+    group: SimGroup,
+) -> None:
+    """git restore and the restore's metadata pass write a new file, never the shared one."""
+    from atlas_ha.sync.restore import restore_path
+
+    a_sim = group.servers["A"]
+    assert cycle(a_sim.server(quiet)).all_equal
+    a = a_sim.server(quiet)
+    before = a.history.git("rev-parse", "HEAD").stdout.strip()
+    a_sim.file(SAME).write_bytes(b"a newer app.conf\n")
+    assert cycle(a_sim.server(quiet)).all_equal
+    one, two = a.sid.area("PRI", 1), a.sid.area("PRI", 2)
+    assert ino(one.copy_path("SyncFiles", SAME)) == ino(two.copy_path("SyncFiles", SAME))
+    restore_path(a_sim.server(quiet), SAME, before, "PRI", 2)
+    assert two.copy_path("SyncFiles", SAME).read_bytes() != b"a newer app.conf\n"
+    assert one.copy_path("SyncFiles", SAME).read_bytes() == b"a newer app.conf\n"
+    assert metadata_problems(group) == []
