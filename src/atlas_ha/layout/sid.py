@@ -361,6 +361,8 @@ class SidData:
         if len(parts) < 3 or not ROLE_RE.match(parts[0]) or not (m := ENV_RE.match(parts[1])):
             return False
         area = self.area(parts[0], int(m.group(1)))
+        if area.flags():  # flagged: invalid (the common case: Create, a receive)
+            return True
         return area.path.is_dir() and self.validity(parts[0], area.ref.env) is not None
 
     def clear_flags(self, area: Area) -> None:
