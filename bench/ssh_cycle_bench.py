@@ -27,6 +27,13 @@ N files (~4 KB, 10 subdirectories) under the PRI's /etc/app/data, a synced direc
 Cases, after one untimed warm-up each: nothing changed; one file rewritten before each run.
 Runs are interleaved (atlas, admin, atlas, admin, ...); medians and the ratio are reported.
 
+first-copy (3 interleaved repetitions, `--first-copy N`): before each atlas-ha run, the SECs
+become new ones: every snapshot on them is removed (SID_DATA/PRI; their own areas but for the
+path lists `atlas-ha init` wrote) with their installed /etc/app/data, and so are the PRI's
+copies of the SECs' areas; then one `sync cycle` copies, converts, installs, creates, sends back and
+compares everything. Against it a plain `rsync -a` over ssh of the same tree to the same sshd
+of each SEC in turn, into a directory removed before each run (the admin's key).
+
 Starts three sshd processes (stopped by PID at the end): run it under the lab lock,
 
     flock /var/tmp/atlas-ha-lab.lock .venv/bin/python bench/ssh_cycle_bench.py [--files 2000]
@@ -68,6 +75,7 @@ ADDR = {"PRI": "127.0.0.11", "SEC1": "127.0.0.12", "SEC2": "127.0.0.13"}
 LAYOUT = {"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")}
 SSHD = "/usr/sbin/sshd"
 SECTION = "## Steady-state cycle over ssh"
+FIRST_COPY = "first full copy"
 
 ADMIN_SCRIPT = r"""
 set -e
@@ -151,6 +159,27 @@ class Atlas:
     def touch(self, generation: int) -> None:
         touch_one(self.data, self.count, generation)
 
+    def make_secs_new(self) -> None:
+        """Every snapshot on the SECs, their installed tree, the PRI's copies of theirs."""
+        pri_sid = self.group.servers["A"].server().sid.root
+        for name, (_env, role) in LAYOUT.items():
+            if role == "PRI":
+                continue
+            sim = self.group.servers[name]
+            sid = sim.server().sid.root
+            for area_dir in (sid / "PRI", pri_sid / role):
+                shutil.rmtree(area_dir, ignore_errors=True)
+            for own in (sid / role).glob("Env*"):  # as `atlas-ha init` leaves it
+                for child in own.iterdir():
+                    if child.name in ("SyncFilePaths", "SyncFilePathsSpecial", "IdentFilePaths"):
+                        continue
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            (sid / role / "SnapshotEnvVersion").unlink(missing_ok=True)
+            shutil.rmtree(sim.file("/etc/app/data"), ignore_errors=True)
+
 
 class Daemon:
     """The daemon's turn, in this process: one cycle over the kept connections."""
@@ -208,6 +237,28 @@ class Admin:
             subprocess.run(["git", "-C", str(repo), *args], check=True)
         self.src = group.servers["A"].file("/etc/app/data")
 
+    def first_copy(self) -> float:
+        """A plain `rsync -a` over ssh of the tree to each SEC in turn, into an empty place."""
+        env = {**os.environ, "PORT": str(self.port), "PRI_ADDR": ADDR["PRI"]}
+        ssh = (
+            f"ssh -i {self.work}/admin_key -p {self.port} -o BatchMode=yes "
+            f"-o IdentitiesOnly=yes -o UserKnownHostsFile={self.work}/known_hosts "
+            f"-o StrictHostKeyChecking=yes -b {ADDR['PRI']}"
+        )
+        dests = []
+        for addr, copy in zip(self.targets[1::3], self.targets[2::3], strict=True):
+            dest = Path(copy).with_name("first-copy")
+            shutil.rmtree(dest, ignore_errors=True)
+            dests.append((addr, dest))
+        start = time.perf_counter()
+        for addr, dest in dests:
+            subprocess.run(
+                ["rsync", "-a", "-e", ssh, f"{self.src}/", f"root@{addr}:{dest}/"],
+                check=True,
+                env=env,
+            )
+        return time.perf_counter() - start
+
     def run(self) -> float:
         env = {**os.environ, "PORT": str(self.port), "PRI_ADDR": ADDR["PRI"]}
         argv = ["bash", "-c", ADMIN_SCRIPT, "admin", str(self.src), str(self.work), *self.targets]
@@ -232,16 +283,40 @@ class Row:
         return statistics.median(self.daemon) / statistics.median(self.admin)
 
 
-def measure(base: Path, count: int, repeat: int, port: int) -> tuple[list[Row], float, float]:
+def measure(
+    base: Path, count: int, repeat: int, port: int, first_copies: int = 3
+) -> tuple[list[Row], float, float]:
     with ssh_group(base, count, port) as g:
         atlas, admin, daemon = Atlas(g, count), Admin(g, base, port), Daemon(g)
         try:
             first_atlas, first_admin = atlas.run(), admin.run()
             print(f"warm-up: atlas-ha {first_atlas:.2f} s, admin {first_admin:.2f} s", flush=True)
             print(f"daemon's first cycle (connecting): {daemon.run():.2f} s", flush=True)
-            return _interleaved(atlas, admin, daemon, repeat), first_atlas, first_admin
+            rows = _interleaved(atlas, admin, daemon, repeat)
         finally:
             daemon.close()
+        if first_copies:
+            rows.append(_first_copies(atlas, admin, first_copies))
+        return rows, first_atlas, first_admin
+
+
+def _first_copies(atlas: Atlas, admin: Admin, repeat: int) -> Row:
+    """The first full copy to new SECs against a plain `rsync -a` over ssh, interleaved."""
+    row = Row(FIRST_COPY)
+    for rep in range(repeat):
+        atlas.make_secs_new()
+        row.atlas.append(atlas.run())
+        row.admin.append(admin.first_copy())
+        print(
+            f"{FIRST_COPY} #{rep + 1}: atlas-ha {row.atlas[-1]:.3f} s, "
+            f"rsync -a {row.admin[-1]:.3f} s ({_load()})",
+            flush=True,
+        )
+    return row
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _interleaved(atlas: Atlas, admin: Admin, daemon: Daemon, repeat: int) -> list[Row]:
@@ -283,6 +358,8 @@ def render(info: dict[str, str], count: int, rows: list[Row], first: tuple[float
         "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for r in rows:
+        if r.case == FIRST_COPY:
+            continue
         lines.append(
             f"| {r.case} | {statistics.median(r.atlas):.3f} | {statistics.median(r.daemon):.3f} "
             f"| {statistics.median(r.admin):.3f} | {r.ratio:.2f}x | {r.daemon_ratio:.2f}x "
@@ -293,7 +370,26 @@ def render(info: dict[str, str], count: int, rows: list[Row], first: tuple[float
         f"First cycle (everything copied): atlas-ha {first[0]:.1f} s, admin {first[1]:.1f} s.",
         "",
     ]
+    for r in rows:
+        if r.case == FIRST_COPY:
+            lines += _first_copy_table(r)
     return "\n".join(lines)
+
+
+def _first_copy_table(r: Row) -> list[str]:
+    return [
+        f"First full copy to both SECs made new (every snapshot but the path lists of `init`, "
+        f"the installed tree and the PRI's copies of theirs removed before each run), "
+        "`atlas-ha sync cycle` against a plain `rsync -a` over ssh of the same tree to each "
+        f"SEC in turn; {len(r.atlas)} interleaved runs, {_load()} at the end "
+        "(2 CPUs shared with other work):",
+        "",
+        "| case | atlas-ha median | rsync -a median | ratio | atlas-ha runs | rsync -a runs |",
+        "|---|---:|---:|---:|---|---|",
+        f"| {r.case} | {statistics.median(r.atlas):.3f} | {statistics.median(r.admin):.3f} "
+        f"| {r.ratio:.2f}x | {_runs(r.atlas)} | {_runs(r.admin)} |",
+        "",
+    ]
 
 
 def _runs(times: list[float]) -> str:
@@ -319,6 +415,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="", help="markdown file to append the section to")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     parser.add_argument(
+        "--first-copy",
+        type=int,
+        default=3,
+        metavar="N",
+        help="interleaved repetitions of the first full copy to new SECs (0: none)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="2,000 files, 3 interleaved repetitions; the last line is "
@@ -333,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     base = Path(tempfile.mkdtemp(prefix="atlas-ssh-bench-", dir="/var/tmp"))
     try:
-        rows, first_atlas, first_admin = measure(base, args.files, args.repeat, args.port)
+        rows, first_atlas, first_admin = measure(
+            base, args.files, args.repeat, args.port, args.first_copy
+        )
     finally:
         if args.keep:
             print(f"kept: {base}")

@@ -30,7 +30,7 @@ class Server:
 
     @cached_property
     def sid(self) -> SidData:
-        return SidData(self.settings.sid_data)
+        return SidData(self.settings.sid_data, self.faults)
 
     @cached_property
     def esd(self) -> EsdData:

@@ -23,11 +23,13 @@ POINTS = [
     ("A", "create.flagged"),
     ("A", "create.copy"),
     ("A", "create.copied"),
+    ("A", "durable.flush"),  # Create's copies written, not yet synced: flags still set
     ("A", "create.recorded"),
     ("A", "convert.down.Env1"),
     ("A", "convert.down.commit"),
     ("A", "send.pushed"),
     ("C", "receive.validated"),
+    ("C", "durable.flush"),  # the first syncfs on C: received areas, flags still set
     ("C", "convert.up.Env3"),
     ("C", "convert.up.commit"),
     ("B", "install.file"),
@@ -39,6 +41,7 @@ POINTS = [
     ("C", "send.pushed"),
     ("A", "receive.validated"),
     ("A", "convert.up.Env2"),
+    ("B", "durable.flush"),  # the first syncfs on B: received areas, flags still set
 ]
 
 

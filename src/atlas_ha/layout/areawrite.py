@@ -4,7 +4,10 @@ Used by a delta receive (sync.delta): the names come from a partner's Manifest. 
 operation starts from a descriptor of the area's directory and opens each component with
 O_NOFOLLOW | O_DIRECTORY, so a symlink anywhere on the way (planted by anyone, at any
 moment) makes the write fail instead of leaving the area: nothing is ever resolved by path.
-Files are written to a temporary name in their directory and renamed over the old object.
+Files are written to a temporary name in their directory and renamed over the old object;
+without an fsync of their own while the area is flagged invalid by this process (receive-begin
+flagged it InvalidSend): receive-commit clears the flag only after one syncfs
+(layout.durable), so a crash before it leaves an invalid area that the next cycle resends.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import stat
 from collections.abc import Iterator
 
 from atlas_ha.errors import ReceiveError
-from atlas_ha.layout import tempnames
+from atlas_ha.layout import durable, tempnames
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 IS_ROOT = os.geteuid() == 0
@@ -25,6 +28,7 @@ NEW_DIR_MODE = 0o700  # directories above listed objects: private, like the rest
 class AreaWriter:
     def __init__(self, area_path: str, where: str) -> None:
         self.where = where
+        self.deferred = durable.deferred(f"{area_path.rstrip('/')}/Manifest")
         try:
             self.root = os.open(area_path, DIR_FLAGS)
         except OSError as exc:
@@ -81,7 +85,8 @@ class AreaWriter:
                     handle.write(data)
                     handle.flush()
                     self._set_meta(handle.fileno(), mode, uid, gid, mtime_ns)
-                    os.fsync(handle.fileno())
+                    if not self.deferred:  # else: the syncfs before InvalidSend is cleared
+                        os.fsync(handle.fileno())
                 os.replace(tmp, name, src_dir_fd=pfd, dst_dir_fd=pfd)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):

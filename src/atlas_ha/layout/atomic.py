@@ -1,7 +1,9 @@
 """Atomic file writes: temp file in the same directory, fsync, os.replace, fsync of the dir.
 
 The temporary name is `layout.tempnames.temp_name` (`.NAME.atlas-tmp.PID`); a write first
-removes what a killed earlier writer of the same NAME left there."""
+removes what a killed earlier writer of the same NAME left there. Inside an area this
+process flagged invalid the two fsyncs are left to the one syncfs that precedes the flag's
+removal (layout.durable: grouped durability)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from atlas_ha.layout import durable as durable_mod
 from atlas_ha.layout import tempnames
 from atlas_ha.text import encode_name, utf8
 
@@ -30,17 +33,22 @@ def atomic_write(
     owner: tuple[int, int] | None = None,
     mtime_ns: int | None = None,
     sweep: bool = True,
+    durable: bool | None = None,
 ) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a mix.
 
     `sweep`: first remove what a killed earlier writer of `path` left next to it. Copies of
     snapshot objects (`objects.place`) do not: a temp-named object an older PRI copied into
-    a snapshot is an object of that snapshot there, which only Create stops producing."""
+    a snapshot is an object of that snapshot there, which only Create stops producing.
+    `durable`: fsync the file and its directory (None: unless `path` lies in an area flagged
+    invalid by this process, whose flag is cleared only after a syncfs: layout.durable)."""
     if isinstance(data, str):
         data = encode_name(data)  # text naming files: their bytes, whatever they are
     path.parent.mkdir(parents=True, exist_ok=True)
     if sweep:
         tempnames.sweep(path.parent, path.name)
+    if durable is None:
+        durable = not durable_mod.deferred(str(path))
     tmp = path.parent / tempnames.temp_name(path.name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
@@ -50,7 +58,8 @@ def atomic_write(
             if owner is not None:
                 os.fchown(handle.fileno(), *owner)
             os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if mtime_ns is not None:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
         os.replace(tmp, path)
@@ -58,7 +67,8 @@ def atomic_write(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def write_if_changed(path: Path, data: bytes | str, mode: int = 0o600) -> bool:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_ha.errors import FlagWriteError, InvalidSnapshotError, ServerStateError
+from atlas_ha.faults import Faults
+from atlas_ha.layout import durable
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import paths as paths_mod
 from atlas_ha.layout.atomic import (
@@ -132,8 +134,10 @@ class Area:
 class SidData:
     """One SID_DATA directory (whatever server the disk is plugged into)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, faults: Faults | None = None) -> None:
         self.root = root
+        self.faults = faults or Faults()  # "durable.flush": before a flag's syncfs
+        durable.register(str(root), self._in_invalid_area)
 
     # -- MasterConfig -----------------------------------------------------------------------
     @property
@@ -301,7 +305,11 @@ class SidData:
         return check_env(text, path, 1)
 
     def set_sev(self, role: str, env: int | None) -> None:
+        """Write SnapshotEnvVersion[role] (None: empty); a value only after every write into
+        the areas it makes valid is durable (layout.durable)."""
         path = self.root / role / SEV_FILE
+        if env is not None:
+            self._flush("SnapshotEnvVersion not written")
         try:
             atomic_write(path, "" if env is None else f"{env}\n", mode=0o600)
         except OSError as exc:
@@ -314,16 +322,48 @@ class SidData:
 
     # -- flags and validity -----------------------------------------------------------------
     def set_flag(self, area: Area, flag: str) -> None:
+        """Flag the area invalid, durably; only then may writes into it skip their fsyncs
+        (layout.durable: the ordering of grouped durability)."""
         try:
             area.path.mkdir(parents=True, exist_ok=True)
-            atomic_write(area.path / flag, f"{flag}\n", mode=0o600)
+            atomic_write(area.path / flag, f"{flag}\n", mode=0o600, durable=True)
+            fsync_dir(area.path.parent)  # a new area directory's entry too
         except OSError as exc:
             raise FlagWriteError(f"{area.path / flag}: cannot set flag: {exc}") from exc
 
     def clear_flag(self, area: Area, flag: str) -> None:
+        """Remove the flag, after everything written into the area is durable: one syncfs of
+        its filesystem (whichever process wrote it: this one, deferring its fsyncs, or a
+        partner's rsync), then the unlink and the directory's fsync (layout.durable)."""
+        flag_file = area.path / flag
+        if not os.path.lexists(flag_file):
+            return
+        self._flush(f"{flag} stays")
         with contextlib.suppress(FileNotFoundError):
-            (area.path / flag).unlink()
+            flag_file.unlink()
             fsync_dir(area.path)
+
+    def _flush(self, consequence: str) -> None:
+        """Grouped durability, step 3 (layout.durable): one syncfs before a change that can
+        make an area valid."""
+        self.faults.checkpoint("durable.flush")
+        try:
+            durable.flush(self.root)
+        except OSError as exc:
+            raise FlagWriteError(
+                f"{self.root}: cannot make the areas durable (syncfs), {consequence}: {exc}"
+            ) from exc
+
+    def _in_invalid_area(self, rel: str) -> bool:
+        """Grouped durability, step 2: `rel` (under the root) lies inside an existing area
+        that is invalid now, so a write there may leave its fsync to step 3."""
+        parts = rel.split("/")
+        if len(parts) < 3 or not ROLE_RE.match(parts[0]) or not (m := ENV_RE.match(parts[1])):
+            return False
+        area = self.area(parts[0], int(m.group(1)))
+        if area.flags():  # flagged: invalid (the common case: Create, a receive)
+            return True
+        return area.path.is_dir() and self.validity(parts[0], area.ref.env) is not None
 
     def clear_flags(self, area: Area) -> None:
         for flag in FLAGS:
