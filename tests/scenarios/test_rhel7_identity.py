@@ -4,6 +4,7 @@ an edit, and a failover onto that server sets the host name where such a system 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,12 +23,21 @@ def quiet(_line: str) -> None:
     pass
 
 
-def rocky_envs(top: int) -> dict[int, EnvDef]:
-    """The reference environments, Env1 being a RHEL 7+ (hashes in /etc/shadow too)."""
-    envs = demo_envs(top)
-    formats = {**envs[1].formats, "identity": "rhel7-ifcfg", "accounts": "shadow"}
-    envs[1] = replace(envs[1], description="Rocky 9", formats=formats)
-    return envs
+def env1_rocky(identity: str) -> Callable[[int], dict[int, EnvDef]]:
+    """The reference environments, Env1 being a Rocky 9 described by `identity` (hashes
+    in /etc/shadow too)."""
+
+    def envs_of(top: int) -> dict[int, EnvDef]:
+        envs = demo_envs(top)
+        formats = {**envs[1].formats, "identity": identity, "accounts": "shadow"}
+        envs[1] = replace(envs[1], description="Rocky 9", formats=formats)
+        return envs
+
+    return envs_of
+
+
+rocky_envs = env1_rocky("rhel7-ifcfg")  # RHEL 7+ with ifcfg files
+keyfile_envs = env1_rocky("nm-keyfile")  # a stock Rocky 9: a NetworkManager keyfile
 
 
 def test_a_rhel7_sec_syncs_its_stock_files_and_a_failover_sets_etc_hostname(
@@ -129,14 +139,6 @@ def test_init_refuses_an_envs_file_that_is_not_one_naming_it(tmp_path: Path) -> 
     assert caught.value.path == str(bad)
     assert main(sec1_init(tmp_path, "--envs", str(bad))) == FormatError.exit_code
     assert not (tmp_path / "esd").exists()  # nothing written
-
-
-def keyfile_envs(top: int) -> dict[int, EnvDef]:
-    """The reference environments, Env1 being a stock Rocky 9 (a NetworkManager keyfile)."""
-    envs = demo_envs(top)
-    formats = {**envs[1].formats, "identity": "nm-keyfile", "accounts": "shadow"}
-    envs[1] = replace(envs[1], description="Rocky 9", formats=formats)
-    return envs
 
 
 def test_a_failover_onto_a_keyfile_sec_installs_the_pris_identity_as_a_private_keyfile(
