@@ -17,10 +17,24 @@ from atlas_ha.errors import FormatError
 from atlas_ha.lab.group import ADDRESSES, SimGroup, demo_envs
 from atlas_ha.layout.esd import EnvDef, parse_envs, read_envs
 from atlas_ha.sync.cycle import cycle
+from atlas_ha.sync.identity import IdentityResult
 
 
 def quiet(_line: str) -> None:
     pass
+
+
+def synced_then_swapped(group: SimGroup) -> IdentityResult:
+    """Boot both, one cycle (SEC1 compares equal), then A's disk booted in B."""
+    for name in group.servers:
+        group.boot(name)
+    report = cycle(group.servers["A"].server(quiet))
+    assert {c.sec: c.state for c in report.compare} == {"SEC1": "equal"}
+    group.shutdown("A", "B")
+    disk_a = group.unplug("A")
+    group.unplug("B")
+    group.plug(disk_a, "B")
+    return group.boot("B")
 
 
 def env1_rocky(identity: str) -> Callable[[int], dict[int, EnvDef]]:
@@ -47,16 +61,7 @@ def test_a_rhel7_sec_syncs_its_stock_files_and_a_failover_sets_etc_hostname(
     group.build({"A": (2, "PRI"), "B": (1, "SEC1")})
     b_network = group.servers["B"].file("/etc/sysconfig/network")
     b_network.write_bytes(b"# Created by anaconda\n")  # as a stock Rocky 9 ships it
-    for name in group.servers:
-        group.boot(name)
-    report = cycle(group.servers["A"].server(quiet))
-    assert {c.sec: c.state for c in report.compare} == {"SEC1": "equal"}
-
-    group.shutdown("A", "B")
-    disk_a = group.unplug("A")
-    group.unplug("B")
-    group.plug(disk_a, "B")
-    result = group.boot("B")
+    result = synced_then_swapped(group)
     assert (result.role, result.env) == ("PRI", 1)
     assert "/etc/hostname" in result.installed
     assert group.servers["B"].file("/etc/hostname").read_bytes() == b"pri\n"
@@ -146,15 +151,7 @@ def test_a_failover_onto_a_keyfile_sec_installs_the_pris_identity_as_a_private_k
 ) -> None:
     group = SimGroup(tmp_path / "g", envs=keyfile_envs)
     group.build({"A": (2, "PRI"), "B": (1, "SEC1")})
-    for name in group.servers:
-        group.boot(name)
-    report = cycle(group.servers["A"].server(quiet))
-    assert {c.sec: c.state for c in report.compare} == {"SEC1": "equal"}
-    group.shutdown("A", "B")
-    disk_a = group.unplug("A")
-    group.unplug("B")
-    group.plug(disk_a, "B")
-    result = group.boot("B")
+    result = synced_then_swapped(group)
     keyfile = "/etc/NetworkManager/system-connections/eth0.nmconnection"
     assert (result.role, result.env) == ("PRI", 1) and keyfile in result.installed
     installed = group.servers["B"].file(keyfile)
