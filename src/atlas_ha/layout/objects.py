@@ -24,6 +24,7 @@ from atlas_ha.errors import FormatError
 from atlas_ha.layout import tempnames
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.manifest import Entry
+from atlas_ha.layout.staged import StagedWrites
 
 CHUNK = 1 << 20
 IS_ROOT = os.geteuid() == 0
@@ -136,8 +137,12 @@ def place_known(
     content: bytes | None = None,
     area_copy: bool = False,
     dest_sha: str | None = None,
+    staged: StagedWrites | None = None,
 ) -> bool:
-    """`place` with `st`, the lstat of `dest_str` taken by the caller's walk (None = absent)."""
+    """`place` with `st`, the lstat of `dest_str` taken by the caller's walk (None = absent).
+
+    `staged`: a new file's content goes there (its temporary name, renamed into place by
+    `staged.publish`) instead of through its own `atomic_write` (layout.staged)."""
     if entry.type == "file" and stat_matches(entry, st):
         return False  # the steady state: nothing built, nothing read
     dest = Path(dest_str)
@@ -164,7 +169,10 @@ def place_known(
         with open(source, "rb") as handle:
             content = handle.read()
     owner = (entry.uid, entry.gid) if IS_ROOT else None
-    atomic_write(dest, content, entry.mode, owner, entry.mtime_ns, sweep=False)
+    if staged is not None:
+        staged.write(dest, content, entry.mode, owner, entry.mtime_ns)
+    else:
+        atomic_write(dest, content, entry.mode, owner, entry.mtime_ns, sweep=False)
     return True
 
 
