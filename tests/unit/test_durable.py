@@ -172,3 +172,35 @@ def test_the_fault_point_before_the_syncfs(tmp_path: Path) -> None:
 def test_syncfs_reports_a_bad_descriptor() -> None:
     with pytest.raises(OSError, match="syncfs"):
         durable.syncfs(987654)
+
+
+def test_an_area_s_validity_is_looked_up_once_per_change_not_once_per_file(
+    tmp_path: Path, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = SidData(tmp_path / "SID_DATA")
+    area = sid.area("PRI", 2)
+    sid.set_flag(area, INVALID_SNAPSHOT)
+    looked: list[str] = []
+    real_flags = type(area).flags
+    monkeypatch.setattr(type(area), "flags", lambda a: looked.append(a.path.name) or real_flags(a))
+    calls.clear()
+    for i in range(50):
+        atomic_write(area.path / "SyncFiles" / "etc" / f"f{i}", b"x")
+    assert calls == [] and looked == ["Env2"]  # deferred, and one look for the 50 writes
+
+
+def test_no_remembered_invalid_outlives_a_snapshot_env_version_that_makes_the_area_valid(
+    tmp_path: Path, calls: Calls
+) -> None:
+    """ConvertToNewer: Env2 above SnapshotEnvVersion is written deferred, then SEV := 2."""
+    sid = SidData(tmp_path / "SID_DATA")
+    sid.set_sev("PRI", 1)
+    target = sid.area("PRI", 2).path
+    target.mkdir(parents=True)
+    calls.clear()
+    atomic_write(target / "Manifest", b"m")
+    assert calls == []  # invalid: deferred (and remembered)
+    sid.set_sev("PRI", 2)
+    calls.clear()
+    atomic_write(target / "Manifest", b"n")  # valid now: durable again
+    assert [op for op, _p in calls] == ["fsync", "fsync"]

@@ -137,6 +137,7 @@ class SidData:
     def __init__(self, root: Path, faults: Faults | None = None) -> None:
         self.root = root
         self.faults = faults or Faults()  # "durable.flush": before a flag's syncfs
+        self._invalid_seen: dict[tuple[str, int], tuple[int, bool]] = {}  # at durable.epoch
         durable.register(str(root), self._in_invalid_area)
 
     # -- MasterConfig -----------------------------------------------------------------------
@@ -310,10 +311,13 @@ class SidData:
         path = self.root / role / SEV_FILE
         if env is not None:
             self._flush("SnapshotEnvVersion not written")
+        durable.changed()
         try:
             atomic_write(path, "" if env is None else f"{env}\n", mode=0o600)
         except OSError as exc:
             raise FlagWriteError(f"{path}: cannot write SnapshotEnvVersion: {exc}") from exc
+        finally:
+            durable.changed()
 
     def policy_flagged_file(self, role: str) -> Path:
         """What the receive policy flagged (accepted, reported) in the last receive of `role`
@@ -330,6 +334,8 @@ class SidData:
             fsync_dir(area.path.parent)  # a new area directory's entry too
         except OSError as exc:
             raise FlagWriteError(f"{area.path / flag}: cannot set flag: {exc}") from exc
+        finally:
+            durable.changed()
 
     def clear_flag(self, area: Area, flag: str) -> None:
         """Remove the flag, after everything written into the area is durable: one syncfs of
@@ -339,9 +345,13 @@ class SidData:
         if not os.path.lexists(flag_file):
             return
         self._flush(f"{flag} stays")
-        with contextlib.suppress(FileNotFoundError):
-            flag_file.unlink()
-            fsync_dir(area.path)
+        durable.changed()  # before and after: no "invalid" remembered outlives the flag
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                flag_file.unlink()
+                fsync_dir(area.path)
+        finally:
+            durable.changed()
 
     def _flush(self, consequence: str) -> None:
         """Grouped durability, step 3 (layout.durable): one syncfs before a change that can
@@ -360,10 +370,14 @@ class SidData:
         parts = rel.split("/")
         if len(parts) < 3 or not ROLE_RE.match(parts[0]) or not (m := ENV_RE.match(parts[1])):
             return False
-        area = self.area(parts[0], int(m.group(1)))
-        if area.flags():  # flagged: invalid (the common case: Create, a receive)
-            return True
-        return area.path.is_dir() and self.validity(parts[0], area.ref.env) is not None
+        key, now = (parts[0], int(m.group(1))), durable.epoch()
+        seen = self._invalid_seen.get(key)
+        if seen is not None and seen[0] == now:  # no validity changed here since: one look
+            return seen[1]  # per area and change, not one per file written
+        area = self.area(*key)  # flagged (the common case: Create, a receive) or else invalid
+        invalid = bool(area.flags()) or (area.path.is_dir() and self.validity(*key) is not None)
+        self._invalid_seen[key] = (now, invalid)
+        return invalid
 
     def clear_flags(self, area: Area) -> None:
         for flag in FLAGS:
