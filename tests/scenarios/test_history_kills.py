@@ -1,6 +1,7 @@
-"""A git killed at any step (add, commit; on the PRI and on a SEC's receive side) leaves its
-lock files; the next cycle removes them as stale (no live git holds them) and succeeds. A lock
-held by a live git is never removed, and git's whole error message is reported."""
+"""A git killed at any step (add, commit-tree, update-ref; on the PRI and on a SEC's receive
+side) leaves its lock files; the next cycle removes them as stale (no live git holds them)
+and succeeds. A lock held by a live git is never removed, and git's whole error message is
+reported."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ WRAPPER = """#!/bin/sh
 if [ "$1" = "$KILL_GIT_STEP" ] && [ "$GIT_DIR" = "$KILL_GIT_DIR" ] && \\
     rm "$KILL_GIT_ONCE" 2>/dev/null; then
     echo "partial" > "$GIT_DIR/index.lock"
-    if [ "$1" = commit ]; then : > "$GIT_DIR/HEAD.lock"; fi
+    if [ "$1" = update-ref ]; then : > "$GIT_DIR/refs/heads/main.lock"; fi
     kill -KILL $PPID
     exit 137
 fi
@@ -72,7 +73,7 @@ def git_dir(group: SimGroup, name: str) -> Path:
     return group.servers[name].server().settings.sid_data / ".git"
 
 
-@pytest.mark.parametrize("step", ["add", "commit"])
+@pytest.mark.parametrize("step", ["add", "commit-tree", "update-ref"])
 @pytest.mark.parametrize("victim", ["A", "C"])
 def test_a_git_killed_at_any_step_does_not_wedge_the_history(
     group: SimGroup, run_cycle: Cycle, tmp_path: Path, victim: str, step: str

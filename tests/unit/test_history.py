@@ -342,3 +342,34 @@ def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: P
     shutil.rmtree(server.sid.root / ".git")
     assert server.history.record("create", "PRI", 2, ["PRI/Env2"]) is not None
     assert server.history.git("rev-parse", "HEAD").stdout != head
+
+
+def test_a_record_commits_the_index_without_refreshing_every_area(tmp_path: Path) -> None:
+    """After the first commit a record is add, diff, write-tree, commit-tree and an update-ref
+    of HEAD from the commit it read: no `git commit` (which lstats every file of every area)."""
+    from collections.abc import Sequence
+
+    from atlas_ha.system import Completed, Runner
+
+    g = _build(tmp_path)
+    calls: list[list[str]] = []
+
+    class Counting(Runner):
+        def run(self, argv: Sequence[str], **kw: object) -> Completed:
+            calls.append(list(argv))
+            return super().run(argv, **kw)  # type: ignore[arg-type]
+
+    server = Server(g.servers["A"].server().settings, runner=Counting(), log=_quiet)
+    create(server)
+    before = server.history.git("rev-parse", "HEAD").stdout.strip()
+    g.servers["A"].file("/etc/app/app.conf").write_text("level = 8\n")
+    calls.clear()
+    create(server)
+    git = [argv[1] for argv in calls if argv[0] == "git"]
+    assert "commit" not in git and git[-3:] == ["write-tree", "commit-tree", "update-ref"]
+    head = server.history.git("rev-parse", "HEAD").stdout.strip()
+    assert server.history.git("rev-parse", "HEAD^").stdout.strip() == before
+    shown = server.history.git("show", f"{head}:PRI/Env2/SyncFiles/etc/app/app.conf").stdout
+    assert shown == "level = 8\n"
+    assert server.history.log(["PRI/Env2"])[0].operation == "create"
+    assert server.history.git("status", "--porcelain", "--", "PRI/Env2").stdout == ""
