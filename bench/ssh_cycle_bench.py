@@ -293,6 +293,7 @@ def measure(
             print(f"warm-up: atlas-ha {first_atlas:.2f} s, admin {first_admin:.2f} s", flush=True)
             print(f"daemon's first cycle (connecting): {daemon.run():.2f} s", flush=True)
             rows = _interleaved(atlas, admin, daemon, repeat)
+            print(memory_line(base), flush=True)
         finally:
             daemon.close()
         if first_copies:
@@ -313,6 +314,49 @@ def _first_copies(atlas: Atlas, admin: Admin, repeat: int) -> Row:
             flush=True,
         )
     return row
+
+
+def memory_line(base: Path) -> str:
+    """Peak resident memory of the daemon's side: this process (it ran the daemon's cycles,
+    the PRI's part of them in process: an upper bound) and each SEC session the daemon
+    keeps (a forced command under one of this run's sshd, alive between cycles)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    parents: dict[int, int] = {}
+    cmdlines: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_line = (entry / "stat").read_text()
+            cmdlines[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat_line.rsplit(")", 1)[1].split()[1])
+    ours = {pid for pid, cmd in cmdlines.items() if b"sshd" in cmd and str(base).encode() in cmd}
+
+    def our_sshd(pid: int) -> int | None:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid in ours:
+                return pid
+        return None
+
+    sessions = []
+    for pid, cmd in cmdlines.items():
+        sshd = our_sshd(pid) if b"ssh-command" in cmd and b"python" in cmd else None
+        if sshd is None:
+            continue
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            hwm = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+            server = re.search(rb"/servers/(\w+)/esd/", cmdlines[sshd])
+            if hwm:
+                name = server.group(1).decode() if server else str(pid)
+                sessions.append(f"{name} {int(hwm.group(1)) / 1024:.0f} MB")
+    shown = ", ".join(sorted(sessions)) or "none found"
+    return f"peak RSS: daemon process (PRI) {own:.0f} MB; kept SEC sessions: {shown}"
 
 
 def _load() -> str:
