@@ -1,6 +1,6 @@
 """What must hold after every fault trial, whatever the fault (the campaign's checker).
 
-After the faulty cycle:
+After the faulty cycle (each disk read holding the locks its writers hold):
   * every valid area on every disk is exactly what its Manifest says (every listed object
     there with its type, size, checksum and link target, nothing unlisted), and all valid
     areas of one role on one disk hold the same synced test files (conversions copy them);
@@ -15,12 +15,15 @@ Each check returns the problems it found as sentences (an empty list: it held).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from atlas_ha.lab.group import SimGroup
@@ -47,23 +50,65 @@ class Versions:
         self.latest[path] = content
 
 
+LOCK_WAIT = 120.0  # seconds a writer may still hold a disk's locks after the fault
+
+
 def area_problems(group: SimGroup, tracked: list[str]) -> list[str]:
+    """Each disk's valid areas, read as Send and Compare read them: holding the locks its
+    writers hold (`disk_locks`). A fault of one process leaves the others running: a
+    PRI killed mid-cycle leaves each SEC's session finishing its SyncUp (Create, then
+    ConvertToOlder of its own role), and validity read before that Create and files read
+    after it would be two different moments, not one state of the disk."""
     problems = []
     for disk in sorted((group.base / "disks").iterdir()):
         sid = SidData(disk / "SID_DATA")
-        for role in sid.roles():
-            trees: set[str] = set()
-            for v in sid.valid_envs(role):
-                area = sid.area(role, v)
-                problems += _against_manifest(f"{disk.name} ({role},{v})", area.path)
-                digest = hashlib.sha256()
-                for path in tracked:
-                    copy = area.copy_path("SyncFiles", path)
-                    digest.update(path.encode() + b"\0")
-                    digest.update(copy.read_bytes() if copy.is_file() else b"-")
-                trees.add(digest.hexdigest())
-            if len(trees) > 1:
-                problems.append(f"{disk.name} {role}: its valid areas hold different files")
+        with disk_locks(sid) as held:
+            if not held:
+                problems.append(f"{disk.name}: its locks still held after {LOCK_WAIT:.0f} s")
+                continue
+            problems += _disk_problems(disk.name, sid, tracked)
+    return problems
+
+
+@contextlib.contextmanager
+def disk_locks(sid: SidData, wait: float = LOCK_WAIT) -> Iterator[bool]:
+    """Hold what every writer of `sid`'s areas holds (the cycle lock: Create, conversions,
+    SyncUp, restores; each role's area lock: a receive's begin and commit), in their order;
+    True once held, False when a writer kept one for `wait` seconds."""
+    names = ["cycle"] + [f"area-{role}" for role in sid.roles()]
+    deadline = time.monotonic() + wait
+    sid.locks_dir.mkdir(mode=0o700, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            fd = os.open(sid.locks_dir / name, os.O_RDWR | os.O_CREAT, 0o600)
+            stack.callback(os.close, fd)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        yield False
+                        return
+                    time.sleep(0.05)
+        yield True
+
+
+def _disk_problems(name: str, sid: SidData, tracked: list[str]) -> list[str]:
+    problems = []
+    for role in sid.roles():
+        trees: set[str] = set()
+        for v in sid.valid_envs(role):
+            area = sid.area(role, v)
+            problems += _against_manifest(f"{name} ({role},{v})", area.path)
+            digest = hashlib.sha256()
+            for path in tracked:
+                copy = area.copy_path("SyncFiles", path)
+                digest.update(path.encode() + b"\0")
+                digest.update(copy.read_bytes() if copy.is_file() else b"-")
+            trees.add(digest.hexdigest())
+        if len(trees) > 1:
+            problems.append(f"{name} {role}: its valid areas hold different files")
     return problems
 
 

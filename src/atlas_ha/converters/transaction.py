@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from pathlib import Path
 
 from atlas_ha.errors import ConversionError
 from atlas_ha.layout import manifest as manifest_mod
 from atlas_ha.layout import objects
 from atlas_ha.layout import paths as paths_mod
-from atlas_ha.layout.atomic import write_if_changed
+from atlas_ha.layout.atomic import fsync_dir, write_if_changed
 from atlas_ha.layout.manifest import Entry, Manifest
 from atlas_ha.layout.sid import Area
 
 
 class ConversionTx:
-    def __init__(self, source: Area) -> None:
+    def __init__(self, source: Area, entries: Manifest | None = None) -> None:
+        """`entries`: the source's Manifest without its area entries, when the caller holds
+        it (the step before in a chain wrote it); read from the source otherwise."""
         self.source = source
-        self.entries: Manifest = {k: e for k, e in source.manifest().items() if k[0] != "area"}
+        known = source.manifest() if entries is None else entries
+        self.entries: Manifest = {k: e for k, e in known.items() if k[0] != "area"}
         self.contents: dict[tuple[str, str], bytes] = {}
         self.lists: dict[str, list[str]] = {
             "SyncFilePaths": source.sync_paths(),
@@ -106,24 +110,40 @@ class ConversionTx:
             self.lists[name] = kept[:at] + list(new) + kept[at:]
 
     # -- materialising --------------------------------------------------------------------------
-    def materialise(self, target: Area) -> Manifest:
-        """Write the staged snapshot into `target`; return its manifest (without area entries)."""
+    def materialise(self, target: Area, link: bool = False) -> Manifest:
+        """Write the staged snapshot into `target`; return its manifest (without area entries).
+
+        `link`: an object the step left as it was (same content and metadata as in the
+        source) becomes a hard link to the source's copy instead of a copy (no read, no
+        write, no fsync per file; each directory linked into is fsynced once at the end).
+        Only where nothing writes either area's files in place (`convert._may_share`).
+        Without it, a copy in `target` that shares its inode is replaced by one of its own."""
         target.path.mkdir(parents=True, exist_ok=True)
         trees = ("SyncFiles", "IdentFiles")
         sources = {t: str(self.source.tree_dir(t)) for t in trees}
         dests = {t: str(target.tree_dir(t)) for t in trees}
         # one walk of the target: objects are placed with its lstat, pruned from the same walk
         found = {t: objects.tree_stats(dests[t], objects.tops_of(dests[t])) for t in trees}
+        linked: set[str] = set()  # directories that gained a hard link
         for key in sorted(self.entries, key=lambda k: k[1]):
             tree, path = key
             entry, hit = self.entries[key], found[tree].get(path)
             st = hit[1] if hit else None
+            dest = dests[tree] + path
+            if not link and entry.type == "file" and objects.shared(st):
+                st = None  # replaced (atomically) by a copy of its own below
             if key in self.contents:
                 content = self.contents[key]
-                objects.place_known(entry, dests[tree] + path, st, content=content, area_copy=True)
-            else:
-                source = sources[tree] + path
-                objects.place_known(entry, dests[tree] + path, st, source=source, area_copy=True)
+                objects.place_known(entry, dest, st, content=content, area_copy=True)
+                continue
+            source = sources[tree] + path
+            unchanged = link and entry.type == "file" and not objects.stat_matches(entry, st)
+            if unchanged and objects.link_unchanged(entry, source, dest, st):
+                linked.add(dest.rpartition("/")[0])
+                continue
+            objects.place_known(entry, dest, st, source=source, area_copy=True)
+        for directory in sorted(linked):
+            fsync_dir(Path(directory))
         for tree in trees:
             keep = {p for (t, p) in self.entries if t == tree}
             tops = objects.tops_of(dests[tree])

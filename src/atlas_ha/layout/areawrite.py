@@ -101,8 +101,14 @@ class AreaWriter:
             except OSError as exc:
                 raise ReceiveError(f"{self.where}: {parts[-1]!r} is not a file") from exc
             try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
                     raise ReceiveError(f"{self.where}: {parts[-1]!r} is not a file")
+                if st.st_nlink > 1:  # shared with another area (a conversion's hard link)
+                    with os.fdopen(os.dup(fd), "rb") as handle:
+                        data = handle.read()
+                    self.write_file(parts, data, meta)  # a copy of its own, not in place
+                    return
                 self._set_meta(fd, *meta)
             finally:
                 os.close(fd)

@@ -12,6 +12,7 @@ are built only where something is written or read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -98,6 +99,12 @@ def stat_matches(entry: Entry, st: os.stat_result | None) -> bool:
     )
 
 
+def shared(st: os.stat_result | None) -> bool:
+    """Whether `st` is a regular file with more than one name (a conversion's hard link: its
+    content, mode, owner and mtime belong to every area naming it)."""
+    return st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+
+
 def remove_object(path: StrPath) -> None:
     st = lstat_or_none(path)
     if st is None:
@@ -159,6 +166,7 @@ def place_known(
         st is not None
         and stat.S_ISREG(st.st_mode)
         and st.st_size == entry.size
+        and not (area_copy and shared(st))  # shared with another area: copied below
         and (hash_file(dest) if dest_sha is None else dest_sha) == entry.sha256
     ):
         return _fix_metadata(entry, dest, st)
@@ -173,6 +181,46 @@ def place_known(
         staged.write(dest, content, entry.mode, owner, entry.mtime_ns)
     else:
         atomic_write(dest, content, entry.mode, owner, entry.mtime_ns, sweep=False)
+    return True
+
+
+def link_unchanged(entry: Entry, source: str, dest: str, st: os.stat_result | None) -> bool:
+    """Make the area copy `dest` a hard link to the area copy `source` when `source` is
+    exactly `entry` (same content, mode, owner, mtime): a conversion step that changes nothing
+    for a file costs no copy. True when `dest` is that link now; False when it cannot be
+    (another filesystem, another entry, too many links): the caller copies instead.
+
+    Safe only where nothing changes either copy in place (the caller decides: the server's
+    own role, `sync.convert._may_share`): a content change always replaces a file by
+    rename, and a mode, owner or mtime change of a shared copy (`place_known` with
+    `area_copy`, `AreaWriter.set_file_meta`) makes it a copy of its own first. rsync is
+    never given such an area: it sets a changed mode or owner of an existing file in place.
+    The new directory entry is not yet durable: the caller fsyncs each directory it linked
+    into once, before the area can be valid."""
+    try:
+        src_st = os.lstat(source)
+    except FileNotFoundError:
+        return False
+    if not stat_matches(entry, src_st):
+        return False
+    if st is not None and (st.st_ino, st.st_dev) == (src_st.st_ino, src_st.st_dev):
+        return True
+    parent, _, name = dest.rpartition("/")
+    try:
+        if st is None:
+            Path(parent).mkdir(parents=True, exist_ok=True)  # as atomic_write does
+            os.link(source, dest, follow_symlinks=False)
+        else:
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(dest)
+            tmp = f"{parent}/{tempnames.temp_name(name)}"
+            Path(tmp).unlink(missing_ok=True)
+            os.link(source, tmp, follow_symlinks=False)
+            os.replace(tmp, dest)
+    except OSError as exc:
+        if exc.errno in (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EOPNOTSUPP):
+            return False
+        raise
     return True
 
 

@@ -20,12 +20,19 @@ from atlas_ha.converters.transaction import ConversionTx, write_manifest
 from atlas_ha.errors import AtlasError, ConversionError, InvalidSnapshotError
 from atlas_ha.layout.atomic import atomic_write
 from atlas_ha.layout.esd import EnvDef
+from atlas_ha.layout.manifest import Manifest
 from atlas_ha.layout.scan import scan_area
 from atlas_ha.layout.sid import INVALID_VERSIONS
 
 
-def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
-    """Convert (role, src_env) into (role, dst_env); the two EnvVersions are adjacent."""
+def convert_step(
+    server: Server, role: str, src_env: int, dst_env: int, source_entries: Manifest | None = None
+) -> Manifest | None:
+    """Convert (role, src_env) into (role, dst_env); the two EnvVersions are adjacent.
+
+    `source_entries`: the source's Manifest (without area entries) as the step before in
+    the same chain wrote it, so that it is not parsed again. Returns the target's, None when
+    the target was up to date (nothing written)."""
     if abs(src_env - dst_env) != 1:
         raise ValueError("conversion steps are between adjacent EnvVersions")
     sid, envs = server.sid, server.envs
@@ -34,17 +41,17 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
     marker = sid.converted_marker(role, dst_env)
     inputs = _inputs_digest(server, source.manifest_file, a, b)
     if _up_to_date(marker, inputs, target.manifest_file):
-        return  # same source, same converters, target untouched since: nothing to do
-    tx = ConversionTx(source)
+        return None  # same source, same converters, target untouched since: nothing to do
+    tx = ConversionTx(source, source_entries)
     for name, aspect in aspects().items():
         fa, fb = a.formats.get(name), b.formats.get(name)
         if fa and fb and fa != fb:  # an optional aspect one environment lacks: left alone
             aspect.convert(tx, fa, fb, b.device)
     if a.sync_paths != b.sync_paths:
         tx.replace_listed(a.sync_paths, b.sync_paths)
-    entries = tx.materialise(target)
     newer = max(src_env, dst_env)
     program = server.esd.converter_program(newer)
+    entries = tx.materialise(target, link=_may_share(server, role, program))
     if program.exists():
         direction = "up" if dst_env > src_env else "down"
         try:
@@ -58,6 +65,24 @@ def convert_step(server: Server, role: str, src_env: int, dst_env: int) -> None:
     atomic_write(
         marker, json.dumps({"inputs": inputs, "target": _digest(target.manifest_file)}), mode=0o600
     )
+    return entries
+
+
+def _may_share(server: Server, role: str, program: Path) -> bool:
+    """Whether the step's target may share the source's copies of what it leaves unchanged
+    (hard links: one inode, so one mode, owner and mtime for both areas).
+
+    Only for this server's own role: its areas are written by Create, conversions and
+    restores alone, which never change a shared copy in place (`objects.place_known` copies
+    it first). Another role's areas are received: rsync sets a changed mode or owner of an
+    existing file in place, which would reach every area sharing that inode. Never with a
+    site converter program, which may write DST_AREA in place."""
+    if program.exists():
+        return False
+    try:
+        return server.role() == role
+    except AtlasError:  # no readable MasterConfig: nothing is shared
+        return False
 
 
 def _digest(path: Path) -> str:
@@ -110,9 +135,10 @@ def convert_to_older(server: Server, role: str, env: int) -> list[int]:
     if not top.has_flag(INVALID_VERSIONS):
         sid.set_flag(top, INVALID_VERSIONS)
     written = []
+    entries: Manifest | None = None
     for v in range(env - 1, 0, -1):
         server.faults.checkpoint(f"convert.down.Env{v}")
-        convert_step(server, role, v + 1, v)
+        entries = convert_step(server, role, v + 1, v, entries)
         written.append(v)
     for v in written:
         sid.clear_flags(sid.area(role, v))
@@ -135,9 +161,10 @@ def convert_to_newer(server: Server, role: str, env: int) -> list[int]:
         return []
     sid.require_valid(role, start)
     written = []
+    entries: Manifest | None = None
     for v in range(start + 1, env + 1):
         server.faults.checkpoint(f"convert.up.Env{v}")
-        convert_step(server, role, v - 1, v)
+        entries = convert_step(server, role, v - 1, v, entries)
         written.append(v)
     for v in written:
         sid.clear_flags(sid.area(role, v))
