@@ -313,13 +313,12 @@ def test_a_synced_gitignore_hides_nothing_from_the_history(group: SimGroup) -> N
     assert "PRI/Env1/InvalidSend" not in server.history.git("ls-files", "PRI").stdout
 
 
-def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: Path) -> None:
-    import shutil
+def _counting_server(g: SimGroup) -> tuple[Server, list[list[str]]]:
+    """A's Server whose runner records every command it runs (the commands still run)."""
     from collections.abc import Sequence
 
     from atlas_ha.system import Completed, Runner
 
-    g = _build(tmp_path)
     calls: list[list[str]] = []
 
     class Counting(Runner):
@@ -327,7 +326,14 @@ def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: P
             calls.append(list(argv))
             return super().run(argv, **kw)  # type: ignore[arg-type]
 
-    server = Server(g.servers["A"].server().settings, runner=Counting(), log=_quiet)
+    return Server(g.servers["A"].server().settings, runner=Counting(), log=_quiet), calls
+
+
+def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: Path) -> None:
+    import shutil
+
+    g = _build(tmp_path)
+    server, calls = _counting_server(g)
     create(server)
     assert server.history.record("create", "PRI", 2, ["PRI/Env2"]) is None
     calls.clear()
@@ -347,19 +353,8 @@ def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: P
 def test_a_record_commits_the_index_without_refreshing_every_area(tmp_path: Path) -> None:
     """After the first commit a record is add, diff, write-tree, commit-tree and an update-ref
     of HEAD from the commit it read: no `git commit` (which lstats every file of every area)."""
-    from collections.abc import Sequence
-
-    from atlas_ha.system import Completed, Runner
-
     g = _build(tmp_path)
-    calls: list[list[str]] = []
-
-    class Counting(Runner):
-        def run(self, argv: Sequence[str], **kw: object) -> Completed:
-            calls.append(list(argv))
-            return super().run(argv, **kw)  # type: ignore[arg-type]
-
-    server = Server(g.servers["A"].server().settings, runner=Counting(), log=_quiet)
+    server, calls = _counting_server(g)
     create(server)
     before = server.history.git("rev-parse", "HEAD").stdout.strip()
     g.servers["A"].file("/etc/app/app.conf").write_text("level = 8\n")

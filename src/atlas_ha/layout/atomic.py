@@ -49,6 +49,28 @@ def atomic_write(
         tempnames.sweep(path.parent, path.name)
     if durable is None:
         durable = not durable_mod.deferred(str(path))
+    tmp = write_temp(path, data, mode, owner, mtime_ns, fsync=durable)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def write_temp(
+    path: Path,
+    data: bytes,
+    mode: int,
+    owner: tuple[int, int] | None,
+    mtime_ns: int | None,
+    fsync: bool,
+) -> Path:
+    """Write `data` under the temporary name of `path` in its directory (owner, mode, mtime
+    set; fsynced if `fsync`) and return that name; `path` itself is not touched. Nothing is
+    left behind when this fails."""
     tmp = path.parent / tempnames.temp_name(path.name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
@@ -58,17 +80,15 @@ def atomic_write(
             if owner is not None:
                 os.fchown(handle.fileno(), *owner)
             os.fchmod(handle.fileno(), mode)
-            if durable:
+            if fsync:
                 os.fsync(handle.fileno())
         if mtime_ns is not None:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    if durable:
-        fsync_dir(path.parent)
+    return tmp
 
 
 def write_if_changed(path: Path, data: bytes | str, mode: int = 0o600) -> bool:

@@ -37,7 +37,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from atlas_ha.layout import durable, tempnames
+from atlas_ha.layout import durable
+from atlas_ha.layout.atomic import write_temp
 
 GROUP_FROM = 16  # files to write in one Install from which the writes are grouped
 
@@ -48,6 +49,7 @@ class StagedWrites:
     def __init__(self) -> None:
         self.staged: deque[tuple[Path, Path]] = deque()  # (temporary file, target), in order
         self._devices: dict[int, Path] = {}  # filesystem -> a directory on it
+        self._dirs: set[str] = set()  # directories written into (their filesystem is known)
 
     def write(
         self,
@@ -59,22 +61,11 @@ class StagedWrites:
     ) -> None:
         """Step 1: `data` under the temporary name of `path` (no fsync); `path` unchanged."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / tempnames.temp_name(path.name)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                if owner is not None:
-                    os.fchown(handle.fileno(), *owner)
-                os.fchmod(handle.fileno(), mode)
-                self._devices.setdefault(os.fstat(handle.fileno()).st_dev, path.parent)
-            if mtime_ns is not None:
-                os.utime(tmp, ns=(mtime_ns, mtime_ns))
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+        tmp = write_temp(path, data, mode, owner, mtime_ns, fsync=False)
+        parent = str(path.parent)
+        if parent not in self._dirs:
+            self._dirs.add(parent)
+            self._devices.setdefault(path.parent.stat().st_dev, path.parent)
         self.staged.append((tmp, path))
 
     def publish(self, renamed: Callable[[Path], None] = lambda _path: None) -> None:
