@@ -14,8 +14,10 @@ last write costs one. The ordering, for every area (validity: layout.sid, SPEC 3
      `register`) skips its fsyncs; writers of other processes (a partner's rsync) never
      fsync anyway. A write anywhere else, or into a valid area, is durable as before.
      The answer is remembered per area until this process next changes a flag or a
-     SnapshotEnvVersion (`changed`, before and after: `epoch`), so a conversion writing
-     2,000 files looks at the area's flags once, not 2,000 times.
+     SnapshotEnvVersion (`changed`, called once the change is made: `epoch`), so a
+     conversion writing 2,000 files looks at the area's flags once, not 2,000 times. An
+     answer remembered before the change is dropped by that call; one taken after it is
+     already right.
   3. Every change that can make an area valid first calls `flush` (a syncfs of the
      filesystem holding the SID_DATA: every dirty page and inode of it is written, whichever
      process wrote it, and an error of any write since is reported): `SidData.clear_flag`

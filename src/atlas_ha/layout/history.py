@@ -360,15 +360,11 @@ class History:
         return rev if done.returncode == 0 and OID_RE.match(rev) else None
 
     def _head(self) -> str:
-        """The commit HEAD names (read from the ref file; git rev-parse when it is packed)."""
-        git_dir = self.root / ".git"
-        head = (git_dir / "HEAD").read_text().strip()
-        ref = git_dir / head[len("ref: ") :] if head.startswith("ref: ") else None
-        if ref is None:
-            return head
-        with contextlib.suppress(FileNotFoundError):
-            return ref.read_text().strip()
-        return self.git("rev-parse", "HEAD").stdout.strip()
+        """The commit HEAD names (`_head_or_none`); a HistoryError when there is none."""
+        rev = self._head_or_none()
+        if rev is None:
+            raise HistoryError(f"{self.root}: git history: HEAD names no commit")
+        return rev
 
     def _staged(self, paths: list[str]) -> list[tuple[str, str]]:
         """(status letter, path) of every staged change under `paths`."""

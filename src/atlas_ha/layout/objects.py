@@ -11,13 +11,12 @@ are built only where something is written or read.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -205,18 +204,14 @@ def link_unchanged(entry: Entry, source: str, dest: str, st: os.stat_result | No
         return False
     if st is not None and (st.st_ino, st.st_dev) == (src_st.st_ino, src_st.st_dev):
         return True
-    parent, _, name = dest.rpartition("/")
     try:
         if st is None:
-            Path(parent).mkdir(parents=True, exist_ok=True)  # as atomic_write does
+            Path(dest).parent.mkdir(parents=True, exist_ok=True)  # as atomic_write does
             os.link(source, dest, follow_symlinks=False)
         else:
-            if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(dest)
-            tmp = f"{parent}/{tempnames.temp_name(name)}"
-            Path(tmp).unlink(missing_ok=True)
-            os.link(source, tmp, follow_symlinks=False)
-            os.replace(tmp, dest)
+            _replace_via_temp(
+                Path(dest), st, lambda tmp: os.link(source, tmp, follow_symlinks=False)
+            )
     except OSError as exc:
         if exc.errno in (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EOPNOTSUPP):
             return False
@@ -262,15 +257,25 @@ def _place_symlink(entry: Entry, dest: Path, st: os.stat_result | None) -> bool:
         _chown(dest, entry)
         return True
     dest.parent.mkdir(parents=True, exist_ok=True)
+
+    def make(tmp: Path) -> None:
+        os.symlink(entry.target, tmp)
+        _chown(tmp, entry)
+
+    _replace_via_temp(dest, st, make)
+    return True
+
+
+def _replace_via_temp(dest: Path, st: os.stat_result | None, make: Callable[[Path], None]) -> None:
+    """Put a new object at `dest` by rename: `make` creates it under a temporary name beside
+    `dest` (a stale one of an earlier kill is removed first); a directory at `dest` (`st`) is
+    removed just before the rename."""
     tmp = dest.parent / tempnames.temp_name(dest.name)
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.symlink(entry.target, tmp)
-    _chown(tmp, entry)
+    tmp.unlink(missing_ok=True)
+    make(tmp)
     if st is not None and stat.S_ISDIR(st.st_mode):
         shutil.rmtree(dest)
     os.replace(tmp, dest)
-    return True
 
 
 def may_change(entry: Entry, dest: StrPath, st: os.stat_result | None) -> bool:

@@ -311,7 +311,6 @@ class SidData:
         path = self.root / role / SEV_FILE
         if env is not None:
             self._flush("SnapshotEnvVersion not written")
-        durable.changed()
         try:
             atomic_write(path, "" if env is None else f"{env}\n", mode=0o600)
         except OSError as exc:
@@ -345,7 +344,6 @@ class SidData:
         if not os.path.lexists(flag_file):
             return
         self._flush(f"{flag} stays")
-        durable.changed()  # before and after: no "invalid" remembered outlives the flag
         try:
             with contextlib.suppress(FileNotFoundError):
                 flag_file.unlink()

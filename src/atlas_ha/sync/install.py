@@ -84,8 +84,9 @@ def install(server: Server, allow_mass_deletion: bool = False) -> list[str]:
     for path in spared:
         server.log(f"ALERT {what}: {path} is not removed (accounts files never are)")
     owed = owed_paths(server)  # left by an Install that did not get to its hooks
-    _owe(server, owed, [p for p, e, st in planned if objects.may_change(e, base + p, st)])
-    writes = sum(1 for _p, e, st in planned if e.type == "file" and not objects.stat_matches(e, st))
+    changing = [(p, e) for p, e, st in planned if objects.may_change(e, base + p, st)]
+    _owe(server, owed, [p for p, _e in changing])
+    writes = sum(1 for _p, e in changing if e.type == "file")
     staged = StagedWrites() if writes >= GROUP_FROM else None
     changed: list[str] = []
     try:
