@@ -261,3 +261,36 @@ def test_a_restore_of_a_shared_copy_leaves_the_other_area_as_its_manifest_says(
     assert two.copy_path("SyncFiles", SAME).read_bytes() != b"a newer app.conf\n"
     assert one.copy_path("SyncFiles", SAME).read_bytes() == b"a newer app.conf\n"
     assert metadata_problems(group) == []
+
+
+def test_a_receive_into_areas_a_conversion_linked_changes_no_other_area(
+    group: SimGroup, tmp_path: Path
+) -> None:
+    """A disk whose role was changed by hand receives the role its conversions linked:
+    receive-begin gives the areas copies of their own, so rsync's in-place chmod of Env2's
+    copy leaves Env1 (current, not pushed, valid after commit) as its Manifest says."""
+    from atlas_ha.layout import manifest as manifest_mod
+    from atlas_ha.sync import receive
+
+    assert cycle(group.servers["A"].server(quiet)).all_equal
+    a = group.servers["A"].server(quiet)
+    assert a.sid.shared_marker("PRI").exists()  # written by the own-role conversion
+    assert not a.sid.shared_marker("SEC1").exists()  # a received role: copies only
+    one, two = a.sid.area("PRI", 1), a.sid.area("PRI", 2)
+    assert ino(one.copy_path("SyncFiles", SAME)) == ino(two.copy_path("SyncFiles", SAME))
+    # what a sender holds: the same Env1, and an Env2 in which only SAME's mode changed
+    sender = tmp_path / "Env2"
+    subprocess.run(["cp", "-a", str(two.path), str(sender)], check=True)
+    (sender / "SyncFiles" / SAME.lstrip("/")).chmod(0o600)
+    rows = dict(two.manifest())
+    rows[("SyncFiles", SAME)] = replace(rows[("SyncFiles", SAME)], mode=0o600)
+    (sender / "Manifest").write_text(manifest_mod.render(list(rows.values())))
+    digests = {"1": receive.manifest_digest(one)}
+    targets, current = receive.begin(a, "PRI", 2, [1, 2], "B", digests)
+    assert current == [1]
+    subprocess.run(["rsync", "-a", "--delete", f"{sender}/", f"{targets[2]}/"], check=True)
+    receive.commit(a, "PRI", 2, [1, 2], "B")
+    assert stat.S_IMODE(two.copy_path("SyncFiles", SAME).lstat().st_mode) == 0o600
+    assert metadata_problems(group) == []  # Env1 kept its own mode
+    assert not a.sid.shared_marker("PRI").exists()
+    assert one.copy_path("SyncFiles", SAME).lstat().st_nlink == 1

@@ -104,6 +104,25 @@ def shared(st: os.stat_result | None) -> bool:
     return st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1
 
 
+def unshare(tree_dir: StrPath) -> int:
+    """Give every regular file under `tree_dir` that has more than one name a copy of its
+    own (same content, mode, owner and mtime; by rename, never through a symlink); return
+    how many. For an area rsync is about to write (sync/receive.begin): rsync sets a changed
+    mode or owner on the existing inode, which would reach every area sharing it."""
+    count = 0
+    for top in tops_of(tree_dir):
+        for _path, fs, st in walk(tree_dir, top):
+            if st is None or not shared(st):
+                continue
+            fd = os.open(fs, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as handle:
+                data = handle.read()
+            owner = (st.st_uid, st.st_gid) if IS_ROOT else None
+            atomic_write(Path(fs), data, stat.S_IMODE(st.st_mode), owner, st.st_mtime_ns, False)
+            count += 1
+    return count
+
+
 def remove_object(path: StrPath) -> None:
     st = lstat_or_none(path)
     if st is None:

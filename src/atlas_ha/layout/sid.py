@@ -279,6 +279,20 @@ class SidData:
         """The inputs of the conversion that last made (role, env) (sync/convert.py)."""
         return self.locks_dir / f"converted-{role}-Env{env}"
 
+    def shared_marker(self, role: str) -> Path:
+        """Present while areas of `role` may share inodes: written before an own-role
+        conversion links what a step left unchanged (sync/convert.py), removed once every
+        area of the role holds copies of its own (`unshared`, at receive-begin)."""
+        return self.locks_dir / f"shared-{role}"
+
+    def unshared(self, role: str) -> None:
+        """Every area of `role` was given copies of its own: once they are durable (one
+        syncfs), the marker goes."""
+        self._flush(f"{self.shared_marker(role)} stays")
+        with contextlib.suppress(FileNotFoundError):
+            self.shared_marker(role).unlink()
+            fsync_dir(self.locks_dir)
+
     # -- areas and SnapshotEnvVersion ------------------------------------------------------
     def area(self, role: str, env: int) -> Area:
         return Area(self.root / role / f"Env{env}", SnapshotRef(role, env))

@@ -51,7 +51,10 @@ def convert_step(
         tx.replace_listed(a.sync_paths, b.sync_paths)
     newer = max(src_env, dst_env)
     program = server.esd.converter_program(newer)
-    entries = tx.materialise(target, link=_may_share(server, role, program))
+    link = _may_share(server, role, program)
+    if link and not sid.shared_marker(role).exists():  # before the first link is made
+        atomic_write(sid.shared_marker(role), f"{role}\n", mode=0o600, durable=True)
+    entries = tx.materialise(target, link=link)
     if program.exists():
         direction = "up" if dst_env > src_env else "down"
         try:
@@ -75,8 +78,10 @@ def _may_share(server: Server, role: str, program: Path) -> bool:
     Only for this server's own role: its areas are written by Create, conversions and
     restores alone, which never change a shared copy in place (`objects.place_known` copies
     it first). Another role's areas are received: rsync sets a changed mode or owner of an
-    existing file in place, which would reach every area sharing that inode. Never with a
-    site converter program, which may write DST_AREA in place."""
+    existing file in place, which would reach every area sharing that inode; so a link is
+    made only after `SidData.shared_marker` is written, and receive-begin of a role so
+    marked (a disk whose role was changed by hand) first gives its areas copies of their
+    own. Never with a site converter program, which may write DST_AREA in place."""
     if program.exists():
         return False
     try:

@@ -2,10 +2,11 @@
 
 Nothing received is trusted. receive-begin first checks the EnvVersions announced (below),
 before anything is created or flagged; then every existing (R, V) area of the role is
-flagged InvalidSend and SnapshotEnvVersion[R] is cleared. After the transfer, receive-commit
-(for exactly the areas receive-begin granted) checks each received area against its own
-Manifest: the area holds its Manifest, SyncFiles/, IdentFiles/ (real directories) and the
-path lists its Manifest names (regular files with the listed mode and checksum) and nothing
+flagged InvalidSend and SnapshotEnvVersion[R] is cleared (and areas that share inodes, from a
+time R was this server's own role, get copies of their own: `_unshare`). After the transfer,
+receive-commit (for exactly the areas receive-begin granted) checks each received area against
+its own Manifest: the area holds its Manifest, SyncFiles/, IdentFiles/ (real directories) and
+the path lists its Manifest names (regular files with the listed mode and checksum) and nothing
 else; clean absolute paths, exactly the listed objects, types, link targets, sizes, bounded
 total, sha256 of every file whose inode changed since it was last verified. Then the
 receive policy (layout.policy: setuid, world-writable, symlinks leaving the system root,
@@ -123,6 +124,7 @@ def begin(
     for v in sorted(set(sid.envs(role)) | set(envs)):
         sid.set_flag(sid.area(role, v), INVALID_SEND)
     sid.set_sev(role, None)
+    _unshare(server, role)
     digests = digests or {}
     current = [v for v in envs if _is_current(server, sid.area(role, v), digests.get(str(v)))]
     grant = {
@@ -134,6 +136,26 @@ def begin(
     }
     atomic_write(grant_file(server, peer), json.dumps(grant), mode=0o600)
     return {v: sid.area(role, v).path for v in envs}, current
+
+
+def _unshare(server: Server, role: str) -> None:
+    """Give every area of `role` copies of its own where a conversion made while `role` was
+    this server's own role left hard links (`SidData.shared_marker`: a disk whose role was
+    changed by hand): rsync changes a mode or owner on the existing inode, which would
+    change an area it was not given behind that area's Manifest."""
+    sid = server.sid
+    if not sid.shared_marker(role).exists():
+        return
+    count = sum(
+        objects.unshare(sid.area(role, v).tree_dir(tree))
+        for v in sid.envs(role)
+        for tree in AREA_DIRS
+    )
+    sid.unshared(role)
+    server.log(
+        f"receive {role}: {count} files its areas shared (hard links made while {role} was "
+        "this server's own role) now have copies of their own"
+    )
 
 
 def _is_current(server: Server, area: Area, digest: str | None) -> bool:
