@@ -27,8 +27,22 @@ class IdentityResult:
 
 
 def identity_install(server: Server) -> IdentityResult:
-    sid, env = server.sid, server.env_id
+    """Install the IdentFiles of (R, E), converting R up to E first where only an older
+    snapshot is valid. Holds the cycle lock, as SyncUp and the SyncCycle do for the same
+    areas: a partner's SyncUp arriving while this server boots (sshd already answering)
+    waits instead of rewriting the areas being converted or read."""
     role = server.role()
+    with server.sid.lock("cycle"):
+        result, from_snapshot = _install(server, role)
+    _record_role(server, role)
+    if from_snapshot:  # outside the lock: a hook may run atlas-ha itself
+        hooks.emit(server, hooks.Event("after_identity_install", role))
+    return result
+
+
+def _install(server: Server, role: str) -> tuple[IdentityResult, bool]:
+    """The result, and whether it was installed from a snapshot."""
+    sid, env = server.sid, server.env_id
     converted: list[int] = []
     convert_seconds = 0.0
     reason = sid.validity(role, env)
@@ -41,8 +55,7 @@ def identity_install(server: Server) -> IdentityResult:
             )
             if sid.envs(role):
                 server.log(f"ALERT {note}")
-            _record_role(server, role)
-            return IdentityResult(role, env, [], [], note)
+            return IdentityResult(role, env, [], [], note), False
         if sev < env:
             started = server.clock.monotonic()
             converted = convert_to_newer(server, role, env)
@@ -59,10 +72,8 @@ def identity_install(server: Server) -> IdentityResult:
         dest = server.settings.system_root / path.lstrip("/")
         if objects.place(entry, dest, source=area.copy_path(tree, path)):
             installed.append(path)
-    _record_role(server, role)
-    hooks.emit(server, hooks.Event("after_identity_install", role))
     note = f"installed the {role} identity from ({role},{env})"
-    return IdentityResult(role, env, installed, converted, note, convert_seconds)
+    return IdentityResult(role, env, installed, converted, note, convert_seconds), True
 
 
 def _record_role(server: Server, role: str) -> None:
