@@ -25,12 +25,14 @@ import io
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidebyside import alternate, summary
 
 HERE = Path(__file__).resolve()
 LAYOUT = {"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")}
@@ -117,25 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     codes: dict[str, Path | None] = {"new": HERE.parent.parent / "src"}
     if args.base:
         codes = {"old": args.base / "src", **codes}
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
     try:
         for name, src in codes.items():
             child(["--build", str(top / name), "--files", str(args.files)], src)
-        for rep in range(args.repeat):
-            for name, src in codes.items():
-                load = os.getloadavg()[0]
-                took = float(child(["--time", str(top / name)], src))
-                runs[name].append((took, load))
-                print(f"#{rep + 1} {name}: {took:.3f} s (load {load:.2f})", flush=True)
+        contenders = {
+            name: (lambda name=name, src=src: float(child(["--time", str(top / name)], src)))
+            for name, src in codes.items()
+        }
+        runs = alternate(contenders, args.repeat)
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    for name, times in runs.items():
-        shown = ", ".join(f"{t:.3f} @ {load:.1f}" for t, load in times)
-        print(f"{name}: median {statistics.median(t for t, _ in times):.3f} s ({shown})")
-    if "old" in runs:
-        old = statistics.median(t for t, _ in runs["old"])
-        new = statistics.median(t for t, _ in runs["new"])
-        print(f"ratio new/old {new / old:.2f}")
+    summary(runs, ("new", "old"))
     return 0
 
 

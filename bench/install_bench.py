@@ -22,15 +22,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidebyside import alternate, summary
 
 LAYOUT = {"A": (2, "PRI"), "B": (1, "SEC1"), "C": (3, "SEC2")}
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         installed = b.file("/etc/app/data")
         grouping = install_mod.GROUP_FROM
 
-        def install(threshold: int) -> Callable[[], None]:
+        def install(threshold: int) -> Callable[[], float | None]:
             def run() -> None:
                 install_mod.GROUP_FROM = threshold
                 try:
@@ -75,31 +75,23 @@ def main(argv: list[str] | None = None) -> int:
 
         def copy() -> None:
             subprocess.run(["cp", "-a", str(data), str(top / "cp")], check=True)
+            return None
 
         contenders = {
             "grouped": install(grouping),
             "per-file": install(sys.maxsize),
             "cp -a": copy,
         }
-        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
-        for rep in range(args.repeat):
-            for name, run in contenders.items():
-                shutil.rmtree(installed, ignore_errors=True)
-                shutil.rmtree(top / "cp", ignore_errors=True)
-                subprocess.run(["sync"], check=True)
-                load = os.getloadavg()[0]
-                started = time.perf_counter()
-                run()
-                took = time.perf_counter() - started
-                runs[name].append((took, load))
-                print(f"#{rep + 1} {name}: {took:.3f} s (load {load:.2f})", flush=True)
+
+        def clean(_name: str, _rep: int) -> None:
+            shutil.rmtree(installed, ignore_errors=True)
+            shutil.rmtree(top / "cp", ignore_errors=True)
+            subprocess.run(["sync"], check=True)
+
+        runs = alternate(contenders, args.repeat, before=clean)
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    medians = {name: statistics.median(t for t, _ in times) for name, times in runs.items()}
-    for name, times in runs.items():
-        shown = ", ".join(f"{t:.3f} @ {load:.1f}" for t, load in times)
-        print(f"{name}: median {medians[name]:.3f} s ({shown})")
-    print(f"ratio grouped/per-file {medians['grouped'] / medians['per-file']:.2f}")
+    summary(runs, ("grouped", "per-file"))
     return 0
 
 
