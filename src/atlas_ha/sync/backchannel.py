@@ -40,6 +40,8 @@ class BackChannel(Connection):
             raise TransportError(f"PRI at {self.address}: the session ended during the send")
         return self.raise_for(decode_answer(line, f"PRI at {self.address}"))
 
+    parallel_pushes = False
+
     def push(self, source: Path, dest: str) -> None:
         env = _env_of(source.name)
         grant = grant_send(self.server, self.address, env)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from atlas_ha.context import Server
 from atlas_ha.errors import AtlasError, InvalidSnapshotError
@@ -26,12 +28,15 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
     begun = conn.request(
         ReceiveBegin(role=role, sev=sev, envs=tuple(valid), digests=digests)
     )  # its targets are checked: one for each EnvVersion announced
+    whole = []
     for v in valid:
         if v in begun.current:
             continue  # the partner holds this very snapshot, validated: nothing to push
-        if not send_area(conn, role, sid.area(role, v)):  # the changed objects only, or
-            conn.push(sid.area(role, v).path, begun.targets[v])  # the whole area
-        server.faults.checkpoint("send.pushed")
+        if send_area(conn, role, sid.area(role, v)):  # the changed objects only, or
+            server.faults.checkpoint("send.pushed")
+        else:
+            whole.append(v)  # the whole area, with the others (`_push`)
+    _push(server, conn, [(sid.area(role, v).path, begun.targets[v]) for v in whole])
     committed = conn.request(ReceiveCommit(role=role, sev=sev, envs=tuple(valid)))
     if committed.flagged:
         server.log(
@@ -40,6 +45,30 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
         )
     server.log(f"send {role} Env{valid} SEV={sev} to {conn.role} at {conn.address}")
     return valid
+
+
+def _push(server: Server, conn: Connection, pushes: list[tuple[Path, str]]) -> None:
+    """Push each (area, target) whole: at once, one rsync each, where the connection allows
+    it (a first copy's areas are independent, and an rsync mostly waits on the disks and
+    the other side), else one after the other. Every push runs to its end before the
+    first failure is raised, so no rsync is left writing behind the receive-commit that
+    is then never asked for."""
+    if len(pushes) < 2 or not conn.parallel_pushes:
+        for source, dest in pushes:
+            conn.push(source, dest)
+            server.faults.checkpoint("send.pushed")
+        return
+    failures: list[BaseException] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(pushes)) as pool:
+        running = [pool.submit(conn.push, source, dest) for source, dest in pushes]
+        for done in concurrent.futures.as_completed(running):
+            failure = done.exception()
+            if failure is not None:
+                failures.append(failure)
+            elif not failures:
+                server.faults.checkpoint("send.pushed")
+    if failures:
+        raise failures[0]
 
 
 @dataclass(frozen=True)

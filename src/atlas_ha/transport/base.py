@@ -79,6 +79,10 @@ class Connection(ABC):
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request; return the answer, or raise the partner's error."""
 
+    # whether `push` may run in several threads at once (each an rsync of its own); a
+    # connection whose pushes share one channel (sync.backchannel) says no
+    parallel_pushes = True
+
     @abstractmethod
     def push(self, source: Path, dest: str) -> None:
         """Make the partner's directory `dest` an exact copy of `source` (with metadata)."""
