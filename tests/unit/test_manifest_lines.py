@@ -93,3 +93,30 @@ def test_parse_after_any_history_equals_a_fresh_parse(picks: list[int], digest: 
     fresh = manifest._parse(text, "M")
     assert manifest.parse(text, "M") == fresh
     assert manifest.render(fresh.values()) == text
+
+
+def test_the_parse_cache_keeps_no_manifest_text() -> None:
+    """The cache of whole parses is keyed by a digest: a Manifest parsed and let go leaves
+    its entries cached, not its text (4.6 MB at 20,000 entries)."""
+    import gc
+    import tracemalloc
+
+    deep = "/etc/app/" + "d" * 150  # long lines: the text dwarfs the cached entries' dict
+    entries = [
+        manifest.Entry("SyncFiles", f"{deep}/f{i:05d}", "file", 0o644, 0, 0, 4, i, "b" * 64)
+        for i in range(2000)
+    ]
+    text = manifest.render(entries)  # built before tracing starts
+    size = len(text)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        copy = (text + "\n")[:-1]  # what a fresh read of the file gives: a new str
+        del text
+        assert manifest.parse(copy, "m") == {e.key: e for e in entries}
+        del copy
+        gc.collect()
+        kept, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < size / 2, f"{kept} bytes kept after parsing a {size}-byte Manifest"

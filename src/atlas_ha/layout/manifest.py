@@ -16,6 +16,7 @@ reads it back to the same name, so a Manifest line stays ASCII and names round-t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ _DEFAULTS: dict[str, object] = {
     "sha256": "",
     "target": "",
 }
-_CACHE: dict[str, Manifest] = {}  # manifest text -> its entries (frozen), a few recent ones
+# blake2b of a manifest text -> its entries (frozen), a few recent ones: keyed by digest, not
+# by the text itself, which at 20,000 entries is 4.6 MB a Manifest kept for nothing
+_CACHE: dict[bytes, Manifest] = {}
 _CACHE_SIZE = 4
 # Line -> its entry, and entry -> its line: an Entry is a pure function of its line, so the
 # Manifests of one cycle (the areas of every EnvVersion, before and after one changed file)
@@ -135,12 +138,13 @@ def _render_line(e: Entry) -> str:
 def parse(text: str, where: Path | str) -> Manifest:
     """The entries of a manifest text (a fresh dict; the entries are immutable and shared
     with earlier parses of the same text)."""
-    cached = _CACHE.get(text)
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass")).digest()
+    cached = _CACHE.get(key)
     if cached is None:
         cached = _parse(text, where)
         if len(_CACHE) >= _CACHE_SIZE:
             del _CACHE[next(iter(_CACHE))]
-        _CACHE[text] = cached
+        _CACHE[key] = cached
     return dict(cached)
 
 
