@@ -65,8 +65,9 @@ def stage_changed(git: Git, planned: Mapping[str, Staging]) -> bool:
     either, as `add --force` does for a whole area). Removals first, with --force-remove: a
     removed file may now be a directory, or lie beyond a symlink; the removals also clear
     the way for a file that became a directory, or back (--replace is only a second guard).
-    Then the present ones. Our private files are left out by name. A non-empty staging always includes the area's Manifest, whose content
-    differs from the one HEAD holds: it is a change."""
+    Then the present ones. Our private files are left out by name. A non-empty staging
+    always includes the area's Manifest, whose content differs from the one HEAD holds: it
+    is a change."""
     gone = [p for s in planned.values() for p in s.gone if not is_private(p)]
     present = [p for s in planned.values() for p in s.present if not is_private(p)]
     if gone:
