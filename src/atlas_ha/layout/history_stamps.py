@@ -59,7 +59,8 @@ class Stamps:
 
     def forget(self, areas: Iterable[str], known: dict[str, str]) -> dict[str, str]:
         """Remove the stamps of `areas` (before the index is touched); return what is left."""
-        left = {k: v for k, v in known.items() if k not in set(areas)}
+        dropped = set(areas)
+        left = {k: v for k, v in known.items() if k not in dropped}
         if left != known:
             self._write(left)
         return left
