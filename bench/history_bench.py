@@ -1,15 +1,26 @@
-"""One history record (SPEC 5.11) of one changed file in a SID_DATA of many areas: the commit
-by write-tree + commit-tree + update-ref against a plain `git commit`, side by side.
+"""One history record (SPEC 5.11) of one changed file in a SID_DATA of many areas: the
+targeted stage (only the objects whose Manifest entries changed, by `update-index`) against
+the whole-area `git add -A`, and the commit by write-tree + commit-tree + update-ref against
+a plain `git commit`, side by side.
 
 A SID_DATA with R areas (default 6, as a SEC of a three-server group holds: 3 of the PRI's
-role, 3 of its own) of N files (~1.4 KB, default 2,000 each) is recorded once; then, in one
-process, alternately: one file of the first area and its Manifest change, and
-`History.record` commits them, once as it is (`History._commit`: write-tree, commit-tree,
-update-ref) and once with the commit step a plain `git commit -F -` (what it was before:
-git first refreshes the whole index, an lstat of every file of every area). The `add` and
-`diff --cached` before the commit are the same in both and timed with them.
+role, 3 of its own) of N files (~1.4 KB, default 2,000 each), each with its real Manifest,
+is recorded once; then, in one process, alternately: one file of the first area changes and
+its Manifest is rewritten, and `History.record` commits them:
 
-    python bench/history_bench.py [--files 2000] [--areas 6] [--repeat 9]
+- "targeted": `record(..., targeted=True)` (what Create, conversions and receive-commit
+  use): HEAD's copy of the old Manifest read back, the two compared, `update-index` of the
+  changed file and the Manifest, write-tree, commit-tree, update-ref;
+- "full add": `record(...)`: `git add -A` of the whole area, `diff --cached`, write-tree,
+  commit-tree, update-ref (what every record did before);
+- "git commit": the full add with a plain `git commit -F -` as the commit step (before that:
+  git first refreshes the whole index, an lstat of every file of every area).
+
+    python bench/history_bench.py [--files 2000] [--areas 6] [--repeat 9] [--no-split-index]
+        [--without-commit]
+
+`--no-split-index`: git's index as one file (what the history had before core.splitIndex),
+so that each contender rewrites all of it.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -29,8 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--areas", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--without-commit", action="store_true", help="leave out git commit")
+    parser.add_argument(
+        "--no-split-index", action="store_true", help="one whole index file, as before"
+    )
     args = parser.parse_args(argv)
 
+    from atlas_ha.layout import manifest as manifest_mod
+    from atlas_ha.layout import objects
     from atlas_ha.layout.history import History
     from atlas_ha.system import Runner
 
@@ -39,43 +57,66 @@ def main(argv: list[str] | None = None) -> int:
         root = top / "SID_DATA"
         roles = ["PRI" if a < args.areas // 2 else "SEC2" for a in range(args.areas)]
         areas = [f"{role}/Env{a % 3 + 1}" for a, role in enumerate(roles)]
-        for area in areas:
+        first: dict[tuple[str, str], manifest_mod.Entry] = {}
+        for number, area in enumerate(areas):
+            rows = {}
             for i in range(args.files):
-                path = root / area / "SyncFiles/etc/app/data" / f"d{i % 10}" / f"f{i}.conf"
+                rel = f"/etc/app/data/d{i % 10}/f{i}.conf"
+                path = root / area / "SyncFiles" / rel.lstrip("/")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(f"setting{i} = {i}\n" * 64)
-            (root / area / "Manifest").write_text("atlas-ha manifest 1\n")
+                entry = objects.entry_of("SyncFiles", rel, path, path.lstat())
+                rows[entry.key] = entry
+            (root / area / "Manifest").write_text(manifest_mod.render(rows.values()))
+            if number == 0:
+                first = rows
         history = History(root, "SEC2", Runner())
         history.ensure()
+        if args.no_split_index:
+            history.git("config", "core.splitIndex", "false")
         history.record("create", "PRI", 1, areas)
-        changed = root / areas[0] / "SyncFiles/etc/app/data/d1/f1.conf"
+        rel = "/etc/app/data/d1/f1.conf"
+        changed = root / areas[0] / "SyncFiles" / rel.lstrip("/")
+        full_commit = history._commit
 
         def plain(message: str) -> str:
             history.git("commit", "-q", "--no-verify", "-F", "-", input_text=message)
             return history._head()
 
-        contenders = {"write-tree": history._commit, "git commit": plain}
+        contenders: dict[str, tuple[bool, Callable[[str], str]]] = {
+            "targeted": (True, full_commit),
+            "full add": (False, full_commit),
+            "git commit": (False, plain),
+        }
+        if args.without_commit:
+            del contenders["git commit"]
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
         for rep in range(args.repeat):
-            for name, commit in contenders.items():
+            for name, (targeted, commit) in contenders.items():
                 changed.write_text(f"{name} {rep}\n")
-                with (root / areas[0] / "Manifest").open("a") as manifest:
-                    manifest.write(f"{name} {rep}\n")
+                entry = objects.entry_of("SyncFiles", rel, changed, changed.lstat())
+                first[entry.key] = entry
+                (root / areas[0] / "Manifest").write_text(manifest_mod.render(first.values()))
                 history._commit = commit  # type: ignore[method-assign]
                 load = os.getloadavg()[0]
                 started = time.perf_counter()
-                rev = history.record("create", "PRI", 1, [areas[0]])
+                rev = history.record("create", "PRI", 1, [areas[0]], targeted=targeted)
                 took = time.perf_counter() - started
                 assert rev is not None
                 runs[name].append((took, load))
                 print(f"#{rep + 1} {name}: {took * 1000:.1f} ms (load {load:.2f})", flush=True)
+        tree = history.git("rev-parse", "HEAD^{tree}").stdout.strip()
+        history.git("add", "-A", "--force", "--", *areas)
+        assert history.git("write-tree").stdout.strip() == tree  # the targeted ones were right
     finally:
         shutil.rmtree(top, ignore_errors=True)
     medians = {name: statistics.median(t for t, _ in times) for name, times in runs.items()}
     for name, times in runs.items():
         shown = ", ".join(f"{t * 1000:.0f}" for t, _ in times)
         print(f"{name}: median {medians[name] * 1000:.1f} ms ({shown})")
-    print(f"ratio write-tree/commit {medians['write-tree'] / medians['git commit']:.2f}")
+    if "git commit" in medians:
+        print(f"ratio write-tree/commit {medians['full add'] / medians['git commit']:.2f}")
+    print(f"ratio targeted/full-add {medians['targeted'] / medians['full add']:.2f}")
     return 0
 
 

@@ -1,7 +1,10 @@
-"""A git killed at any step (add, commit-tree, update-ref; on the PRI and on a SEC's receive
-side) leaves its lock files; the next cycle removes them as stale (no live git holds them)
-and succeeds. A lock held by a live git is never removed, and git's whole error message is
-reported."""
+"""A git killed at any step (add, update-index, commit-tree, update-ref; on the PRI and on a
+SEC's receive side) leaves its lock files; the next cycle removes them as stale (no live git
+holds them) and succeeds, and its history holds every area as it is (a record killed after
+it staged a change must not leave the area's stamp: the next record stages it whole). The
+steps after the first cycle take the targeted path (update-index of the changed objects);
+`add` is reached by removing the victim's stamps first. A lock held by a live git is never
+removed, and git's whole error message is reported."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ Cycle = Callable[[str], CycleReport]
 # whole process group leaves things: its lock file stays, the atlas-ha process that ran it
 # is killed (then it exits as a killed process would)
 WRAPPER = """#!/bin/sh
+if [ "$GIT_DIR" = "$KILL_GIT_DIR" ]; then echo "$1" >> "$KILL_GIT_LOG"; fi
 if [ "$1" = "$KILL_GIT_STEP" ] && [ "$GIT_DIR" = "$KILL_GIT_DIR" ] && \\
     rm "$KILL_GIT_ONCE" 2>/dev/null; then
     echo "partial" > "$GIT_DIR/index.lock"
@@ -55,6 +59,7 @@ def sabotaged_cycle(
         "KILL_GIT_STEP": step,
         "KILL_GIT_DIR": str(git_dir(group, victim)),
         "KILL_GIT_ONCE": str(once),
+        "KILL_GIT_LOG": str(tmp_path / "git-steps"),
     }
     config = str(group.servers["A"].config)
     done = subprocess.run(
@@ -73,14 +78,19 @@ def git_dir(group: SimGroup, name: str) -> Path:
     return group.servers[name].server().settings.sid_data / ".git"
 
 
-@pytest.mark.parametrize("step", ["add", "commit-tree", "update-ref"])
+@pytest.mark.parametrize("step", ["add", "update-index", "commit-tree", "update-ref"])
 @pytest.mark.parametrize("victim", ["A", "C"])
 def test_a_git_killed_at_any_step_does_not_wedge_the_history(
     group: SimGroup, run_cycle: Cycle, tmp_path: Path, victim: str, step: str
 ) -> None:
     run_cycle("A")
     group.servers["A"].file("/etc/app/app.conf").write_text("level = 4\n")
+    stamps = group.servers[victim].server().history.stamps
+    if step == "add":
+        stamps.file.unlink()  # no stamp: every area is staged whole
     done = sabotaged_cycle(group, tmp_path, victim, step)
+    ran = (tmp_path / "git-steps").read_text().split()
+    assert ("update-index" in ran) == (step != "add")  # the targeted path was taken
     if victim == "A":
         assert done.returncode == -9  # the PRI's cycle itself was killed
     else:
@@ -97,6 +107,31 @@ def test_a_git_killed_at_any_step_does_not_wedge_the_history(
         assert group.servers[name].file("/etc/app/app.conf").read_text() == "level = 4\n"
     log = group.servers[victim].server().history.log([])
     assert log and log[0].server == victim  # recording goes on
+    git = group.servers[victim].server().history.git
+    assert git("diff", "--cached", "--name-only", "HEAD").stdout == ""  # all committed
+    assert git("status", "--porcelain", "--untracked-files=no").stdout == ""  # as it is
+
+
+@pytest.mark.parametrize("victim", ["A", "C"])
+def test_a_change_staged_by_a_killed_record_and_then_undone_is_not_left_staged(
+    group: SimGroup, run_cycle: Cycle, tmp_path: Path, victim: str
+) -> None:
+    """Killed after its update-index, a record leaves the change staged. When the file goes
+    back to exactly what was recorded last (content and mtime: the same Manifest), the next
+    record must not take the old stamp as proof that nothing needs staging."""
+    run_cycle("A")
+    app = group.servers["A"].file("/etc/app/app.conf")
+    text, before = app.read_bytes(), app.stat()
+    app.write_text("level = 5\n")
+    sabotaged_cycle(group, tmp_path, victim, "commit-tree")
+    git = group.servers[victim].server().history.git
+    assert git("diff", "--cached", "--name-only", "HEAD").stdout  # staged, not committed
+    app.write_bytes(text)
+    os.utime(app, ns=(before.st_atime_ns, before.st_mtime_ns))
+    report = cycle(group.servers["A"].server())
+    assert states(report) == {"SEC1": "equal", "SEC2": "equal"}
+    assert git("diff", "--cached", "--name-only", "HEAD").stdout == ""
+    assert git("status", "--porcelain", "--untracked-files=no").stdout == ""
 
 
 def test_a_lock_held_by_a_live_git_is_kept_and_gits_message_is_reported(

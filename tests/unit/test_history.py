@@ -313,17 +313,25 @@ def test_a_synced_gitignore_hides_nothing_from_the_history(group: SimGroup) -> N
     assert "PRI/Env1/InvalidSend" not in server.history.git("ls-files", "PRI").stdout
 
 
-def _counting_server(g: SimGroup) -> tuple[Server, list[list[str]]]:
+class Call(list[str]):
+    """One command's argv, with what it was given on stdin."""
+
+    stdin: str | None = None
+
+
+def _counting_server(g: SimGroup) -> tuple[Server, list[Call]]:
     """A's Server whose runner records every command it runs (the commands still run)."""
     from collections.abc import Sequence
 
     from atlas_ha.system import Completed, Runner
 
-    calls: list[list[str]] = []
+    calls: list[Call] = []
 
     class Counting(Runner):
         def run(self, argv: Sequence[str], **kw: object) -> Completed:
-            calls.append(list(argv))
+            call = Call(argv)
+            call.stdin = kw.get("input_text")  # type: ignore[assignment]
+            calls.append(call)
             return super().run(argv, **kw)  # type: ignore[arg-type]
 
     return Server(g.servers["A"].server().settings, runner=Counting(), log=_quiet), calls
@@ -341,7 +349,7 @@ def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: P
     assert not any(argv[:2] == ["git", "add"] for argv in calls)
     g.servers["A"].file("/etc/app/app.conf").write_text("level = 7\n")
     create(server)
-    assert any(argv[:2] == ["git", "add"] for argv in calls)
+    assert any(argv[:2] == ["git", "update-index"] for argv in calls)
     assert [c.operation for c in server.history.log(["PRI/Env2"])][:1] == ["create"]
     head = server.history.git("rev-parse", "HEAD").stdout
     # a new repository starts without stamps: everything is recorded again
@@ -368,3 +376,120 @@ def test_a_record_commits_the_index_without_refreshing_every_area(tmp_path: Path
     assert shown == "level = 8\n"
     assert server.history.log(["PRI/Env2"])[0].operation == "create"
     assert server.history.git("status", "--porcelain", "--", "PRI/Env2").stdout == ""
+
+
+# -- targeted staging: only what the Manifests say changed ---------------------------------------
+def _staged_paths(calls: list[Call]) -> dict[str, list[str]]:
+    """{"present" | "gone": paths} given to `git update-index` on stdin."""
+    found: dict[str, list[str]] = {"present": [], "gone": []}
+    for call in calls:
+        if call[:2] == ["git", "update-index"] and call.stdin is not None:
+            kind = "gone" if "--force-remove" in call else "present"
+            found[kind] += [p for p in call.stdin.split("\0") if p]
+    return found
+
+
+def assert_as_a_full_add(server: Server, area: str = "PRI/Env2") -> None:
+    """The committed tree is what `git add -A` of the whole area would commit (our private
+    files, the flags, left out as a record leaves them out)."""
+    from atlas_ha.layout.history_stage import is_private
+
+    git = server.history.git
+    committed = git("rev-parse", "HEAD^{tree}").stdout.strip()
+    git("add", "-A", "--force", "--", area)
+    added = git("diff", "--cached", "--name-only", "-z", "--", area).stdout.split("\0")
+    private = [p for p in added if p and is_private(p)]
+    if private:
+        git("rm", "--cached", "-q", "--", *private)
+    tree = git("write-tree").stdout.strip()
+    assert git("diff", "--stat", committed, tree).stdout == ""
+    assert tree == committed
+    assert git("status", "--porcelain", "--", area).stdout == ""
+
+
+def test_a_changed_file_stages_only_its_path_and_the_manifest(tmp_path: Path) -> None:
+    g = _build(tmp_path)
+    server, calls = _counting_server(g)
+    create(server)
+    a = g.servers["A"]
+    a.file(APP).write_text("level = 9\n")
+    a.file("/etc/app/conf.d/extra.conf").unlink()
+    calls.clear()
+    create(server)
+    assert not any(argv[:2] == ["git", "add"] for argv in calls)
+    extra = "PRI/Env2/SyncFiles/etc/app/conf.d/extra.conf"
+    assert _staged_paths(calls) == {"present": ["PRI/Env2/Manifest", APP_COPY], "gone": [extra]}
+    head = server.history.log(["PRI/Env2"])[0]
+    assert (head.operation, head.role, head.env) == ("create", "PRI", "2")
+    assert server.history.show("HEAD", APP_COPY) == b"level = 9\n"
+    assert server.history.git("cat-file", "-e", f"HEAD:{extra}", check=False).returncode != 0
+    assert_as_a_full_add(server)
+
+
+def test_a_stale_stamp_or_another_index_writer_falls_back_to_the_full_add(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    g = _build(tmp_path)
+    server, calls = _counting_server(g)
+    create(server)
+    stamps = server.history.stamps
+    known = stamps.read()
+    known["PRI/Env2"] = "0" * 64  # not the Manifest HEAD holds
+    stamps.file.write_text(json.dumps(known))
+    g.servers["A"].file(APP).write_text("level = 10\n")
+    calls.clear()
+    create(server)
+    assert any(argv[:2] == ["git", "add"] for argv in calls)
+    assert _staged_paths(calls) == {"present": [], "gone": []}
+    assert_as_a_full_add(server)
+    # an operator's `git add` rewrites the index: no stamp is trusted until a full record
+    create(server)  # (the full add above left the index stat behind: a record saves it)
+    g.servers["A"].file(APP).write_text("level = 11\n")
+    server.history.git("add", "--force", "--", "PRI/Env2/SyncFiles/etc/app/current")
+    calls.clear()
+    create(server)
+    assert any(argv[:2] == ["git", "add"] for argv in calls)
+    g.servers["A"].file(APP).write_text("level = 12\n")
+    calls.clear()
+    create(server)
+    assert not any(argv[:2] == ["git", "add"] for argv in calls)
+    assert_as_a_full_add(server)
+
+
+def test_a_record_killed_after_staging_leaves_its_area_to_be_staged_whole(
+    tmp_path: Path,
+) -> None:
+    """A record that dies after `update-index` (here at commit-tree) leaves the change
+    staged but not committed. Even when the area goes back to exactly the Manifest recorded
+    last, the next record must not trust its old stamp: it stages the area whole."""
+    from collections.abc import Sequence
+
+    from atlas_ha.errors import HistoryError
+    from atlas_ha.system import Completed, Runner
+
+    g = _build(tmp_path)
+    a = g.servers["A"]
+
+    class Dying(Runner):
+        def run(self, argv: Sequence[str], **kw: object) -> Completed:
+            if list(argv[:2]) == ["git", "commit-tree"]:
+                raise OSError("killed")
+            return super().run(argv, **kw)  # type: ignore[arg-type]
+
+    server = server_of(g, "A")
+    create(server)
+    before = a.file(APP).stat()
+    text = a.file(APP).read_bytes()
+    a.file(APP).write_text("level = 13\n")
+    dying = Server(server.settings, runner=Dying(), log=_quiet)
+    with pytest.raises((HistoryError, OSError)):
+        create(dying)
+    git = server.history.git
+    assert git("diff", "--cached", "--name-only", "HEAD", "--", "PRI/Env2").stdout  # staged
+    a.file(APP).write_bytes(text)
+    os.utime(a.file(APP), ns=(before.st_atime_ns, before.st_mtime_ns))
+    create(server)  # the Manifest is again the one recorded last
+    assert git("diff", "--cached", "--name-only", "HEAD", "--", "PRI/Env2").stdout == ""
+    assert_as_a_full_add(server)

@@ -28,23 +28,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from atlas_ha.errors import AtlasError, HistoryError
-from atlas_ha.layout.atomic import atomic_write, locked, read_text_or_none, write_if_changed
-from atlas_ha.layout.sid import FLAGS, SEV_FILE
+from atlas_ha.layout import history_stage
+from atlas_ha.layout.atomic import locked, read_text_or_none, write_if_changed
+from atlas_ha.layout.history_stage import is_private
+from atlas_ha.layout.history_stamps import Stamps
+from atlas_ha.layout.manifest_diff import Staging
 from atlas_ha.layout.tempnames import alive
 from atlas_ha.system import Completed, Runner
 from atlas_ha.text import NAMES
-
-if TYPE_CHECKING:
-    pass
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -56,19 +54,9 @@ GIT_ENV = {
 # not make git convert line endings, encodings or keywords when it stores or restores files.
 NEUTRAL_ATTRIBUTES = "* -text !eol -filter -ident -working-tree-encoding -export-subst\n"
 FILE_TREES = ("SyncFiles", "IdentFiles")
+SPLIT_INDEX = "splitIndex = true"  # how `git config core.splitIndex true` writes it
 MAX_GIT_MESSAGE = 4000  # characters of git's own error message kept in a HistoryError
-_TMP = re.compile(r"^\..*\.atlas-tmp\.")
 OID_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # a SHA-1 or SHA-256 object name
-
-
-def _is_private(name: str) -> bool:
-    """Mirrors layout.sid.GITIGNORE for files an `add --force` may have staged."""
-    parts = name.split("/")
-    base = parts[-1]
-    if _TMP.match(base) or parts[0].startswith("."):
-        return True
-    in_area_dir = len(parts) == 3 and base in FLAGS  # ROLE/EnvN/<flag>
-    return in_area_dir or (len(parts) == 2 and base == SEV_FILE)
 
 
 def _message(done: Completed) -> str:
@@ -101,7 +89,6 @@ def git_processes_on(root: Path) -> list[int]:
     return found
 
 
-RECORDED = "atlas-recorded.json"
 AREA_RE = re.compile(r"^(PRI|SEC[1-9][0-9]*)/Env[1-9][0-9]*$")
 
 
@@ -120,6 +107,10 @@ def _quiet(_line: str) -> None:
     pass
 
 
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class History:
     def __init__(
         self, root: Path, server: str, runner: Runner, log: Callable[[str], None] = _quiet
@@ -128,6 +119,7 @@ class History:
         self.server = server
         self.runner = runner
         self.alert = log
+        self.stamps = Stamps(root / ".git")
 
     def git(self, *args: str, check: bool = True, input_text: str | None = None) -> Completed:
         env = {
@@ -205,7 +197,8 @@ class History:
         """Whether the repository exists with its configuration (an init killed half-way is
         finished by the next one)."""
         config = read_text_or_none(self.root / ".git" / "config") or ""
-        return (self.root / ".git" / "HEAD").exists() and "atlas-ha@localhost" in config
+        marks = ("atlas-ha@localhost", SPLIT_INDEX)
+        return (self.root / ".git" / "HEAD").exists() and all(m in config for m in marks)
 
     def _init(self) -> None:
         """`ensure`, holding the history lock."""
@@ -218,6 +211,9 @@ class History:
         self.git("config", "core.quotePath", "false")
         self.git("config", "user.name", "atlas-ha")
         self._neutralise()
+        # a split index: a record rewrites a small index file of what changed, not the whole
+        # index (13 MB at 120,000 files), which is most of what a targeted record costs
+        self.git("config", "core.splitIndex", "true")
         self.git("config", "user.email", "atlas-ha@localhost")  # last: marks it configured
 
     def _neutralise(self) -> None:
@@ -236,20 +232,34 @@ class History:
         env: int | str,
         paths: list[str],
         trailers: Mapping[str, str] | None = None,
+        targeted: bool = False,
     ) -> str | None:
         """Commit the current state of `paths` (relative to SID_DATA); None if nothing changed.
 
         Several processes record in one SID_DATA at once (the PRI receives from every SEC in
         parallel): git's index is shared, so every record holds the history lock. `trailers`
         are added after the Atlas-* ones (e.g. Atlas-Restored-From).
+
+        `targeted`: the caller wrote each area's Manifest over the one it had, and each area
+        now holds exactly what its new Manifest describes (Create, conversions, a validated
+        receive; not a restore). Then an area whose stamp shows the index holds it as its
+        recorded Manifest says (layout/history_stamps.py) has only the objects whose entries
+        differ between that Manifest and the new one staged (layout/manifest_diff.py): a
+        changed file costs O(changed) in git instead of a re-stage of the whole area. Every
+        other area is staged whole (`git add -A`).
         """
         with self.lock():
-            stamps = None if trailers else self._manifest_stamps(paths)
-            if stamps is not None and stamps.items() <= self._recorded().items():
+            texts = None if trailers else self._manifests(paths)
+            stamps = None if texts is None else {a: _sha(t) for a, t in texts.items()}
+            known = self.stamps.read()
+            if stamps is not None and stamps.items() <= known.items():
                 return None  # every area holds exactly what its last record committed
-            rev = self._record(operation, role, env, paths, trailers or {})
-            if stamps:
-                self._save_recorded(stamps)
+            plan: dict[str, Staging] = {}
+            if targeted and texts is not None and self.stamps.index_unchanged(known):
+                plan = history_stage.plan(self.git, texts, known)
+            self.stamps.forget([p for p in paths if AREA_RE.match(p)], known)
+            rev = self._record(operation, role, env, paths, trailers or {}, plan)
+            self.stamps.save(stamps or {})
             return rev
 
     def note(self, operation: str, role: str, env: int | str, trailers: Mapping[str, str]) -> str:
@@ -265,35 +275,23 @@ class History:
                 + "".join(f"{key}: {value}\n" for key, value in trailers.items())
             )
             self.git("commit", "-q", "--no-verify", "--allow-empty", "-F", "-", input_text=message)
+            self.stamps.save({})  # `commit` refreshed the index's stat data, nothing else
             return self._head()
 
     # An area's Manifest names every tracked file of the area with its checksum (the path
     # lists too); while it is unchanged since the area was last recorded, `git add` would stage
-    # nothing. The stamps live in GIT_DIR: a new repository starts without any.
-    def _manifest_stamps(self, paths: list[str]) -> dict[str, str] | None:
-        """{area: sha256 of its Manifest} when every path is an area with a Manifest."""
-        stamps = {}
+    # nothing, and when it changed, only what its entries say changed needs staging.
+    def _manifests(self, paths: list[str]) -> dict[str, bytes] | None:
+        """{area: its Manifest} when every path is an area with a Manifest."""
+        found = {}
         for rel in paths:
             if not AREA_RE.match(rel):
                 return None
             try:
-                manifest = (self.root / rel / "Manifest").read_bytes()
+                found[rel] = (self.root / rel / "Manifest").read_bytes()
             except FileNotFoundError:
                 return None
-            stamps[rel] = hashlib.sha256(manifest).hexdigest()
-        return stamps
-
-    def _recorded(self) -> dict[str, str]:
-        try:
-            data = json.loads((self.root / ".git" / RECORDED).read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def _save_recorded(self, stamps: dict[str, str]) -> None:
-        atomic_write(
-            self.root / ".git" / RECORDED, json.dumps({**self._recorded(), **stamps}), mode=0o600
-        )
+        return found
 
     def _record(
         self,
@@ -302,6 +300,7 @@ class History:
         env: int | str,
         paths: list[str],
         trailers: Mapping[str, str],
+        plan: Mapping[str, Staging],
     ) -> str | None:
         self._init()
         self.clear_stale_locks()
@@ -315,14 +314,16 @@ class History:
         # --force: a synced file named .gitignore (a copy of, say, etckeeper's /etc/.gitignore)
         # must not hide the files it names from the history; our own private files are left
         # out by name instead of by ignore rules
-        self.git("add", "-A", "--force", "--", *paths)
-        staged = self._staged(paths)
-        private = [name for status, name in staged if status == "A" and _is_private(name)]
-        if private:
-            self.git("rm", "--cached", "-q", "--", *private)
-        if len(private) == len(staged):
-            return None
-        return self._commit(message)
+        whole = [p for p in paths if p not in plan]
+        changed = history_stage.stage_changed(self.git, plan)
+        if whole:
+            self.git("add", "-A", "--force", "--", *whole)
+            staged = self._staged(whole)
+            private = [name for status, name in staged if status == "A" and is_private(name)]
+            if private:
+                self.git("rm", "--cached", "-q", "--", *private)
+            changed = changed or len(private) < len(staged)
+        return self._commit(message) if changed else None
 
     def _commit(self, message: str) -> str:
         """Commit what is staged: the index as it is (the history lock keeps it to our

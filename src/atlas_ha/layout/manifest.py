@@ -148,6 +148,12 @@ def parse(text: str, where: Path | str) -> Manifest:
     return dict(cached)
 
 
+def parse_piece(text: str, where: Path | str) -> Manifest:
+    """`parse` of a text not worth keeping (a few lines of a Manifest): the whole-text cache
+    keeps the Manifests of the cycle."""
+    return _parse(text, where)
+
+
 def _parse(text: str, where: Path | str) -> Manifest:
     lines = text.split("\n")
     if not lines or lines[0] != HEADER:

@@ -150,7 +150,8 @@ def convert_to_older(server: Server, role: str, env: int) -> list[int]:
     server.faults.checkpoint("convert.down.commit")
     sid.clear_flag(top, INVALID_VERSIONS)
     if written:
-        server.history.record("convert-older", role, env, [f"{role}/Env{v}" for v in written])
+        areas = [f"{role}/Env{v}" for v in written]
+        server.history.record("convert-older", role, env, areas, targeted=_plain(server, env))
     return written
 
 
@@ -175,13 +176,17 @@ def convert_to_newer(server: Server, role: str, env: int) -> list[int]:
         sid.clear_flags(sid.area(role, v))
     server.faults.checkpoint("convert.up.commit")
     sid.set_sev(role, env)
-    server.history.record(
-        "convert-newer",
-        role,
-        env,
-        [f"{role}/Env{v}" for v in written],
-    )
+    areas = [f"{role}/Env{v}" for v in written]
+    server.history.record("convert-newer", role, env, areas, targeted=_plain(server, env))
     return written
+
+
+def _plain(server: Server, top: int) -> bool:
+    """Whether no site converter program serves the steps up to Env`top`: then each target
+    holds exactly what its new Manifest says (`materialise` prunes the rest), and the history
+    may stage only what changed. A program may write anything into DST_AREA, which its
+    rescan of the listed paths would not name: the history stages such areas whole."""
+    return not any(server.esd.converter_program(v).exists() for v in range(2, top + 1))
 
 
 def convert_partners_to_newer(

@@ -90,7 +90,8 @@ def create(server: Server, role: str | None = None, allow_mass_deletion: bool = 
     server.faults.checkpoint("create.copied")
     write_manifest(area, entries)
     trailers = {"Atlas-Allowed-Mass-Deletion": deletion.describe()} if mass else None
-    server.history.record("create", role, env, [f"{role}/Env{env}"], trailers)
+    # the area holds exactly what its new Manifest says: only what changed is staged
+    server.history.record("create", role, env, [f"{role}/Env{env}"], trailers, targeted=True)
     if mass:
         guard.record_allowance(server, area, deletion)
     server.faults.checkpoint("create.recorded")

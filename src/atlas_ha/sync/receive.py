@@ -234,7 +234,9 @@ def commit(server: Server, role: str, sev: int, envs: list[int], peer: str) -> l
     sid.set_sev(role, sev)
     for v in envs:
         sid.clear_flag(sid.area(role, v), INVALID_SEND)
-    server.history.record("receive", role, sev, [f"{role}/Env{v}" for v in envs])
+    # every area was validated against its Manifest: only what changed is staged
+    areas = [f"{role}/Env{v}" for v in envs]
+    server.history.record("receive", role, sev, areas, targeted=True)
     return flagged
 
 
