@@ -26,14 +26,14 @@ so that each contender rewrites all of it.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidebyside import alternate, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,33 +90,34 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.without_commit:
             del contenders["git commit"]
-        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
-        for rep in range(args.repeat):
-            for name, (targeted, commit) in contenders.items():
-                changed.write_text(f"{name} {rep}\n")
-                entry = objects.entry_of("SyncFiles", rel, changed, changed.lstat())
-                first[entry.key] = entry
-                (root / areas[0] / "Manifest").write_text(manifest_mod.render(first.values()))
-                history._commit = commit  # type: ignore[method-assign]
-                load = os.getloadavg()[0]
-                started = time.perf_counter()
-                rev = history.record("create", "PRI", 1, [areas[0]], targeted=targeted)
-                took = time.perf_counter() - started
-                assert rev is not None
-                runs[name].append((took, load))
-                print(f"#{rep + 1} {name}: {took * 1000:.1f} ms (load {load:.2f})", flush=True)
+
+        def change(name: str, rep: int) -> None:  # untimed: what a Create wrote before
+            changed.write_text(f"{name} {rep}\n")
+            entry = objects.entry_of("SyncFiles", rel, changed, changed.lstat())
+            first[entry.key] = entry
+            (root / areas[0] / "Manifest").write_text(manifest_mod.render(first.values()))
+            history._commit = contenders[name][1]  # type: ignore[method-assign]
+
+        def record(targeted: bool) -> Callable[[], float | None]:
+            def run() -> None:
+                assert history.record("create", "PRI", 1, [areas[0]], targeted=targeted)
+
+            return run
+
+        runs = alternate(
+            {name: record(targeted) for name, (targeted, _c) in contenders.items()},
+            args.repeat,
+            before=change,
+            ms=True,
+        )
         tree = history.git("rev-parse", "HEAD^{tree}").stdout.strip()
         history.git("add", "-A", "--force", "--", *areas)
         assert history.git("write-tree").stdout.strip() == tree  # the targeted ones were right
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    medians = {name: statistics.median(t for t, _ in times) for name, times in runs.items()}
-    for name, times in runs.items():
-        shown = ", ".join(f"{t * 1000:.0f}" for t, _ in times)
-        print(f"{name}: median {medians[name] * 1000:.1f} ms ({shown})")
+    medians = summary(runs, ("targeted", "full add"), ms=True)
     if "git commit" in medians:
         print(f"ratio write-tree/commit {medians['full add'] / medians['git commit']:.2f}")
-    print(f"ratio targeted/full-add {medians['targeted'] / medians['full add']:.2f}")
     return 0
 
 
