@@ -343,7 +343,7 @@ def test_an_area_unchanged_since_its_last_record_is_not_staged_again(tmp_path: P
     g = _build(tmp_path)
     server, calls = _counting_server(g)
     create(server)
-    assert server.history.record("create", "PRI", 2, ["PRI/Env2"]) is None
+    assert server.history.record("create", "PRI", 2, ["PRI/Env2"], targeted=True) is None
     calls.clear()
     create(server)  # nothing changed: the Manifest is the one recorded last
     assert not any(argv[:2] == ["git", "add"] for argv in calls)
@@ -444,10 +444,11 @@ def test_a_stale_stamp_or_another_index_writer_falls_back_to_the_full_add(
     assert any(argv[:2] == ["git", "add"] for argv in calls)
     assert _staged_paths(calls) == {"present": [], "gone": []}
     assert_as_a_full_add(server)
-    # an operator's `git add` rewrites the index: no stamp is trusted until a full record
+    # an operator's index write (a real one: an unchanged file's `git add` may rewrite
+    # nothing): no stamp is trusted until a full record
     create(server)  # (the full add above left the index stat behind: a record saves it)
     g.servers["A"].file(APP).write_text("level = 11\n")
-    server.history.git("add", "--force", "--", "PRI/Env2/SyncFiles/etc/app/current")
+    server.history.git("rm", "--cached", "-q", "--", "PRI/Env2/SyncFiles/etc/app/current")
     calls.clear()
     create(server)
     assert any(argv[:2] == ["git", "add"] for argv in calls)

@@ -5,6 +5,7 @@ change (a file that becomes a directory, a directory that becomes a symlink, ...
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -21,7 +22,9 @@ from atlas_ha.layout.manifest_diff import staging
 from atlas_ha.system import Completed, Runner
 
 AREA = "PRI/Env1"
-NAMES = ("a", "b", "c")
+# plain names, and those a path list or git could trip on: not UTF-8, a newline, a space,
+# a synced .gitignore, a name that is a flag's at an area's top
+NAMES = ("a", "b", "c", os.fsdecode(b"caf\xe9"), "new\nline", "sp ace", ".gitignore", "InvalidSend")
 Node = tuple[str, object]  # ("file", (content, mode)) | ("link", target) | ("dir", {..}) | absent
 
 leaf = st.one_of(

@@ -252,14 +252,20 @@ class History:
             texts = None if trailers else self._manifests(paths)
             stamps = None if texts is None else {a: _sha(t) for a, t in texts.items()}
             known = self.stamps.read()
-            if stamps is not None and stamps.items() <= known.items():
+            if not self.stamps.index_unchanged(known):
+                # another writer changed the index (an operator's `git rm --cached`): no
+                # stamp says what it holds any more, and this record commits that change
+                known = self.stamps.forget_all()
+            if targeted and stamps is not None and stamps.items() <= known.items():
                 return None  # every area holds exactly what its last record committed
             plan: dict[str, Staging] = {}
-            if targeted and texts is not None and self.stamps.index_unchanged(known):
+            if targeted and texts is not None and known:
                 plan = history_stage.plan(self.git, texts, known)
             self.stamps.forget([p for p in paths if AREA_RE.match(p)], known)
             rev = self._record(operation, role, env, paths, trailers or {}, plan)
-            self.stamps.save(stamps or {})
+            # a stamp vouches that the area holds exactly its Manifest's objects: only a
+            # targeted caller promises that (a site converter program may leave others)
+            self.stamps.save(stamps if targeted and stamps else {})
             return rev
 
     def note(self, operation: str, role: str, env: int | str, trailers: Mapping[str, str]) -> str:
@@ -274,8 +280,10 @@ class History:
                 f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
                 + "".join(f"{key}: {value}\n" for key, value in trailers.items())
             )
+            trusted = self.stamps.index_unchanged(self.stamps.read())
             self.git("commit", "-q", "--no-verify", "--allow-empty", "-F", "-", input_text=message)
-            self.stamps.save({})  # `commit` refreshed the index's stat data, nothing else
+            if trusted:  # `commit` rewrote the index (its stat data), nothing else
+                self.stamps.save({})
             return self._head()
 
     # An area's Manifest names every tracked file of the area with its checksum (the path

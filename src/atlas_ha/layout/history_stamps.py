@@ -20,12 +20,14 @@ areas).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from atlas_ha.layout.atomic import atomic_write
 
 RECORDED = "atlas-recorded.json"
+TRAILER = 32  # the index's checksum: 20 bytes (SHA-1) or 32 (SHA-256); the last 32 cover both
 INDEX_KEY = "index"  # the index file's stat; never an area name ("ROLE/EnvN")
 
 
@@ -44,13 +46,17 @@ class Stamps:
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
     def index_stat(self) -> str:
-        """The index file's inode, mtime and size ("" when there is none): git replaces the
-        file (a new inode) on every write."""
+        """The index file's identity ("" when there is none): its inode, mtime and size, and
+        the checksum git ends it with (over its whole content), so that two writes within
+        one mtime tick, of one size, onto a reused inode still differ."""
         try:
-            st = self.index.stat()
+            with self.index.open("rb") as handle:
+                st = os.fstat(handle.fileno())
+                handle.seek(max(0, st.st_size - TRAILER))
+                trailer = handle.read(TRAILER)
         except FileNotFoundError:
             return ""
-        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}:{trailer.hex()}"
 
     def index_unchanged(self, known: dict[str, str]) -> bool:
         """Whether the index is the one the last completed record left."""
@@ -64,6 +70,12 @@ class Stamps:
         if left != known:
             self._write(left)
         return left
+
+    def forget_all(self) -> dict[str, str]:
+        """No stamp is trusted any more (the index changed under them); return {}."""
+        if self.file.exists():
+            self._write({})
+        return {}
 
     def save(self, stamps: dict[str, str]) -> None:
         """After a completed record: its areas' stamps and the index's stat."""

@@ -47,6 +47,11 @@ def send(server: Server, conn: Connection, role: str) -> list[int]:
     return valid
 
 
+# pushes of one send at once: each is a session on the connection's ssh master, whose
+# sshd allows 10 (MaxSessions) with the hello's session among them
+PUSHES = 4
+
+
 def _push(server: Server, conn: Connection, pushes: list[tuple[Path, str]]) -> None:
     """Push each (area, target) whole: at once, one rsync each, where the connection allows
     it (a first copy's areas are independent, and an rsync mostly waits on the disks and
@@ -59,7 +64,7 @@ def _push(server: Server, conn: Connection, pushes: list[tuple[Path, str]]) -> N
             server.faults.checkpoint("send.pushed")
         return
     failures: list[BaseException] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(pushes)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(pushes), PUSHES)) as pool:
         running = [pool.submit(conn.push, source, dest) for source, dest in pushes]
         for done in concurrent.futures.as_completed(running):
             failure = done.exception()
@@ -67,6 +72,8 @@ def _push(server: Server, conn: Connection, pushes: list[tuple[Path, str]]) -> N
                 failures.append(failure)
             elif not failures:
                 server.faults.checkpoint("send.pushed")
+    for more in failures[1:]:
+        server.log(f"ALERT send to {conn.role} at {conn.address}: another push failed: {more}")
     if failures:
         raise failures[0]
 
