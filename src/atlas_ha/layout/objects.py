@@ -106,19 +106,25 @@ def shared(st: os.stat_result | None) -> bool:
 
 def unshare(tree_dir: StrPath) -> int:
     """Give every regular file under `tree_dir` that has more than one name a copy of its
-    own (same content, mode, owner and mtime; by rename, never through a symlink); return
-    how many. For an area rsync is about to write (sync/receive.begin): rsync sets a changed
-    mode or owner on the existing inode, which would reach every area sharing it."""
+    own (same content, mode, owner and mtime; copied under a temporary name, then renamed;
+    never through a symlink); return how many. For an area rsync is about to write
+    (sync/receive.begin): rsync sets a changed mode or owner on the existing inode, which
+    would reach every area sharing it. No fsync here: the area is invalid, and the caller's
+    syncfs (`SidData.unshared`) comes before anything can vouch for it."""
     count = 0
     for top in tops_of(tree_dir):
         for _path, fs, st in walk(tree_dir, top):
             if st is None or not shared(st):
                 continue
-            fd = os.open(fs, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as handle:
-                data = handle.read()
-            owner = (st.st_uid, st.st_gid) if IS_ROOT else None
-            atomic_write(Path(fs), data, stat.S_IMODE(st.st_mode), owner, st.st_mtime_ns, False)
+
+            def copy(tmp: Path, fs: str = fs, st: os.stat_result = st) -> None:
+                shutil.copyfile(fs, tmp, follow_symlinks=False)
+                if IS_ROOT:
+                    os.chown(tmp, st.st_uid, st.st_gid)
+                os.chmod(tmp, stat.S_IMODE(st.st_mode))
+                os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+            _replace_via_temp(Path(fs), st, copy)
             count += 1
     return count
 
