@@ -259,13 +259,13 @@ class History:
             if targeted and stamps is not None and stamps.items() <= known.items():
                 return None  # every area holds exactly what its last record committed
             plan: dict[str, Staging] = {}
-            if targeted and texts is not None and known:
-                plan = history_stage.plan(self.git, texts, known)
-            self.stamps.forget([p for p in paths if AREA_RE.match(p)], known)
+            if targeted and texts is not None and stamps is not None and known:
+                plan = history_stage.plan(self.git, texts, stamps, known)
+            left = self.stamps.forget([p for p in paths if AREA_RE.match(p)], known)
             rev = self._record(operation, role, env, paths, trailers or {}, plan)
             # a stamp vouches that the area holds exactly its Manifest's objects: only a
             # targeted caller promises that (a site converter program may leave others)
-            self.stamps.save(stamps if targeted and stamps else {})
+            self.stamps.save(left, stamps if targeted and stamps else {})
             return rev
 
     def note(self, operation: str, role: str, env: int | str, trailers: Mapping[str, str]) -> str:
@@ -280,10 +280,11 @@ class History:
                 f"Atlas-Env: {env}\nAtlas-Server: {self.server}\n"
                 + "".join(f"{key}: {value}\n" for key, value in trailers.items())
             )
-            trusted = self.stamps.index_unchanged(self.stamps.read())
+            known = self.stamps.read()
+            trusted = self.stamps.index_unchanged(known)
             self.git("commit", "-q", "--no-verify", "--allow-empty", "-F", "-", input_text=message)
             if trusted:  # `commit` rewrote the index (its stat data), nothing else
-                self.stamps.save({})
+                self.stamps.save(known, {})
             return self._head()
 
     # An area's Manifest names every tracked file of the area with its checksum (the path

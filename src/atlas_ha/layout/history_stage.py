@@ -37,16 +37,19 @@ def is_private(name: str) -> bool:
     return in_area_dir or (len(parts) == 2 and base == SEV_FILE)
 
 
-def plan(git: Git, texts: Mapping[str, bytes], known: Mapping[str, str]) -> dict[str, Staging]:
-    """What to stage of each area of `texts` ({area: its new Manifest}) that qualifies (see
-    the module doc; the caller checked the index's stat): an empty Staging for an area whose
-    Manifest is the one its stamp names. Areas left out are staged whole."""
+def plan(
+    git: Git, texts: Mapping[str, bytes], shas: Mapping[str, str], known: Mapping[str, str]
+) -> dict[str, Staging]:
+    """What to stage of each area of `texts` ({area: its new Manifest}, `shas` their sha256)
+    that qualifies (see the module doc; the caller checked the index's stat): an empty
+    Staging for an area whose Manifest is the one its stamp names. Areas left out are staged
+    whole."""
     found = {}
     for area, text in texts.items():
         stamp = known.get(area)
         if stamp is None:
             continue
-        if stamp == hashlib.sha256(text).hexdigest():
+        if stamp == shas[area]:
             found[area] = Staging()  # unchanged since its last record
             continue
         done = git("cat-file", "blob", f"HEAD:{area}/Manifest", check=False)

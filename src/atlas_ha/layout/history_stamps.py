@@ -9,9 +9,10 @@ git's index file after the last completed record. Together they stand for one in
 It is kept true by the order of every record: the stamps of the areas it is about to stage
 are removed (an atomic write) before git touches the index, and written again only after the
 commit. A record killed anywhere in between leaves those areas without a stamp, so the next
-record stages them whole. The index stat catches a writer of the index that is not a record
-(an operator's `git add` or `git reset` in SID_DATA, `git commit` of a note): when it differs
-from the one saved, no stamp is trusted for a targeted stage.
+record stages them whole. The index's identity (its stat and the checksum git ends it with)
+catches a writer of the index that is not a record (an operator's `git rm --cached` or `git
+reset` in SID_DATA): when it differs from the one saved, every stamp is forgotten
+(`forget_all`), and each area is staged whole at its next record.
 
 A new repository starts without the file; it is never synced (GIT_DIR is not part of SID_DATA's
 areas).
@@ -77,9 +78,10 @@ class Stamps:
             self._write({})
         return {}
 
-    def save(self, stamps: dict[str, str]) -> None:
-        """After a completed record: its areas' stamps and the index's stat."""
-        self._write({**self.read(), **stamps, INDEX_KEY: self.index_stat()})
+    def save(self, known: dict[str, str], stamps: dict[str, str]) -> None:
+        """After a completed record: the stamps `known` (as `read` and `forget` left them),
+        its areas' `stamps` and the index's stat."""
+        self._write({**known, **stamps, INDEX_KEY: self.index_stat()})
 
     def _write(self, data: dict[str, str]) -> None:
         atomic_write(self.file, json.dumps(data, sort_keys=True), mode=0o600)
